@@ -1,0 +1,1 @@
+"""Packaged Hydra config tree (the repo-level conf/ directory)."""

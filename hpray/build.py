@@ -1,0 +1,104 @@
+"""The one place that turns config nodes into objects (Hydra's instantiate).
+
+Everything else receives built objects or plain values. Config nodes arrive as plain dicts
+(trials) or DictConfigs (the driver); both instantiate the same way.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import get_method, instantiate
+from ray.tune.schedulers import TrialScheduler
+
+from hpray.data import Splits, make_splits
+from hpray.errors import ConfigError
+from hpray.searchers import SearchPlan
+from hpray.space import Param
+
+
+def _instantiate(key: str, node: Any, **kwargs: Any) -> Any:
+    """Instantiate ``node``; a bad target or argument becomes a ConfigError naming ``key``."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as err:
+        cause = err.__cause__
+        if isinstance(cause, ConfigError):
+            raise cause from None
+        raise ConfigError(key, f"{err}\nFix the option's keys (see `hpray tune --cfg job`).") from err
+
+
+def build_model(node: Mapping[str, Any], input_shape: Sequence[int], n_classes: int) -> torch.nn.Module:
+    """The model of ``node`` (``model:``), sized for the data."""
+    model = _instantiate("model", node, input_shape=list(input_shape), n_classes=n_classes)
+    if not isinstance(model, torch.nn.Module):
+        raise ConfigError("model._target_", f"must build a torch.nn.Module, built {type(model).__name__}.")
+    return model
+
+
+def build_optimizer(node: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    """The optimizer of ``node`` (``optim:``).
+
+    ``momentum`` is one tunable across optimizers: SGD and RMSprop take it as is, Adam-style
+    optimizers as their first beta (the literature's momentum term).
+    """
+    node = dict(node)
+    momentum = node.pop("momentum", None)
+    target = get_method(str(node["_target_"]))
+    accepted = inspect.signature(target).parameters
+    if momentum is not None:
+        if "momentum" in accepted:
+            node["momentum"] = momentum
+        elif "betas" in accepted:
+            node["betas"] = (momentum, 0.999)
+    optimizer = _instantiate("optim", node, params=parameters)
+    assert isinstance(optimizer, torch.optim.Optimizer)
+    return optimizer
+
+
+def load_data(node: Mapping[str, Any]) -> Splits:
+    """The fixed splits of ``node`` (``data:``), on the CPU."""
+    x, y = _instantiate("data.source", node["source"])
+    split = node["split"]
+    try:
+        return make_splits(
+            np.asarray(x), np.asarray(y), shape=node.get("shape"),
+            seed=split["seed"], val=split["val"], test=split["test"],
+        )
+    except ValueError as err:
+        raise ConfigError("data", str(err)) from err
+
+
+def build_search(
+    node: Mapping[str, Any], params: Sequence[Param], *, num_samples: int, limit: int
+) -> SearchPlan:
+    """The search plan of ``node`` (``searcher:``) over ``params``."""
+    factory = _instantiate("searcher", node)
+    try:
+        plan = factory(params, num_samples=num_samples, limit=limit)
+    except TypeError as err:
+        raise ConfigError("searcher", f"{err}. Check the searcher option's keys.") from err
+    if not isinstance(plan, SearchPlan):
+        raise ConfigError("searcher._target_", "must return an hpray.searchers.SearchPlan.")
+    return plan
+
+
+def build_scheduler(node: Mapping[str, Any]) -> TrialScheduler:
+    """The trial scheduler of ``node`` (``scheduler:``), e.g. Ray Tune's ASHAScheduler."""
+    scheduler = _instantiate("scheduler", node)  # Ray's own argument checks surface here too
+    if not isinstance(scheduler, TrialScheduler):
+        raise ConfigError("scheduler._target_", "must build a ray.tune.schedulers.TrialScheduler.")
+    return scheduler
+
+
+def resolve_trainable(path: str) -> Callable[..., None]:
+    """The trial function named by ``trainable:``."""
+    try:
+        return get_method(path)  # type: ignore[no-any-return]
+    except Exception as err:
+        raise ConfigError("trainable", f"cannot import {path!r} ({err}).") from err

@@ -1,0 +1,86 @@
+"""The ``hpray`` command: verbs and their arguments, nothing else."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+import hydra
+from omegaconf import DictConfig
+
+from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
+
+USAGE = """usage: hpray VERB [ARGS...]
+
+verbs:
+  tune [OVERRIDES...]   run the study composed from conf/ and the overrides; resumes an
+                        unfinished study with the same name and storage
+                        (hpray tune --help lists the config groups; --cfg job prints the config)
+
+exit codes: 0 complete, 2 invalid config or input, 75 interrupted (resumable), 1 other error
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE, end="")
+        sys.exit(EXIT_OK if args else EXIT_CONFIG)
+    verb, rest = args[0], args[1:]
+    if verb == "tune":
+        sys.exit(tune(rest))
+    print(f"hpray: unknown verb {verb!r}\n\n{USAGE}", end="", file=sys.stderr)
+    sys.exit(EXIT_CONFIG)
+
+
+def tune(args: list[str]) -> int:
+    """``hpray tune``: compose the config with Hydra's own command line, then run the study."""
+    if "-m" in args or "--multirun" in args:
+        print("hpray: Hydra multirun is not how hpray tunes; put the values to search under "
+              "space.* (e.g. space.optim.lr.high=0.05) and run `hpray tune`.", file=sys.stderr)
+        return EXIT_CONFIG
+    outcome = {"entered": False, "code": EXIT_OK}
+
+    @hydra.main(config_path="pkg://hpray.conf", config_name="study", version_base="1.3")
+    def task(cfg: DictConfig) -> None:
+        outcome["entered"] = True
+        outcome["code"] = run_task(cfg)
+
+    sys.argv = ["hpray tune", *args]
+    try:
+        task()
+    except SystemExit as exit_:
+        # Hydra reports a composition error (unknown option or key, bad override) and exits 1
+        # before the task runs: that is invalid input.
+        if exit_.code == 1 and not outcome["entered"]:
+            return EXIT_CONFIG
+        raise
+    return int(outcome["code"])
+
+
+def run_task(cfg: DictConfig) -> int:
+    # Imported here so `hpray --help` and config errors stay fast (no torch or Ray import).
+    from hpray.config import prepare
+    from hpray.study import run
+
+    try:
+        study = prepare(cfg)
+    except ConfigError as err:
+        print(f"hpray: invalid config: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        return run(study)
+    except ConfigError as err:
+        print(f"hpray: invalid config: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("hpray: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    main()

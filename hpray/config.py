@@ -1,0 +1,127 @@
+"""The composed study config, resolved and checked before anything runs or is written."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from hpray import space
+from hpray.build import (
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    build_search,
+    load_data,
+    resolve_trainable,
+)
+from hpray.errors import ConfigError
+from hpray.searchers import SearchPlan
+from ray.tune.schedulers import TrialScheduler
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass
+class Study:
+    """Everything the driver needs, built and validated."""
+
+    config: dict[str, Any]  # the resolved composed config (what config.yaml records)
+    base: dict[str, Any]  # the config every trial starts from: space removed, fixed leaves applied
+    params: list[space.Param]
+    plan: SearchPlan
+    scheduler: TrialScheduler
+    trainable: Callable[..., None]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.config["study"]  # type: ignore[no-any-return]
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.settings["storage"]).expanduser().resolve() / self.settings["name"]
+
+
+def resolve(cfg: DictConfig) -> dict[str, Any]:
+    """The composed config as plain, fully resolved values (Ray gets plain dicts, never DictConfig)."""
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None) or "config"
+        raise ConfigError(str(key), f"{err.msg if hasattr(err, 'msg') else err}. Set it on the "
+                          f"command line, e.g. {key}=...") from err
+    assert isinstance(plain, dict)
+    return plain  # type: ignore[return-value]
+
+
+def prepare(cfg: DictConfig) -> Study:
+    """Resolve, validate and build every part of the study; raises ConfigError on bad input."""
+    config = resolve(cfg)
+    for group in ("study", "model", "data", "space", "searcher", "scheduler", "resources", "optim"):
+        if not isinstance(config.get(group), Mapping):
+            raise ConfigError(group, "missing from the composed config; pick an option, e.g. "
+                              f"{group}=<option> (see `hpray tune --help`).")
+    settings = config["study"]
+    check_settings(settings)
+    check_resources(config["resources"])
+    trainable = resolve_trainable(str(config.get("trainable")))
+    reported = getattr(trainable, "metrics", ())
+    if reported and settings["metric"] not in reported:
+        raise ConfigError("study.metric", f"{settings['metric']!r} is not reported by "
+                          f"{config['trainable']}; it reports {list(reported)}.")
+
+    fixed, params = space.parse(config["space"])
+    base = {k: v for k, v in config.items() if k != "space"}
+    space.check_paths(params, fixed, base)
+    base = space.apply(base, fixed)
+    plan = build_search(config["searcher"], params, num_samples=settings["num_samples"],
+                        limit=settings["max_concurrent"])
+    scheduler = build_scheduler(config["scheduler"])
+    dry_build(base)
+    return Study(config, base, params, plan, scheduler, trainable)
+
+
+def check_settings(settings: Mapping[str, Any]) -> None:
+    """The ``study:`` block: names, budgets and the metric's direction."""
+    name = str(settings.get("name", ""))
+    if not NAME.match(name):
+        raise ConfigError("study.name", f"{name!r} must be letters, digits, '.', '_' or '-' "
+                          "(it names the study's directory).")
+    for key, least in (("num_samples", 1), ("epochs", 1), ("checkpoint_every", 1),
+                       ("max_concurrent", 0), ("max_failures", 0)):
+        value = settings.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise ConfigError(f"study.{key}", f"must be a whole number >= {least}, got {value!r}.")
+    if settings.get("mode") not in ("min", "max"):
+        raise ConfigError("study.mode", f"must be 'min' or 'max', got {settings.get('mode')!r}.")
+    if not isinstance(settings.get("seed"), int):
+        raise ConfigError("study.seed", f"must be a whole number, got {settings.get('seed')!r}.")
+
+
+def check_resources(resources: Mapping[str, Any]) -> None:
+    """Per-trial CPUs and GPUs: ``gpu`` is auto, a fraction of one GPU, or whole GPUs."""
+    cpu, gpu = resources.get("cpu"), resources.get("gpu")
+    if not isinstance(cpu, (int, float)) or isinstance(cpu, bool) or cpu <= 0:
+        raise ConfigError("resources.cpu", f"must be a number > 0, got {cpu!r}.")
+    if gpu == "auto":
+        return
+    if not isinstance(gpu, (int, float)) or isinstance(gpu, bool) or gpu < 0 or (
+        gpu > 1 and not float(gpu).is_integer()
+    ):
+        raise ConfigError("resources.gpu", f"must be 'auto', a fraction in (0, 1], or whole GPUs; got {gpu!r}.")
+
+
+def dry_build(base: Mapping[str, Any]) -> None:
+    """Load the data and build model and optimizer from the base config, on the CPU.
+
+    Catches a missing data file, a model that does not fit the data, or a misspelled argument
+    before Ray starts, instead of in every trial.
+    """
+    data = load_data(base["data"])
+    model = build_model(base["model"], data.input_shape, data.n_classes)
+    build_optimizer(base["optim"], model.parameters())

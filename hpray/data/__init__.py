@@ -1,0 +1,10 @@
+"""Data for trials: loaders that return (features, labels) arrays, and the fixed splits.
+
+Config options in conf/data/ name a loader under ``source._target_`` (scikit-learn's own
+loaders and generators, or the file loaders here); splitting and scaling are shared.
+"""
+
+from hpray.data.loaders import load_csv, load_npz
+from hpray.data.splits import Split, Splits, make_splits
+
+__all__ = ["Split", "Splits", "load_csv", "load_npz", "make_splits"]

@@ -1,0 +1,6 @@
+"""Plain PyTorch models that hpray tunes. Config options in conf/model/ name them by _target_."""
+
+from hpray.models.cnn import CNN
+from hpray.models.mlp import MLP
+
+__all__ = ["CNN", "MLP"]

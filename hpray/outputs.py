@@ -1,0 +1,160 @@
+"""The study's own outputs, read back from the Ray Tune experiment: results.csv, summary.json
+and the terminal summary table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ray.tune import ExperimentAnalysis
+
+RESULTS_FILE = "results.csv"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class TrialRow:
+    """One trial's outcome, as results.csv shows it."""
+
+    trial_id: str
+    status: str  # completed | early_stopped | errored | running | pending
+    params: dict[str, Any]
+    final: float | None
+    best: float | None
+    epochs: int
+    stop_reason: str
+    history: list[float] = field(default_factory=list, repr=False)
+
+
+def collect(study_dir: Path, metric: str, mode: str, budget: int) -> list[TrialRow]:
+    """Every trial of the experiment in ``study_dir``, in trial order."""
+    analysis = ExperimentAnalysis(str(study_dir), default_metric=metric, default_mode=mode)
+    frames = analysis.trial_dataframes
+    rows = []
+    for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
+        frame = frames.get(trial.trial_id)
+        history = [float(v) for v in frame[metric]] if frame is not None and metric in frame else []
+        epochs = int(frame["epoch"].max()) if frame is not None and "epoch" in frame else 0
+        status, reason = _status(trial.status, epochs, budget, _error(Path(trial.path)))
+        rows.append(
+            TrialRow(
+                trial_id=trial.trial_id,
+                status=status,
+                params=dict(trial.config),
+                final=history[-1] if history else None,
+                best=_best(history, mode),
+                epochs=epochs,
+                stop_reason=reason,
+                history=history,
+            )
+        )
+    return rows
+
+
+def _status(ray_status: str, epochs: int, budget: int, error: str) -> tuple[str, str]:
+    if ray_status == "ERROR":
+        return "errored", f"error: {error}" if error else "error"
+    if ray_status == "TERMINATED":
+        return ("completed", "budget") if epochs >= budget else ("early_stopped", "scheduler")
+    return ("running", "") if ray_status == "RUNNING" else ("pending", "")
+
+
+def _error(trial_dir: Path) -> str:
+    """The last line of the trial's error (the exception message), if it failed."""
+    file = trial_dir / "error.txt"
+    if not file.is_file():
+        return ""
+    lines = [line for line in file.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip()[:200] if lines else ""
+
+
+def _best(values: Sequence[float], mode: str) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return None
+    return max(finite) if mode == "max" else min(finite)
+
+
+def best_trial(rows: Sequence[TrialRow], mode: str) -> TrialRow | None:
+    """The trial with the best metric value at any epoch (NaN and inf never win)."""
+    scored = [r for r in rows if r.best is not None]
+    if not scored:
+        return None
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda r: r.best)  # type: ignore[arg-type, return-value]
+
+
+def write_results(study_dir: Path, rows: Sequence[TrialRow], metric: str) -> Path:
+    """results.csv: one row per trial, one column per sampled parameter."""
+    names = sorted({name for row in rows for name in row.params})
+    path = study_dir / RESULTS_FILE
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(
+            ["trial_id", "status", *names, f"final_{metric}", f"best_{metric}", "epochs", "stop_reason"]
+        )
+        for row in rows:
+            writer.writerow(
+                [row.trial_id, row.status, *(row.params.get(n, "") for n in names),
+                 _cell(row.final), _cell(row.best), row.epochs, row.stop_reason]
+            )
+    return path
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def summarise(rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float) -> dict[str, Any]:
+    """summary.json's content."""
+    best = best_trial(rows, mode)
+    counts = {s: sum(r.status == s for r in rows) for s in ("completed", "early_stopped", "errored")}
+    return {
+        "complete": all(r.status in counts for r in rows) and bool(rows),
+        "best": None
+        if best is None
+        else {"trial_id": best.trial_id, "params": best.params, "metric": metric, "value": best.best},
+        "trials": {"total": len(rows), **counts},
+        "epochs_total": sum(r.epochs for r in rows),
+        "wall_s": round(wall_s, 2),
+    }
+
+
+def write_summary(study_dir: Path, summary: Mapping[str, Any]) -> Path:
+    path = study_dir / SUMMARY_FILE
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return path
+
+
+def format_table(summary: Mapping[str, Any], rows: Sequence[TrialRow], mode: str, top: int = 5) -> str:
+    """The short summary the terminal shows at the end of a study."""
+    trials = summary["trials"]
+    lines = [
+        f"trials: {trials['total']} total, {trials['completed']} completed, "
+        f"{trials['early_stopped']} early-stopped, {trials['errored']} errored; "
+        f"{summary['epochs_total']} epochs in {summary['wall_s']:.1f} s",
+    ]
+    best = summary["best"]
+    if best is None:
+        lines.append("best: none (no trial reported a finite metric)")
+        return "\n".join(lines)
+    lines.append(f"best: trial {best['trial_id']}  {best['metric']}={best['value']:.4f}")
+    for name, value in sorted(best["params"].items()):
+        lines.append(f"  {name} = {_short(value)}")
+    ranked = sorted(
+        (r for r in rows if r.best is not None), key=lambda r: r.best or 0.0, reverse=mode == "max"
+    )
+    lines.append(f"top {min(top, len(ranked))}:")
+    lines.append(f"  {'trial':<14}{'status':<15}{'epochs':>6}  {best['metric']}")
+    for row in ranked[:top]:
+        lines.append(f"  {row.trial_id:<14}{row.status:<15}{row.epochs:>6}  {row.best:.4f}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,56 @@
+"""A one-line progress report while a study runs: trials running/done and the best so far."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+from ray import tune
+from ray.tune.experiment import Trial
+
+
+class Progress(tune.Callback):
+    """Prints a line when a trial ends, and at most every ``every_s`` seconds otherwise."""
+
+    def __init__(self, metric: str, mode: str, total: int, budget: int, every_s: float = 15.0) -> None:
+        self.metric, self.mode, self.total, self.budget = metric, mode, total, budget
+        self.every_s = every_s
+        self.best: tuple[float, str] | None = None
+        self.last_print = time.monotonic()
+
+    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
+                        result: dict[str, Any], **info: Any) -> None:
+        value = result.get(self.metric)
+        if isinstance(value, (int, float)) and math.isfinite(value) and (
+            self.best is None or (value > self.best[0] if self.mode == "max" else value < self.best[0])
+        ):
+            self.best = (float(value), trial.trial_id)
+        if time.monotonic() - self.last_print >= self.every_s:
+            self._print(trials)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._print(trials)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._print(trials)
+
+    def _print(self, trials: list[Trial]) -> None:
+        self.last_print = time.monotonic()
+        done = [t for t in trials if t.status in (Trial.TERMINATED, Trial.ERROR)]
+        stopped = sum(
+            t.status == Trial.TERMINATED and (t.last_result or {}).get("epoch", 0) < self.budget
+            for t in done
+        )
+        errored = sum(t.status == Trial.ERROR for t in done)
+        running = sum(t.status == Trial.RUNNING for t in trials)
+        best = (
+            f"best {self.metric}={self.best[0]:.4f} (trial {self.best[1]})" if self.best else "no result yet"
+        )
+        print(
+            f"[hpray] {len(done)}/{self.total} done ({stopped} stopped early, {errored} errored), "
+            f"{running} running | {best}",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -1,0 +1,149 @@
+"""The driver: a prepared study -> Ray Tune Tuner (new or restored) -> fit -> outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+import yaml
+from ray import tune
+
+from hpray import outputs
+from hpray.config import Study
+from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from hpray.progress import Progress
+
+CONFIG_FILE = "config.yaml"
+# Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
+# The snapshot warning fires by design: keeping num_to_keep checkpoints forces a state snapshot.
+QUIET_RAY = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
+
+
+def run(study: Study) -> int:
+    """Run (or resume) the study; returns the exit code of the contract."""
+    started = time.monotonic()
+    directory = study.directory
+    settings = study.settings
+    if _finished(directory):
+        print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
+        _report(directory, settings, wall_s=None)
+        return EXIT_OK
+
+    for name, value in QUIET_RAY.items():
+        os.environ.setdefault(name, value)
+    started_ray = connect(study.config["ray"])
+    try:
+        resources = trial_resources(study.config["resources"])
+        study.base["resources"] = {"cpu": resources["cpu"], "gpu": resources["gpu"]}
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
+        print(f"[hpray] study {directory}: {study.plan.description}; "
+              f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial", file=sys.stderr)
+        tuner = make_tuner(study, resources, directory)
+        tuner.fit()
+    finally:
+        if started_ray:
+            ray.shutdown()
+    summary = _report(directory, settings, wall_s=time.monotonic() - started)
+    if not summary["complete"]:
+        print(f"[hpray] the study stopped before all trials finished; run the same command "
+              f"again to resume it from {directory}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if summary["best"] is None:
+        print("[hpray] no trial produced a result (see the errors above)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tune.Tuner:
+    """A new Tuner, or the stored one restored when the directory holds an unfinished study."""
+    settings = study.settings
+    trainable = tune.with_resources(
+        tune.with_parameters(study.trainable, base=study.base), resources
+    )
+    if tune.Tuner.can_restore(str(directory)):
+        print(f"[hpray] resuming the unfinished study in {directory}", file=sys.stderr)
+        return tune.Tuner.restore(
+            str(directory), trainable, resume_unfinished=True, resume_errored=True,
+            param_space=study.plan.param_space,
+        )
+    return tune.Tuner(
+        trainable,
+        param_space=study.plan.param_space,
+        tune_config=tune.TuneConfig(
+            metric=settings["metric"],
+            mode=settings["mode"],
+            search_alg=study.plan.search_alg,
+            scheduler=study.scheduler,
+            num_samples=study.plan.num_samples,
+            reuse_actors=True,  # actor start-up costs more than a short trial
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=directory.name,
+            storage_path=str(directory.parent),
+            failure_config=tune.FailureConfig(max_failures=settings["max_failures"]),
+            # Two kept, so a damaged newest checkpoint still leaves one to fall back on.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            verbose=0,
+            callbacks=[Progress(settings["metric"], settings["mode"],
+                                total=study.plan.num_samples, budget=settings["epochs"])],
+        ),
+    )
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial directory names (Ray's default embeds every parameter value)."""
+    return f"trial_{trial.trial_id}"
+
+
+def connect(ray_cfg: dict[str, Any]) -> bool:
+    """Join the configured cluster, or start a local Ray; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    address = ray_cfg.get("address") or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        ray.init(
+            num_cpus=ray_cfg.get("num_cpus"),
+            num_gpus=ray_cfg.get("num_gpus"),
+            include_dashboard=bool(ray_cfg.get("dashboard")),
+            dashboard_host="127.0.0.1",
+            logging_level=logging.WARNING,
+        )
+    return True
+
+
+def trial_resources(resources: dict[str, Any]) -> dict[str, float]:
+    """Per-trial resources; ``gpu: auto`` is one GPU when the cluster has any, else none."""
+    gpu = resources["gpu"]
+    if gpu == "auto":
+        gpu = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    return {"cpu": float(resources["cpu"]), "gpu": float(gpu)}
+
+
+def _finished(directory: Path) -> bool:
+    summary = directory / outputs.SUMMARY_FILE
+    if not summary.is_file():
+        return False
+    return bool(json.loads(summary.read_text()).get("complete"))
+
+
+def _report(directory: Path, settings: dict[str, Any], wall_s: float | None) -> dict[str, Any]:
+    """Write results.csv and summary.json from the experiment, and print the summary table."""
+    rows = outputs.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
+    if wall_s is None:
+        summary = json.loads((directory / outputs.SUMMARY_FILE).read_text())
+    else:
+        summary = outputs.summarise(rows, settings["metric"], settings["mode"], wall_s)
+        outputs.write_results(directory, rows, settings["metric"])
+        outputs.write_summary(directory, summary)
+    print(outputs.format_table(summary, rows, settings["mode"]))
+    return summary
