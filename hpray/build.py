@@ -6,14 +6,16 @@ Everything else receives built objects or plain values. Config nodes arrive as p
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import get_method, instantiate
+from hydra.utils import instantiate
 from ray.tune.schedulers import TrialScheduler
 
 from hpray.data import Splits, make_splits
@@ -22,15 +24,25 @@ from hpray.searchers import SearchPlan
 from hpray.space import Param
 
 
+UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
 def _instantiate(key: str, node: Any, **kwargs: Any) -> Any:
-    """Instantiate ``node``; a bad target or argument becomes a ConfigError naming ``key``."""
+    """Instantiate ``node``; a bad target or argument becomes a ConfigError naming the key."""
     try:
         return instantiate(node, **kwargs)
     except InstantiationException as err:
-        cause = err.__cause__
+        cause = err.__cause__ or err
         if isinstance(cause, ConfigError):
             raise cause from None
-        raise ConfigError(key, f"{err}\nFix the option's keys (see `hpray tune --cfg job`).") from err
+        target = node.get("_target_") if isinstance(node, Mapping) else None
+        unknown = UNEXPECTED.search(str(cause))
+        if unknown:  # a misspelled or foreign key: name it, never drop it silently
+            raise ConfigError(
+                f"{key}.{unknown.group(1)}", f"{target} takes no argument {unknown.group(1)!r}; "
+                "remove or rename it (see `hpray tune --cfg job`).",
+            ) from err
+        raise ConfigError(key, f"building {target} failed: {cause}") from err
 
 
 def build_model(node: Mapping[str, Any], input_shape: Sequence[int], n_classes: int) -> torch.nn.Module:
@@ -49,7 +61,7 @@ def build_optimizer(node: Mapping[str, Any], parameters: Iterable[torch.nn.Param
     """
     node = dict(node)
     momentum = node.pop("momentum", None)
-    target = get_method(str(node["_target_"]))
+    target = locate("optim._target_", str(node.get("_target_")))
     accepted = inspect.signature(target).parameters
     if momentum is not None:
         if "momentum" in accepted:
@@ -74,13 +86,14 @@ def load_data(node: Mapping[str, Any]) -> Splits:
         raise ConfigError("data", str(err)) from err
 
 
-def build_search(
-    node: Mapping[str, Any], params: Sequence[Param], *, num_samples: int, limit: int
-) -> SearchPlan:
-    """The search plan of ``node`` (``searcher:``) over ``params``."""
+def build_search(node: Mapping[str, Any], params: Sequence[Param], **study: Any) -> SearchPlan:
+    """The search plan of ``node`` (``searcher:``) over ``params``.
+
+    ``study`` holds what every searcher factory takes: num_samples, limit, metric and mode.
+    """
     factory = _instantiate("searcher", node)
     try:
-        plan = factory(params, num_samples=num_samples, limit=limit)
+        plan = factory(params, **study)
     except TypeError as err:
         raise ConfigError("searcher", f"{err}. Check the searcher option's keys.") from err
     if not isinstance(plan, SearchPlan):
@@ -96,9 +109,13 @@ def build_scheduler(node: Mapping[str, Any]) -> TrialScheduler:
     return scheduler
 
 
-def resolve_trainable(path: str) -> Callable[..., None]:
-    """The trial function named by ``trainable:``."""
+def locate(key: str, path: str) -> Callable[..., Any]:
+    """The class or function at dotted ``path`` (the value of config key ``key``)."""
+    module, _, name = path.rpartition(".")
     try:
-        return get_method(path)  # type: ignore[no-any-return]
-    except Exception as err:
-        raise ConfigError("trainable", f"cannot import {path!r} ({err}).") from err
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ConfigError(key, f"cannot import {path!r}: check the dotted path.") from err
+    if not callable(found):
+        raise ConfigError(key, f"{path!r} is not a class or function.")
+    return found  # type: ignore[no-any-return]

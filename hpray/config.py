@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from hpray import space
 from hpray.build import (
@@ -18,7 +18,7 @@ from hpray.build import (
     build_scheduler,
     build_search,
     load_data,
-    resolve_trainable,
+    locate,
 )
 from hpray.errors import ConfigError
 from hpray.searchers import SearchPlan
@@ -51,10 +51,10 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
     """The composed config as plain, fully resolved values (Ray gets plain dicts, never DictConfig)."""
     try:
         plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except MissingMandatoryValue as err:
+        raise ConfigError(str(err.full_key), f"is required; set it, e.g. {err.full_key}=...") from err
     except OmegaConfBaseException as err:
-        key = getattr(err, "full_key", None) or "config"
-        raise ConfigError(str(key), f"{err.msg if hasattr(err, 'msg') else err}. Set it on the "
-                          f"command line, e.g. {key}=...") from err
+        raise ConfigError(str(getattr(err, "full_key", "") or "config"), str(err)) from err
     assert isinstance(plain, dict)
     return plain  # type: ignore[return-value]
 
@@ -69,7 +69,7 @@ def prepare(cfg: DictConfig) -> Study:
     settings = config["study"]
     check_settings(settings)
     check_resources(config["resources"])
-    trainable = resolve_trainable(str(config.get("trainable")))
+    trainable = locate("trainable", str(config.get("trainable")))
     reported = getattr(trainable, "metrics", ())
     if reported and settings["metric"] not in reported:
         raise ConfigError("study.metric", f"{settings['metric']!r} is not reported by "
@@ -78,9 +78,14 @@ def prepare(cfg: DictConfig) -> Study:
     fixed, params = space.parse(config["space"])
     base = {k: v for k, v in config.items() if k != "space"}
     space.check_paths(params, fixed, base)
+    for param in params:
+        if param.path.endswith("_target_"):  # a typo here would only fail inside the trials
+            for value in param.values:
+                locate(param.key, str(value))
     base = space.apply(base, fixed)
     plan = build_search(config["searcher"], params, num_samples=settings["num_samples"],
-                        limit=settings["max_concurrent"])
+                        limit=settings["max_concurrent"], metric=settings["metric"],
+                        mode=settings["mode"])
     scheduler = build_scheduler(config["scheduler"])
     dry_build(base)
     return Study(config, base, params, plan, scheduler, trainable)

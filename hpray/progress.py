@@ -19,6 +19,7 @@ class Progress(tune.Callback):
         self.every_s = every_s
         self.best: tuple[float, str] | None = None
         self.last_print = time.monotonic()
+        self.peak = 0  # most trials seen running at once: shows how the resources packed
 
     def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
                         result: dict[str, Any], **info: Any) -> None:
@@ -27,6 +28,7 @@ class Progress(tune.Callback):
             self.best is None or (value > self.best[0] if self.mode == "max" else value < self.best[0])
         ):
             self.best = (float(value), trial.trial_id)
+        self.peak = max(self.peak, sum(t.status == Trial.RUNNING for t in trials))
         if time.monotonic() - self.last_print >= self.every_s:
             self._print(trials)
 
@@ -35,6 +37,9 @@ class Progress(tune.Callback):
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._print(trials)
+
+    def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        print(f"[hpray] ran up to {self.peak} trials at a time", file=sys.stderr, flush=True)
 
     def _print(self, trials: list[Trial]) -> None:
         self.last_print = time.monotonic()

@@ -1,7 +1,8 @@
 """Searcher factories: each turns the parsed space into a Ray Tune search plan.
 
 Config options in ``conf/searcher/`` name these by ``_target_`` with ``_partial_: true``; the
-driver calls them with the space, the study's trial count and its concurrency limit.
+driver calls them with the space, the study's trial count, its concurrency limit (0: none),
+and its metric and mode.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ class SearchPlan:
     description: str = ""
 
 
-def random_search(params: Sequence[Param], *, num_samples: int, limit: int, seed: int) -> SearchPlan:
+def random_search(
+    params: Sequence[Param], *, num_samples: int, limit: int, metric: str, mode: str, seed: int
+) -> SearchPlan:
     """Independent draws from every leaf; the same seed gives the same configurations."""
     return SearchPlan(
         BasicVariantGenerator(max_concurrent=limit, random_state=seed),
@@ -39,9 +42,11 @@ def random_search(params: Sequence[Param], *, num_samples: int, limit: int, seed
     )
 
 
-def grid_search(params: Sequence[Param], *, num_samples: int, limit: int, repeats: int = 1) -> SearchPlan:
+def grid_search(
+    params: Sequence[Param], *, num_samples: int, limit: int, metric: str, mode: str, repeats: int = 1
+) -> SearchPlan:
     """Every combination of the discrete leaves, ``repeats`` times (num_samples does not apply)."""
-    del num_samples  # the grid's size decides the trial count
+    del num_samples, metric, mode  # the grid's size decides the trial count; order is fixed
     if repeats < 1:
         raise ConfigError("searcher.repeats", f"must be >= 1, got {repeats}.")
     size = grid_size(params)  # raises, naming the leaf, on a continuous one
@@ -58,6 +63,8 @@ def optuna_search(
     *,
     num_samples: int,
     limit: int,
+    metric: str,
+    mode: str,
     sampler: optuna.samplers.BaseSampler,
     max_concurrent: int = 2,
 ) -> SearchPlan:
@@ -71,7 +78,10 @@ def optuna_search(
     if not params:
         raise ConfigError("space", "Bayesian search needs at least one sampled leaf in the space.")
     concurrent = min(max_concurrent, limit) if limit > 0 else max_concurrent
-    searcher = OptunaSearch(space={p.path: optuna_distribution(p) for p in params}, sampler=sampler)
+    # Metric and mode go in here: OptunaSearch given its own space ignores TuneConfig's.
+    searcher = OptunaSearch(
+        space={p.path: optuna_distribution(p) for p in params}, metric=metric, mode=mode, sampler=sampler
+    )
     return SearchPlan(
         ConcurrencyLimiter(searcher, max_concurrent=concurrent),
         num_samples,

@@ -34,8 +34,12 @@ def reports(*metrics: str) -> Callable[[F_], F_]:
     return mark
 
 
-@reports("val_acc", "val_loss", "train_loss", "epoch")
-def train_torch(config: dict[str, Any], base: dict[str, Any]) -> None:
+METRICS = ("val_acc", "val_loss", "train_loss", "epoch")
+Report = Callable[..., None]
+
+
+@reports(*METRICS)
+def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = tune.report) -> None:
     """One trial: ``base`` (the study config) with the sampled ``config`` values applied."""
     # Ray logs a line per persisted checkpoint at INFO; one per epoch drowns the progress.
     logging.getLogger("ray.train").setLevel(logging.WARNING)
@@ -65,9 +69,9 @@ def train_torch(config: dict[str, Any], base: dict[str, Any]) -> None:
         if epoch % int(study["checkpoint_every"]) == 0 or epoch == int(study["epochs"]):
             with tempfile.TemporaryDirectory() as directory:
                 state.save(directory)
-                tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+                report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
         else:
-            tune.report(metrics)
+            report(metrics)
 
 
 def train_epoch(state: TrialState, train: Split, batch_size: int) -> float:

@@ -1,0 +1,40 @@
+"""Trainables that fail on purpose, to prove retries and resumes on a real cluster.
+
+Select one with ``trainable=hpray.faults.train_torch_failing_once`` and say when with
+``+faults.fail_at_epoch=N``. They live in the package because Ray workers import trainables
+from installed modules only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from hpray.trainable import METRICS, reports, train_torch
+
+MARKER = "failed_once"
+
+
+class InjectedFault(RuntimeError):
+    """The failure a fault trainable raises on purpose."""
+
+
+@reports(*METRICS)
+def train_torch_failing_once(config: dict[str, Any], base: dict[str, Any]) -> None:
+    """``train_torch`` that raises once when it is about to report ``faults.fail_at_epoch``.
+
+    A marker in the trial directory remembers the failure, so the retry (which Ray starts from
+    the trial's last checkpoint) runs through.
+    """
+    fail_at = int(base["faults"]["fail_at_epoch"])
+    marker = Path(tune.get_context().get_trial_dir()) / MARKER
+
+    def report(metrics: dict[str, Any], **kwargs: Any) -> None:
+        if metrics["epoch"] == fail_at and not marker.exists():
+            marker.touch()
+            raise InjectedFault(f"injected failure at epoch {fail_at}")
+        tune.report(metrics, **kwargs)
+
+    train_torch(config, base, report=report)

@@ -1,0 +1,23 @@
+"""Composes study configs the way `hpray tune` does, with Hydra's compose API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+# A study small enough for a unit or integration test.
+TINY = ("study.num_samples=2", "study.epochs=2", "scheduler.grace_period=1")
+
+
+def compose_study(storage: Path, *overrides: str) -> DictConfig:
+    with initialize_config_module("hpray.conf", version_base="1.3"):
+        return compose("study", overrides=[f"study.storage={storage}", *overrides])
+
+
+@pytest.fixture
+def study_cfg(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """compose(*overrides) -> DictConfig, storing studies under the test's tmp_path."""
+    return lambda *overrides: compose_study(tmp_path / "studies", *overrides)

@@ -1,0 +1,54 @@
+"""The command line: Hydra's own flags, and exit code 2 with nothing written on bad input."""
+
+from pathlib import Path
+
+import pytest
+
+from hpray.cli import main
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exit_.value.code or 0), out, err
+
+
+def test_cfg_job_prints_the_composed_config(capsys) -> None:
+    code, out, _ = run(capsys, "tune", "--cfg", "job", "model=cnn", "study.epochs=3")
+    assert code == 0
+    assert "_target_: hpray.models.CNN" in out and "epochs: 3" in out and "space:" in out
+
+
+def test_help_lists_the_groups(capsys) -> None:
+    code, out, _ = run(capsys, "tune", "--help")
+    assert code == 0
+    for group in ("model:", "data:", "space:", "searcher:", "scheduler:", "resources:"):
+        assert group in out
+    assert "bayes, gp, grid, random" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["model=foo"], "Could not find 'model/foo'"),
+        (["study.foo=1"], "Key 'foo' is not in struct"),
+        (["space.optim.lr.low=1", "space.optim.lr.high=0.1"], "space.optim.lr: low (1)"),
+        (["study.epochs=0"], "study.epochs"),
+        (["searcher=grid"], "space.optim.lr: grid search needs discrete leaves"),
+        (["study.metric=f1"], "study.metric: 'f1' is not reported"),
+        (["data=npz", "data.source.path=missing.npz"], "data.source.path: no such file"),
+        (["-m", "study.seed=1,2"], "multirun"),
+    ],
+)
+def test_bad_input_exits_2_and_writes_nothing(capsys, tmp_path: Path, args: list[str], words: str) -> None:
+    storage = tmp_path / "studies"
+    code, _, err = run(capsys, "tune", f"study.storage={storage}", *args)
+    assert code == 2
+    assert words in err
+    assert not storage.exists()
+
+
+def test_unknown_verb_is_a_usage_error(capsys) -> None:
+    code, _, err = run(capsys, "tuen")
+    assert code == 2 and "unknown verb 'tuen'" in err

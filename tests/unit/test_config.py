@@ -1,0 +1,132 @@
+"""Every config option composes and builds; every bad input names its key."""
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+
+from hpray.config import prepare
+from hpray.errors import ConfigError
+
+CONF = resources.files("hpray.conf")
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.name.removesuffix(".yaml") for p in CONF.joinpath(group).iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def test_the_packaged_tree_has_the_contracts_groups() -> None:
+    assert options("model") == ["cnn", "mlp"]
+    assert options("data") == ["csv", "digits", "npz", "synthetic"]
+    assert options("searcher") == ["bayes", "gp", "grid", "random"]
+    assert options("scheduler") == ["asha", "fifo"]
+    assert options("resources") == ["auto", "cpu", "gpu", "gpu_shared"]
+    assert {"mlp", "cnn"} <= set(options("space"))
+
+
+@pytest.fixture
+def data_files(tmp_path: Path) -> dict[str, str]:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(200, 6)).astype(np.float32), rng.integers(0, 3, 200)
+    np.savez(tmp_path / "d.npz", X=x, y=y)
+    lines = ["a,b,c,d,e,f,label"] + [",".join(map(str, [*row, lab])) for row, lab in zip(x, y)]
+    (tmp_path / "d.csv").write_text("\n".join(lines))
+    return {"npz": str(tmp_path / "d.npz"), "csv": str(tmp_path / "d.csv")}
+
+
+@pytest.mark.parametrize("model", options("model"))
+@pytest.mark.parametrize("data", options("data"))
+def test_every_model_builds_on_every_data_option(study_cfg, data_files, model: str, data: str) -> None:
+    overrides = [f"model={model}", f"data={data}", "data.source.n_samples=500"
+                 if data == "synthetic" else ""]
+    if data in data_files:
+        overrides.append(f"data.source.path={data_files[data]}")
+        if model == "cnn":
+            overrides.append("data.shape=[1,2,3]")
+    study = prepare(study_cfg(*[o for o in overrides if o]))
+    assert study.base["model"]["_target_"] == f"hpray.models.{model.upper()}"
+    assert "space" not in study.base and {p.path for p in study.params} >= {"optim.lr"}
+
+
+@pytest.mark.parametrize("searcher", options("searcher"))
+@pytest.mark.parametrize("scheduler", options("scheduler"))
+def test_every_searcher_and_scheduler_builds(study_cfg, searcher: str, scheduler: str) -> None:
+    extra = ["space=grid"] if searcher == "grid" else []
+    study = prepare(study_cfg(f"searcher={searcher}", f"scheduler={scheduler}", *extra))
+    kind = {"grid": BasicVariantGenerator, "random": BasicVariantGenerator}.get(searcher, ConcurrencyLimiter)
+    assert isinstance(study.plan.search_alg, kind)
+    assert isinstance(study.scheduler, ASHAScheduler if scheduler == "asha" else FIFOScheduler)
+    if searcher == "grid":  # 3 lr x 2 layers x 2 activations, once
+        assert study.plan.num_samples == 1 and "12 combinations" in study.plan.description
+    else:
+        assert study.plan.num_samples == 20
+
+
+@pytest.mark.parametrize("option", options("resources"))
+def test_every_resources_option_validates(study_cfg, option: str) -> None:
+    assert prepare(study_cfg(f"resources={option}")).config["resources"]["cpu"] == 1
+
+
+def test_asha_budget_is_the_study_epochs(study_cfg) -> None:
+    study = prepare(study_cfg("study.epochs=7", "scheduler.grace_period=1", "scheduler.reduction_factor=2"))
+    assert study.config["scheduler"]["max_t"] == 7
+    assert study.scheduler._max_t == 7 and study.scheduler._reduction_factor == 2
+
+
+def test_fixed_space_values_go_into_the_base(study_cfg) -> None:
+    study = prepare(study_cfg("space.model.layers=3", "space.optim.lr.high=0.05"))
+    assert study.base["model"]["layers"] == 3
+    assert "model.layers" not in {p.path for p in study.params}
+    assert next(p for p in study.params if p.path == "optim.lr").high == 0.05
+
+
+def test_experiment_overlay_composes(study_cfg) -> None:
+    study = prepare(study_cfg("experiment=digits_cnn"))
+    assert study.settings["name"] == "digits_cnn" and study.config["model"]["_target_"].endswith("CNN")
+    assert {"model.channels", "model.blocks"} <= {p.path for p in study.params}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["space.optim.lr.low=1", "space.optim.lr.high=0.1"], "space.optim.lr"),
+        (["study.epochs=0"], "study.epochs"),
+        (["study.num_samples=-1"], "study.num_samples"),
+        (["study.checkpoint_every=0"], "study.checkpoint_every"),
+        (["searcher=grid"], "space.optim.lr"),
+        (["study.metric=accuracy"], "study.metric"),
+        (["study.mode=maximize"], "study.mode"),
+        (["study.name=a/b"], "study.name"),
+        (["data=npz"], "data.source.path"),
+        (["data=npz", "data.source.path=/no/such.npz"], "data.source.path"),
+        (["data=csv", "data.source.path=/no/such.csv"], "data.source.path"),
+        (["+scheduler.grace=3"], "scheduler.grace"),
+        (["scheduler.grace_period=0"], "scheduler"),
+        (["+space.optim.lr.hgh=3"], "space.optim.lr.hgh"),
+        (["+space.optim.lrr=0.1"], "space.optim.lrr"),
+        (["optim._target_=torch.optim.Adm"], "optim._target_"),
+        (["space.optim._target_.values=[torch.optim.SGD,torch.optim.Nope]"], "space.optim._target_"),
+        (["model=cnn", "data=synthetic", "data.shape=null"], "model"),
+        (["+model.depth=3"], "model.depth"),
+        (["searcher=bayes", "~space.model.dropout", "+space.model.dropout={type:normal,mean:0.1,std:0.05}"],
+         "space.model.dropout"),
+        (["resources.gpu=1.5"], "resources.gpu"),
+        (["resources.cpu=0"], "resources.cpu"),
+        (["searcher=grid", "space=grid", "searcher.repeats=0"], "searcher.repeats"),
+        (["trainable=hpray.nope.train"], "trainable"),
+    ],
+)
+def test_bad_input_names_the_key(study_cfg, overrides: list[str], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        prepare(study_cfg(*overrides))
+    assert err.value.key == key, err.value
+
+
+def test_csv_without_the_label_column(study_cfg, data_files) -> None:
+    with pytest.raises(ConfigError) as err:
+        prepare(study_cfg("data=csv", f"data.source.path={data_files['csv']}", "data.source.target=y"))
+    assert err.value.key == "data.source.target" and "label" in err.value.message

@@ -1,0 +1,50 @@
+"""results.csv, summary.json and the summary table, from trial rows."""
+
+import csv
+import json
+import math
+
+from hpray.outputs import TrialRow, best_trial, format_table, summarise, write_results, write_summary
+
+ROWS = [
+    TrialRow("a_00000", "completed", {"optim.lr": 0.1}, 0.91, 0.93, 10, "budget"),
+    TrialRow("a_00001", "early_stopped", {"optim.lr": 0.01}, 0.80, 0.80, 2, "scheduler"),
+    TrialRow("a_00002", "errored", {"optim.lr": 1.0}, math.nan, None, 1, "error: boom"),
+    TrialRow("a_00003", "completed", {"optim.lr": 0.05}, 0.95, 0.96, 10, "budget"),
+]
+
+
+def test_best_ignores_missing_and_respects_mode() -> None:
+    assert best_trial(ROWS, "max").trial_id == "a_00003"
+    assert best_trial(ROWS, "min").trial_id == "a_00001"
+    assert best_trial(ROWS[2:3], "max") is None
+
+
+def test_summary_and_files(tmp_path) -> None:
+    summary = summarise(ROWS, "val_acc", "max", wall_s=12.345)
+    assert summary["complete"] is True
+    assert summary["best"] == {"trial_id": "a_00003", "params": {"optim.lr": 0.05},
+                               "metric": "val_acc", "value": 0.96}
+    assert summary["trials"] == {"total": 4, "completed": 2, "early_stopped": 1, "errored": 1}
+    assert summary["epochs_total"] == 23 and summary["wall_s"] == 12.35
+    write_summary(tmp_path, summary)
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    with write_results(tmp_path, ROWS, "val_acc").open() as f:
+        table = list(csv.DictReader(f))
+    assert list(table[0]) == ["trial_id", "status", "optim.lr", "final_val_acc", "best_val_acc",
+                              "epochs", "stop_reason"]
+    assert [r["status"] for r in table] == ["completed", "early_stopped", "errored", "completed"]
+    assert table[2]["best_val_acc"] == "" and table[2]["stop_reason"] == "error: boom"
+
+
+def test_unfinished_trials_make_the_summary_incomplete() -> None:
+    running = [*ROWS, TrialRow("a_00004", "running", {}, None, None, 3, "")]
+    assert summarise(running, "val_acc", "max", 1.0)["complete"] is False
+
+
+def test_table_shows_best_and_counts() -> None:
+    text = format_table(summarise(ROWS, "val_acc", "max", 5.0), ROWS, "max")
+    assert "4 total, 2 completed, 1 early-stopped, 1 errored" in text
+    assert "best: trial a_00003  val_acc=0.9600" in text and "optim.lr = 0.05" in text
+    top = text.split("top ")[1].splitlines()[2:]
+    assert [line.split()[0] for line in top] == ["a_00003", "a_00000", "a_00001"]

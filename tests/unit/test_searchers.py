@@ -1,0 +1,51 @@
+"""Searcher plans, and the Optuna searchers' seeding (driven without Ray)."""
+
+import optuna
+import pytest
+
+from hpray import space
+from hpray.errors import ConfigError
+from hpray.searchers import grid_search, optuna_search, random_search
+
+SPACE = {
+    "optim": {"lr": {"type": "loguniform", "low": 1e-4, "high": 0.1}},
+    "model": {"units": {"type": "int", "low": 8, "high": 64},
+              "activation": {"type": "choice", "values": ["relu", "tanh"]}},
+}
+
+
+STUDY = {"metric": "val_acc", "mode": "max"}
+
+
+def suggestions(sampler: optuna.samplers.BaseSampler, n: int = 5) -> list[dict]:
+    plan = optuna_search(space.parse(SPACE)[1], num_samples=n, limit=0, sampler=sampler, **STUDY)
+    return [plan.search_alg.suggest(f"t{i}") for i in range(2)]
+
+
+@pytest.mark.parametrize("sampler", [optuna.samplers.TPESampler, optuna.samplers.GPSampler])
+def test_optuna_searchers_are_seeded(sampler: type) -> None:
+    first = suggestions(sampler(seed=3))
+    assert first == suggestions(sampler(seed=3))
+    assert first != suggestions(sampler(seed=4))
+    assert set(first[0]) == {"optim.lr", "model.units", "model.activation"}
+
+
+def test_optuna_plan_limits_concurrency() -> None:
+    params = space.parse(SPACE)[1]
+    plan = optuna_search(params, num_samples=9, limit=0, sampler=optuna.samplers.TPESampler(), max_concurrent=3, **STUDY)
+    assert plan.search_alg.max_concurrent == 3 and plan.num_samples == 9
+    plan = optuna_search(params, num_samples=9, limit=2, sampler=optuna.samplers.TPESampler(), max_concurrent=3, **STUDY)
+    assert plan.search_alg.max_concurrent == 2  # the study's own limit wins when lower
+
+
+def test_random_plan_samples_every_leaf() -> None:
+    plan = random_search(space.parse(SPACE)[1], num_samples=7, limit=0, seed=1, **STUDY)
+    assert plan.num_samples == 7 and set(plan.param_space) == {"optim.lr", "model.units", "model.activation"}
+
+
+def test_grid_plan_counts_combinations() -> None:
+    params = space.parse({"a": {"type": "choice", "values": [1, 2]}, "b": {"type": "int", "low": 1, "high": 3}})[1]
+    plan = grid_search(params, num_samples=50, limit=0, repeats=2, **STUDY)
+    assert plan.num_samples == 2 and "6 combinations x 2 = 12 trials" in plan.description
+    with pytest.raises(ConfigError):
+        grid_search(space.parse(SPACE)[1], num_samples=1, limit=0, **STUDY)
