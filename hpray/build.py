@@ -23,7 +23,6 @@ from hpray.errors import ConfigError
 from hpray.searchers import SearchPlan
 from hpray.space import Param
 
-
 UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
 
 
@@ -39,21 +38,28 @@ def _instantiate(key: str, node: Any, **kwargs: Any) -> Any:
         unknown = UNEXPECTED.search(str(cause))
         if unknown:  # a misspelled or foreign key: name it, never drop it silently
             raise ConfigError(
-                f"{key}.{unknown.group(1)}", f"{target} takes no argument {unknown.group(1)!r}; "
+                f"{key}.{unknown.group(1)}",
+                f"{target} takes no argument {unknown.group(1)!r}; "
                 "remove or rename it (see `hpray tune --cfg job`).",
             ) from err
         raise ConfigError(key, f"building {target} failed: {cause}") from err
 
 
-def build_model(node: Mapping[str, Any], input_shape: Sequence[int], n_classes: int) -> torch.nn.Module:
+def build_model(
+    node: Mapping[str, Any], input_shape: Sequence[int], n_classes: int
+) -> torch.nn.Module:
     """The model of ``node`` (``model:``), sized for the data."""
     model = _instantiate("model", node, input_shape=list(input_shape), n_classes=n_classes)
     if not isinstance(model, torch.nn.Module):
-        raise ConfigError("model._target_", f"must build a torch.nn.Module, built {type(model).__name__}.")
+        raise ConfigError(
+            "model._target_", f"must build a torch.nn.Module, built {type(model).__name__}."
+        )
     return model
 
 
-def build_optimizer(node: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(
+    node: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter]
+) -> torch.optim.Optimizer:
     """The optimizer of ``node`` (``optim:``).
 
     ``momentum`` is one tunable across optimizers: SGD and RMSprop take it as is, Adam-style
@@ -79,8 +85,12 @@ def load_data(node: Mapping[str, Any]) -> Splits:
     split = node["split"]
     try:
         return make_splits(
-            np.asarray(x), np.asarray(y), shape=node.get("shape"),
-            seed=split["seed"], val=split["val"], test=split["test"],
+            np.asarray(x),
+            np.asarray(y),
+            shape=node.get("shape"),
+            seed=split["seed"],
+            val=split["val"],
+            test=split["test"],
         )
     except ValueError as err:
         raise ConfigError("data", str(err)) from err

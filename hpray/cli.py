@@ -37,8 +37,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 def tune(args: list[str]) -> int:
     """``hpray tune``: compose the config with Hydra's own command line, then run the study."""
     if "-m" in args or "--multirun" in args:
-        print("hpray: Hydra multirun is not how hpray tunes; put the values to search under "
-              "space.* (e.g. space.optim.lr.high=0.05) and run `hpray tune`.", file=sys.stderr)
+        print(
+            "hpray: Hydra multirun is not how hpray tunes; put the values to search under "
+            "space.* (e.g. space.optim.lr.high=0.05) and run `hpray tune`.",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     outcome = {"entered": False, "code": EXIT_OK}
 

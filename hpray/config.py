@@ -10,6 +10,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+from ray.tune.schedulers import TrialScheduler
 
 from hpray import space
 from hpray.build import (
@@ -22,7 +23,6 @@ from hpray.build import (
 )
 from hpray.errors import ConfigError
 from hpray.searchers import SearchPlan
-from ray.tune.schedulers import TrialScheduler
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -44,15 +44,19 @@ class Study:
 
     @property
     def directory(self) -> Path:
-        return Path(self.settings["storage"]).expanduser().resolve() / self.settings["name"]
+        return Path(str(self.settings["storage"])).expanduser().resolve() / str(
+            self.settings["name"]
+        )
 
 
 def resolve(cfg: DictConfig) -> dict[str, Any]:
-    """The composed config as plain, fully resolved values (Ray gets plain dicts, never DictConfig)."""
+    """The composed config as plain, resolved values (Ray gets plain dicts, never DictConfig)."""
     try:
         plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except MissingMandatoryValue as err:
-        raise ConfigError(str(err.full_key), f"is required; set it, e.g. {err.full_key}=...") from err
+        raise ConfigError(
+            str(err.full_key), f"is required; set it, e.g. {err.full_key}=..."
+        ) from err
     except OmegaConfBaseException as err:
         raise ConfigError(str(getattr(err, "full_key", "") or "config"), str(err)) from err
     assert isinstance(plain, dict)
@@ -64,16 +68,22 @@ def prepare(cfg: DictConfig) -> Study:
     config = resolve(cfg)
     for group in ("study", "model", "data", "space", "searcher", "scheduler", "resources", "optim"):
         if not isinstance(config.get(group), Mapping):
-            raise ConfigError(group, "missing from the composed config; pick an option, e.g. "
-                              f"{group}=<option> (see `hpray tune --help`).")
+            raise ConfigError(
+                group,
+                "missing from the composed config; pick an option, e.g. "
+                f"{group}=<option> (see `hpray tune --help`).",
+            )
     settings = config["study"]
     check_settings(settings)
     check_resources(config["resources"])
     trainable = locate("trainable", str(config.get("trainable")))
     reported = getattr(trainable, "metrics", ())
     if reported and settings["metric"] not in reported:
-        raise ConfigError("study.metric", f"{settings['metric']!r} is not reported by "
-                          f"{config['trainable']}; it reports {list(reported)}.")
+        raise ConfigError(
+            "study.metric",
+            f"{settings['metric']!r} is not reported by "
+            f"{config['trainable']}; it reports {list(reported)}.",
+        )
 
     fixed, params = space.parse(config["space"])
     base = {k: v for k, v in config.items() if k != "space"}
@@ -83,9 +93,14 @@ def prepare(cfg: DictConfig) -> Study:
             for value in param.values:
                 locate(param.key, str(value))
     base = space.apply(base, fixed)
-    plan = build_search(config["searcher"], params, num_samples=settings["num_samples"],
-                        limit=settings["max_concurrent"], metric=settings["metric"],
-                        mode=settings["mode"])
+    plan = build_search(
+        config["searcher"],
+        params,
+        num_samples=settings["num_samples"],
+        limit=settings["max_concurrent"],
+        metric=settings["metric"],
+        mode=settings["mode"],
+    )
     scheduler = build_scheduler(config["scheduler"])
     dry_build(base)
     return Study(config, base, params, plan, scheduler, trainable)
@@ -95,10 +110,17 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     """The ``study:`` block: names, budgets and the metric's direction."""
     name = str(settings.get("name", ""))
     if not NAME.match(name):
-        raise ConfigError("study.name", f"{name!r} must be letters, digits, '.', '_' or '-' "
-                          "(it names the study's directory).")
-    for key, least in (("num_samples", 1), ("epochs", 1), ("checkpoint_every", 1),
-                       ("max_concurrent", 0), ("max_failures", 0)):
+        raise ConfigError(
+            "study.name",
+            f"{name!r} must be letters, digits, '.', '_' or '-' (it names the study's directory).",
+        )
+    for key, least in (
+        ("num_samples", 1),
+        ("epochs", 1),
+        ("checkpoint_every", 1),
+        ("max_concurrent", 0),
+        ("max_failures", 0),
+    ):
         value = settings.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < least:
             raise ConfigError(f"study.{key}", f"must be a whole number >= {least}, got {value!r}.")
@@ -115,10 +137,15 @@ def check_resources(resources: Mapping[str, Any]) -> None:
         raise ConfigError("resources.cpu", f"must be a number > 0, got {cpu!r}.")
     if gpu == "auto":
         return
-    if not isinstance(gpu, (int, float)) or isinstance(gpu, bool) or gpu < 0 or (
-        gpu > 1 and not float(gpu).is_integer()
+    if (
+        not isinstance(gpu, (int, float))
+        or isinstance(gpu, bool)
+        or gpu < 0
+        or (gpu > 1 and not float(gpu).is_integer())
     ):
-        raise ConfigError("resources.gpu", f"must be 'auto', a fraction in (0, 1], or whole GPUs; got {gpu!r}.")
+        raise ConfigError(
+            "resources.gpu", f"must be 'auto', a fraction in (0, 1], or whole GPUs; got {gpu!r}."
+        )
 
 
 def dry_build(base: Mapping[str, Any]) -> None:

@@ -40,7 +40,7 @@ def collect(study_dir: Path, metric: str, mode: str, budget: int) -> list[TrialR
         frame = frames.get(trial.trial_id)
         history = [float(v) for v in frame[metric]] if frame is not None and metric in frame else []
         epochs = int(frame["epoch"].max()) if frame is not None and "epoch" in frame else 0
-        status, reason = _status(trial.status, epochs, budget, _error(Path(trial.path)))
+        status, reason = _status(trial.status, epochs, budget, _error(Path(str(trial.path))))
         rows.append(
             TrialRow(
                 trial_id=trial.trial_id,
@@ -96,12 +96,27 @@ def write_results(study_dir: Path, rows: Sequence[TrialRow], metric: str) -> Pat
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(
-            ["trial_id", "status", *names, f"final_{metric}", f"best_{metric}", "epochs", "stop_reason"]
+            [
+                "trial_id",
+                "status",
+                *names,
+                f"final_{metric}",
+                f"best_{metric}",
+                "epochs",
+                "stop_reason",
+            ]
         )
         for row in rows:
             writer.writerow(
-                [row.trial_id, row.status, *(row.params.get(n, "") for n in names),
-                 _cell(row.final), _cell(row.best), row.epochs, row.stop_reason]
+                [
+                    row.trial_id,
+                    row.status,
+                    *(row.params.get(n, "") for n in names),
+                    _cell(row.final),
+                    _cell(row.best),
+                    row.epochs,
+                    row.stop_reason,
+                ]
             )
     return path
 
@@ -113,16 +128,32 @@ def _cell(value: float | None) -> str:
 def summarise(rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float) -> dict[str, Any]:
     """summary.json's content."""
     best = best_trial(rows, mode)
-    counts = {s: sum(r.status == s for r in rows) for s in ("completed", "early_stopped", "errored")}
+    counts = {
+        s: sum(r.status == s for r in rows) for s in ("completed", "early_stopped", "errored")
+    }
     return {
         "complete": all(r.status in counts for r in rows) and bool(rows),
         "best": None
         if best is None
-        else {"trial_id": best.trial_id, "params": best.params, "metric": metric, "value": best.best},
+        else {
+            "trial_id": best.trial_id,
+            "params": best.params,
+            "metric": metric,
+            "value": best.best,
+        },
         "trials": {"total": len(rows), **counts},
         "epochs_total": sum(r.epochs for r in rows),
         "wall_s": round(wall_s, 2),
     }
+
+
+def read_summary(study_dir: Path) -> dict[str, Any] | None:
+    """summary.json's content, or None when the study has none yet."""
+    path = study_dir / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    summary: dict[str, Any] = json.loads(path.read_text())
+    return summary
 
 
 def write_summary(study_dir: Path, summary: Mapping[str, Any]) -> Path:
@@ -131,7 +162,9 @@ def write_summary(study_dir: Path, summary: Mapping[str, Any]) -> Path:
     return path
 
 
-def format_table(summary: Mapping[str, Any], rows: Sequence[TrialRow], mode: str, top: int = 5) -> str:
+def format_table(
+    summary: Mapping[str, Any], rows: Sequence[TrialRow], mode: str, top: int = 5
+) -> str:
     """The short summary the terminal shows at the end of a study."""
     trials = summary["trials"]
     lines = [

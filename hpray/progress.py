@@ -14,28 +14,40 @@ from ray.tune.experiment import Trial
 class Progress(tune.Callback):
     """Prints a line when a trial ends, and at most every ``every_s`` seconds otherwise."""
 
-    def __init__(self, metric: str, mode: str, total: int, budget: int, every_s: float = 15.0) -> None:
+    def __init__(
+        self, metric: str, mode: str, total: int, budget: int, every_s: float = 15.0
+    ) -> None:
         self.metric, self.mode, self.total, self.budget = metric, mode, total, budget
         self.every_s = every_s
         self.best: tuple[float, str] | None = None
         self.last_print = time.monotonic()
         self.peak = 0  # most trials seen running at once: shows how the resources packed
 
-    def on_trial_result(self, iteration: int, trials: list[Trial], trial: Trial,
-                        result: dict[str, Any], **info: Any) -> None:
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
+    ) -> None:
         value = result.get(self.metric)
-        if isinstance(value, (int, float)) and math.isfinite(value) and (
-            self.best is None or (value > self.best[0] if self.mode == "max" else value < self.best[0])
+        if (
+            isinstance(value, (int, float))
+            and math.isfinite(value)
+            and (
+                self.best is None
+                or (value > self.best[0] if self.mode == "max" else value < self.best[0])
+            )
         ):
             self.best = (float(value), trial.trial_id)
         self.peak = max(self.peak, sum(t.status == Trial.RUNNING for t in trials))
         if time.monotonic() - self.last_print >= self.every_s:
             self._print(trials)
 
-    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_complete(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._print(trials)
 
-    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+    def on_trial_error(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
         self._print(trials)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
@@ -51,7 +63,9 @@ class Progress(tune.Callback):
         errored = sum(t.status == Trial.ERROR for t in done)
         running = sum(t.status == Trial.RUNNING for t in trials)
         best = (
-            f"best {self.metric}={self.best[0]:.4f} (trial {self.best[1]})" if self.best else "no result yet"
+            f"best {self.metric}={self.best[0]:.4f} (trial {self.best[1]})"
+            if self.best
+            else "no result yet"
         )
         print(
             f"[hpray] {len(done)}/{self.total} done ({stopped} stopped early, {errored} errored), "

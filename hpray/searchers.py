@@ -43,7 +43,13 @@ def random_search(
 
 
 def grid_search(
-    params: Sequence[Param], *, num_samples: int, limit: int, metric: str, mode: str, repeats: int = 1
+    params: Sequence[Param],
+    *,
+    num_samples: int,
+    limit: int,
+    metric: str,
+    mode: str,
+    repeats: int = 1,
 ) -> SearchPlan:
     """Every combination of the discrete leaves, ``repeats`` times (num_samples does not apply)."""
     del num_samples, metric, mode  # the grid's size decides the trial count; order is fixed
@@ -80,7 +86,10 @@ def optuna_search(
     concurrent = min(max_concurrent, limit) if limit > 0 else max_concurrent
     # Metric and mode go in here: OptunaSearch given its own space ignores TuneConfig's.
     searcher = OptunaSearch(
-        space={p.path: optuna_distribution(p) for p in params}, metric=metric, mode=mode, sampler=sampler
+        space={p.path: optuna_distribution(p) for p in params},
+        metric=metric,
+        mode=mode,
+        sampler=sampler,
     )
     return SearchPlan(
         ConcurrencyLimiter(searcher, max_concurrent=concurrent),
@@ -119,7 +128,8 @@ def optuna_distribution(p: Param) -> optuna.distributions.BaseDistribution:
         unsupported = "Optuna's choices must be numbers, strings, booleans or null"
     if unsupported:
         raise ConfigError(
-            p.key, f"{unsupported}. Change this leaf (e.g. uniform/loguniform), or use searcher=random."
+            p.key,
+            f"{unsupported}. Change this leaf (e.g. uniform/loguniform), or use searcher=random.",
         )
     if p.type in ("choice", "grid"):
         return optuna.distributions.CategoricalDistribution(list(p.values))

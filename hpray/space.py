@@ -93,18 +93,24 @@ def _leaf(path: str, node: Mapping[str, Any]) -> Param:
     key = f"space.{path}"
     kind = node["type"]
     if kind not in LEAF_FIELDS:
-        raise ConfigError(f"{key}.type", f"unknown type {kind!r}; use one of {sorted(LEAF_FIELDS)}.")
+        raise ConfigError(
+            f"{key}.type", f"unknown type {kind!r}; use one of {sorted(LEAF_FIELDS)}."
+        )
     required, optional = LEAF_FIELDS[kind]
     for field in node:
         if field != "type" and field not in required + optional:
             allowed = ", ".join(required + optional)
-            raise ConfigError(f"{key}.{field}", f"not a field of a {kind} leaf (it takes: {allowed}).")
+            raise ConfigError(
+                f"{key}.{field}", f"not a field of a {kind} leaf (it takes: {allowed})."
+            )
     for field in required:
         if node.get(field) is None:
             raise ConfigError(f"{key}.{field}", f"a {kind} leaf needs {field}.")
     q = node.get("q")
     if q is not None and not (_is_number(q) and q > 0):
-        raise ConfigError(f"{key}.q", f"the quantization step must be a positive number, got {q!r}.")
+        raise ConfigError(
+            f"{key}.q", f"the quantization step must be a positive number, got {q!r}."
+        )
     if kind in ("choice", "grid"):
         values = node["values"]
         if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
@@ -128,7 +134,9 @@ def _leaf(path: str, node: Mapping[str, Any]) -> Param:
     if kind == "int":
         for field in ("low", "high") + (("q",) if q is not None else ()):
             if not float(node[field]).is_integer():
-                raise ConfigError(f"{key}.{field}", f"an int leaf needs whole numbers, got {node[field]}.")
+                raise ConfigError(
+                    f"{key}.{field}", f"an int leaf needs whole numbers, got {node[field]}."
+                )
         return Param(path, kind, low=int(low), high=int(high), log=log, q=int(q) if q else None)
     return Param(path, kind, low=float(low), high=float(high), log=log, q=q)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -22,7 +21,10 @@ from hpray.progress import Progress
 CONFIG_FILE = "config.yaml"
 # Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
 # The snapshot warning fires by design: keeping num_to_keep checkpoints forces a state snapshot.
-QUIET_RAY = {"RAY_AIR_NEW_OUTPUT": "0", "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0"}
+QUIET_RAY = {
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+}
 
 
 def run(study: Study) -> int:
@@ -43,8 +45,11 @@ def run(study: Study) -> int:
         study.base["resources"] = {"cpu": resources["cpu"], "gpu": resources["gpu"]}
         directory.mkdir(parents=True, exist_ok=True)
         (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
-        print(f"[hpray] study {directory}: {study.plan.description}; "
-              f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial", file=sys.stderr)
+        print(
+            f"[hpray] study {directory}: {study.plan.description}; "
+            f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
+            file=sys.stderr,
+        )
         tuner = make_tuner(study, resources, directory)
         tuner.fit()
     finally:
@@ -52,8 +57,11 @@ def run(study: Study) -> int:
             ray.shutdown()
     summary = _report(directory, settings, wall_s=time.monotonic() - started)
     if not summary["complete"]:
-        print(f"[hpray] the study stopped before all trials finished; run the same command "
-              f"again to resume it from {directory}", file=sys.stderr)
+        print(
+            f"[hpray] the study stopped before all trials finished; run the same command "
+            f"again to resume it from {directory}",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     if summary["best"] is None:
         print("[hpray] no trial produced a result (see the errors above)", file=sys.stderr)
@@ -70,7 +78,10 @@ def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tu
     if tune.Tuner.can_restore(str(directory)):
         print(f"[hpray] resuming the unfinished study in {directory}", file=sys.stderr)
         return tune.Tuner.restore(
-            str(directory), trainable, resume_unfinished=True, resume_errored=True,
+            str(directory),
+            trainable,
+            resume_unfinished=True,
+            resume_errored=True,
             param_space=study.plan.param_space,
         )
     return tune.Tuner(
@@ -82,7 +93,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tu
             search_alg=study.plan.search_alg,
             scheduler=study.scheduler,
             num_samples=study.plan.num_samples,
-            reuse_actors=True,  # actor start-up costs more than a short trial
+            reuse_actors=bool(settings["reuse_actors"]),
             trial_dirname_creator=trial_dirname,
         ),
         run_config=tune.RunConfig(
@@ -92,8 +103,14 @@ def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tu
             # Two kept, so a damaged newest checkpoint still leaves one to fall back on.
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             verbose=0,
-            callbacks=[Progress(settings["metric"], settings["mode"],
-                                total=study.plan.num_samples, budget=settings["epochs"])],
+            callbacks=[
+                Progress(
+                    settings["metric"],
+                    settings["mode"],
+                    total=study.plan.num_samples,
+                    budget=settings["epochs"],
+                )
+            ],
         ),
     )
 
@@ -116,6 +133,7 @@ def connect(ray_cfg: dict[str, Any]) -> bool:
             num_gpus=ray_cfg.get("num_gpus"),
             include_dashboard=bool(ray_cfg.get("dashboard")),
             dashboard_host="127.0.0.1",
+            _temp_dir=ray_cfg.get("temp_dir"),
             logging_level=logging.WARNING,
         )
     return True
@@ -130,19 +148,18 @@ def trial_resources(resources: dict[str, Any]) -> dict[str, float]:
 
 
 def _finished(directory: Path) -> bool:
-    summary = directory / outputs.SUMMARY_FILE
-    if not summary.is_file():
-        return False
-    return bool(json.loads(summary.read_text()).get("complete"))
+    summary = outputs.read_summary(directory)
+    return bool(summary and summary.get("complete"))
 
 
 def _report(directory: Path, settings: dict[str, Any], wall_s: float | None) -> dict[str, Any]:
     """Write results.csv and summary.json from the experiment, and print the summary table."""
     rows = outputs.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
-    if wall_s is None:
-        summary = json.loads((directory / outputs.SUMMARY_FILE).read_text())
+    stored = outputs.read_summary(directory)
+    if wall_s is None and stored is not None:
+        summary = stored
     else:
-        summary = outputs.summarise(rows, settings["metric"], settings["mode"], wall_s)
+        summary = outputs.summarise(rows, settings["metric"], settings["mode"], wall_s or 0.0)
         outputs.write_results(directory, rows, settings["metric"])
         outputs.write_summary(directory, summary)
     print(outputs.format_table(summary, rows, settings["mode"]))

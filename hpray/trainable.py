@@ -65,7 +65,12 @@ def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = t
         train_loss = train_epoch(state, data.train, batch_size)
         val_loss, val_acc = evaluate(model, data.val)
         state.epoch = epoch
-        metrics = {"val_acc": val_acc, "val_loss": val_loss, "train_loss": train_loss, "epoch": epoch}
+        metrics = {
+            "val_acc": val_acc,
+            "val_loss": val_loss,
+            "train_loss": train_loss,
+            "epoch": epoch,
+        }
         if epoch % int(study["checkpoint_every"]) == 0 or epoch == int(study["epochs"]):
             with tempfile.TemporaryDirectory() as directory:
                 state.save(directory)
@@ -111,7 +116,7 @@ def trial_seed(study_seed: int, trial_id: str) -> int:
     study, so only the index is used.
 
     Example:
-        >>> trial_seed(0, "0a7df_00003") == trial_seed(0, "f00ba_00003") != trial_seed(1, "0a7df_00003")
+        >>> trial_seed(0, "0a7df_00003") == trial_seed(0, "f00ba_00003")
         True
     """
     index = trial_id.rsplit("_", 1)[-1]

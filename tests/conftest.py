@@ -8,9 +8,6 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
-# A study small enough for a unit or integration test.
-TINY = ("study.num_samples=2", "study.epochs=2", "scheduler.grace_period=1")
-
 
 def compose_study(storage: Path, *overrides: str) -> DictConfig:
     with initialize_config_module("hpray.conf", version_base="1.3"):

@@ -34,7 +34,9 @@ def load_npz(path: str, x_key: str = "X", y_key: str = "y") -> Arrays:
                 )
             return np.asarray(archive[x_key]), np.asarray(archive[y_key])
     except (OSError, ValueError) as err:
-        raise ConfigError("data.source.path", f"{file} is not a readable .npz file ({err}).") from err
+        raise ConfigError(
+            "data.source.path", f"{file} is not a readable .npz file ({err})."
+        ) from err
 
 
 def load_csv(path: str, target: str = "label") -> Arrays:
@@ -43,15 +45,19 @@ def load_csv(path: str, target: str = "label") -> Arrays:
     try:
         table = pd.read_csv(file)
     except (OSError, ValueError) as err:
-        raise ConfigError("data.source.path", f"{file} is not a readable CSV file ({err}).") from err
+        raise ConfigError(
+            "data.source.path", f"{file} is not a readable CSV file ({err})."
+        ) from err
     if target not in table.columns:
         raise ConfigError(
-            "data.source.target", f"{file} has no column {target!r}; its columns: {list(table.columns)}."
+            "data.source.target",
+            f"{file} has no column {target!r}; its columns: {list(table.columns)}.",
         )
     features = table.drop(columns=[target])
     non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
         raise ConfigError(
-            "data.source.path", f"{file}: feature columns must be numeric; not numeric: {non_numeric}."
+            "data.source.path",
+            f"{file}: feature columns must be numeric; not numeric: {non_numeric}.",
         )
     return features.to_numpy(dtype=np.float32), table[target].to_numpy()

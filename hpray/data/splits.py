@@ -38,8 +38,11 @@ class Splits:
     def to(self, device: torch.device) -> Splits:
         """The same splits on ``device``, copied once (batches are then slices on the device)."""
         return Splits(
-            self.train.to(device), self.val.to(device), self.test.to(device),
-            self.input_shape, self.n_classes,
+            self.train.to(device),
+            self.val.to(device),
+            self.test.to(device),
+            self.input_shape,
+            self.n_classes,
         )
 
 
@@ -56,12 +59,15 @@ def make_splits(
 
     Example:
         >>> from sklearn.datasets import load_digits
-        >>> s = make_splits(*load_digits(return_X_y=True), shape=[1, 8, 8], seed=0, val=0.2, test=0.2)
+        >>> x, y = load_digits(return_X_y=True)
+        >>> s = make_splits(x, y, shape=[1, 8, 8], seed=0, val=0.2, test=0.2)
         >>> len(s.train), len(s.val), len(s.test), s.input_shape, s.n_classes
         (1077, 360, 360, (1, 8, 8), 10)
     """
     if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
-        raise ValueError(f"split fractions must be in (0, 1) and sum below 1, got val={val} test={test}")
+        raise ValueError(
+            f"split fractions must be in (0, 1) and sum below 1, got val={val} test={test}"
+        )
     x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
     labels = LabelEncoder().fit_transform(np.asarray(y))
     rest_x, test_x, rest_y, test_y = train_test_split(
@@ -73,7 +79,9 @@ def make_splits(
     scaler = StandardScaler().fit(train_x)
     input_shape = tuple(int(s) for s in shape) if shape else (x.shape[1],)
     if int(np.prod(input_shape)) != x.shape[1]:
-        raise ValueError(f"data.shape {list(input_shape)} does not hold {x.shape[1]} features per sample")
+        raise ValueError(
+            f"data.shape {list(input_shape)} does not hold {x.shape[1]} features per sample"
+        )
 
     def tensors(features: np.ndarray, targets: np.ndarray) -> Split:
         scaled = scaler.transform(features).astype(np.float32).reshape(-1, *input_shape)

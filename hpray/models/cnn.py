@@ -38,7 +38,8 @@ class CNN(nn.Module):
         super().__init__()
         if len(input_shape) != 3:
             raise ValueError(
-                f"CNN needs image-shaped data (channels, height, width), got shape {list(input_shape)}; "
+                f"CNN needs image-shaped data (channels, height, width), "
+                f"got shape {list(input_shape)}; "
                 "set data.shape, e.g. data.shape=[1,28,28]"
             )
         in_ch, height, width = (int(s) for s in input_shape)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 from torch import nn
 
@@ -30,7 +31,9 @@ def initialise(model: nn.Module, scheme: str, activation_name: str) -> None:
     if scheme == "default":
         return  # PyTorch's own per-layer defaults
     # kaiming_normal_ supports relu/leaky_relu gains; the others use relu's, a close fit.
-    nonlinearity = "leaky_relu" if activation_name == "leaky_relu" else "relu"
+    nonlinearity: Literal["leaky_relu", "relu"] = (
+        "leaky_relu" if activation_name == "leaky_relu" else "relu"
+    )
     for module in model.modules():
         if isinstance(module, (nn.Linear, nn.Conv2d)):
             if scheme == "kaiming":

@@ -41,7 +41,9 @@ def test_help_lists_the_groups(capsys) -> None:
         (["-m", "study.seed=1,2"], "multirun"),
     ],
 )
-def test_bad_input_exits_2_and_writes_nothing(capsys, tmp_path: Path, args: list[str], words: str) -> None:
+def test_bad_input_exits_2_and_writes_nothing(
+    capsys, tmp_path: Path, args: list[str], words: str
+) -> None:
     storage = tmp_path / "studies"
     code, _, err = run(capsys, "tune", f"study.storage={storage}", *args)
     assert code == 2

@@ -15,8 +15,11 @@ CONF = resources.files("hpray.conf")
 
 
 def options(group: str) -> list[str]:
-    return sorted(p.name.removesuffix(".yaml") for p in CONF.joinpath(group).iterdir()
-                  if p.name.endswith(".yaml"))
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in CONF.joinpath(group).iterdir()
+        if p.name.endswith(".yaml")
+    )
 
 
 def test_the_packaged_tree_has_the_contracts_groups() -> None:
@@ -33,16 +36,23 @@ def data_files(tmp_path: Path) -> dict[str, str]:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(200, 6)).astype(np.float32), rng.integers(0, 3, 200)
     np.savez(tmp_path / "d.npz", X=x, y=y)
-    lines = ["a,b,c,d,e,f,label"] + [",".join(map(str, [*row, lab])) for row, lab in zip(x, y)]
+    lines = ["a,b,c,d,e,f,label"] + [
+        ",".join(map(str, [*row, lab])) for row, lab in zip(x, y, strict=True)
+    ]
     (tmp_path / "d.csv").write_text("\n".join(lines))
     return {"npz": str(tmp_path / "d.npz"), "csv": str(tmp_path / "d.csv")}
 
 
 @pytest.mark.parametrize("model", options("model"))
 @pytest.mark.parametrize("data", options("data"))
-def test_every_model_builds_on_every_data_option(study_cfg, data_files, model: str, data: str) -> None:
-    overrides = [f"model={model}", f"data={data}", "data.source.n_samples=500"
-                 if data == "synthetic" else ""]
+def test_every_model_builds_on_every_data_option(
+    study_cfg, data_files, model: str, data: str
+) -> None:
+    overrides = [
+        f"model={model}",
+        f"data={data}",
+        "data.source.n_samples=500" if data == "synthetic" else "",
+    ]
     if data in data_files:
         overrides.append(f"data.source.path={data_files[data]}")
         if model == "cnn":
@@ -57,7 +67,9 @@ def test_every_model_builds_on_every_data_option(study_cfg, data_files, model: s
 def test_every_searcher_and_scheduler_builds(study_cfg, searcher: str, scheduler: str) -> None:
     extra = ["space=grid"] if searcher == "grid" else []
     study = prepare(study_cfg(f"searcher={searcher}", f"scheduler={scheduler}", *extra))
-    kind = {"grid": BasicVariantGenerator, "random": BasicVariantGenerator}.get(searcher, ConcurrencyLimiter)
+    kind = {"grid": BasicVariantGenerator, "random": BasicVariantGenerator}.get(
+        searcher, ConcurrencyLimiter
+    )
     assert isinstance(study.plan.search_alg, kind)
     assert isinstance(study.scheduler, ASHAScheduler if scheduler == "asha" else FIFOScheduler)
     if searcher == "grid":  # 3 lr x 2 layers x 2 activations, once
@@ -72,7 +84,9 @@ def test_every_resources_option_validates(study_cfg, option: str) -> None:
 
 
 def test_asha_budget_is_the_study_epochs(study_cfg) -> None:
-    study = prepare(study_cfg("study.epochs=7", "scheduler.grace_period=1", "scheduler.reduction_factor=2"))
+    study = prepare(
+        study_cfg("study.epochs=7", "scheduler.grace_period=1", "scheduler.reduction_factor=2")
+    )
     assert study.config["scheduler"]["max_t"] == 7
     assert study.scheduler._max_t == 7 and study.scheduler._reduction_factor == 2
 
@@ -86,7 +100,9 @@ def test_fixed_space_values_go_into_the_base(study_cfg) -> None:
 
 def test_experiment_overlay_composes(study_cfg) -> None:
     study = prepare(study_cfg("experiment=digits_cnn"))
-    assert study.settings["name"] == "digits_cnn" and study.config["model"]["_target_"].endswith("CNN")
+    assert study.settings["name"] == "digits_cnn" and study.config["model"]["_target_"].endswith(
+        "CNN"
+    )
     assert {"model.channels", "model.blocks"} <= {p.path for p in study.params}
 
 
@@ -109,11 +125,20 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["+space.optim.lr.hgh=3"], "space.optim.lr.hgh"),
         (["+space.optim.lrr=0.1"], "space.optim.lrr"),
         (["optim._target_=torch.optim.Adm"], "optim._target_"),
-        (["space.optim._target_.values=[torch.optim.SGD,torch.optim.Nope]"], "space.optim._target_"),
+        (
+            ["space.optim._target_.values=[torch.optim.SGD,torch.optim.Nope]"],
+            "space.optim._target_",
+        ),
         (["model=cnn", "data=synthetic", "data.shape=null"], "model"),
         (["+model.depth=3"], "model.depth"),
-        (["searcher=bayes", "~space.model.dropout", "+space.model.dropout={type:normal,mean:0.1,std:0.05}"],
-         "space.model.dropout"),
+        (
+            [
+                "searcher=bayes",
+                "~space.model.dropout",
+                "+space.model.dropout={type:normal,mean:0.1,std:0.05}",
+            ],
+            "space.model.dropout",
+        ),
         (["resources.gpu=1.5"], "resources.gpu"),
         (["resources.cpu=0"], "resources.cpu"),
         (["searcher=grid", "space=grid", "searcher.repeats=0"], "searcher.repeats"),
@@ -128,5 +153,7 @@ def test_bad_input_names_the_key(study_cfg, overrides: list[str], key: str) -> N
 
 def test_csv_without_the_label_column(study_cfg, data_files) -> None:
     with pytest.raises(ConfigError) as err:
-        prepare(study_cfg("data=csv", f"data.source.path={data_files['csv']}", "data.source.target=y"))
+        prepare(
+            study_cfg("data=csv", f"data.source.path={data_files['csv']}", "data.source.target=y")
+        )
     assert err.value.key == "data.source.target" and "label" in err.value.message

@@ -14,13 +14,17 @@ from hpray.models import CNN, MLP
 @pytest.mark.parametrize("activation", ["relu", "gelu", "tanh", "silu", "leaky_relu"])
 def test_models_forward_every_activation_and_init(init: str, activation: str) -> None:
     x = torch.randn(4, 1, 8, 8)
-    for model in (MLP((1, 8, 8), 10, layers=2, units=16, dropout=0.1, activation=activation, init=init),
-                  CNN((1, 8, 8), 10, channels=4, blocks=3, units=8, activation=activation, init=init)):
+    for model in (
+        MLP((1, 8, 8), 10, layers=2, units=16, dropout=0.1, activation=activation, init=init),
+        CNN((1, 8, 8), 10, channels=4, blocks=3, units=8, activation=activation, init=init),
+    ):
         assert model(x).shape == (4, 10)
 
 
 def test_mlp_depth_and_cnn_shape_check() -> None:
-    assert sum(isinstance(m, torch.nn.Linear) for m in MLP((64,), 3, layers=3, units=5).modules()) == 4
+    assert (
+        sum(isinstance(m, torch.nn.Linear) for m in MLP((64,), 3, layers=3, units=5).modules()) == 4
+    )
     assert sum(isinstance(m, torch.nn.Linear) for m in MLP((64,), 3, layers=0).modules()) == 1
     with pytest.raises(ValueError, match="image-shaped"):
         CNN((64,), 10)
@@ -41,7 +45,9 @@ def test_splits_are_fixed_by_the_seed_and_stratified() -> None:
     flat = a.train.x.reshape(len(a.train), -1)
     used = flat.std(dim=0) > 0
     assert torch.allclose(flat.mean(dim=0), torch.zeros(64), atol=1e-5)
-    assert torch.allclose(flat.std(dim=0, unbiased=False)[used], torch.ones(int(used.sum())), atol=1e-3)
+    assert torch.allclose(
+        flat.std(dim=0, unbiased=False)[used], torch.ones(int(used.sum())), atol=1e-3
+    )
 
 
 def test_splits_refuse_a_shape_that_does_not_fit() -> None:

@@ -4,7 +4,14 @@ import csv
 import json
 import math
 
-from hpray.outputs import TrialRow, best_trial, format_table, summarise, write_results, write_summary
+from hpray.outputs import (
+    TrialRow,
+    best_trial,
+    format_table,
+    summarise,
+    write_results,
+    write_summary,
+)
 
 ROWS = [
     TrialRow("a_00000", "completed", {"optim.lr": 0.1}, 0.91, 0.93, 10, "budget"),
@@ -23,16 +30,27 @@ def test_best_ignores_missing_and_respects_mode() -> None:
 def test_summary_and_files(tmp_path) -> None:
     summary = summarise(ROWS, "val_acc", "max", wall_s=12.345)
     assert summary["complete"] is True
-    assert summary["best"] == {"trial_id": "a_00003", "params": {"optim.lr": 0.05},
-                               "metric": "val_acc", "value": 0.96}
+    assert summary["best"] == {
+        "trial_id": "a_00003",
+        "params": {"optim.lr": 0.05},
+        "metric": "val_acc",
+        "value": 0.96,
+    }
     assert summary["trials"] == {"total": 4, "completed": 2, "early_stopped": 1, "errored": 1}
     assert summary["epochs_total"] == 23 and summary["wall_s"] == 12.35
     write_summary(tmp_path, summary)
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
     with write_results(tmp_path, ROWS, "val_acc").open() as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == ["trial_id", "status", "optim.lr", "final_val_acc", "best_val_acc",
-                              "epochs", "stop_reason"]
+    assert list(table[0]) == [
+        "trial_id",
+        "status",
+        "optim.lr",
+        "final_val_acc",
+        "best_val_acc",
+        "epochs",
+        "stop_reason",
+    ]
     assert [r["status"] for r in table] == ["completed", "early_stopped", "errored", "completed"]
     assert table[2]["best_val_acc"] == "" and table[2]["stop_reason"] == "error: boom"
 

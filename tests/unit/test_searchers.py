@@ -9,8 +9,10 @@ from hpray.searchers import grid_search, optuna_search, random_search
 
 SPACE = {
     "optim": {"lr": {"type": "loguniform", "low": 1e-4, "high": 0.1}},
-    "model": {"units": {"type": "int", "low": 8, "high": 64},
-              "activation": {"type": "choice", "values": ["relu", "tanh"]}},
+    "model": {
+        "units": {"type": "int", "low": 8, "high": 64},
+        "activation": {"type": "choice", "values": ["relu", "tanh"]},
+    },
 }
 
 
@@ -32,19 +34,39 @@ def test_optuna_searchers_are_seeded(sampler: type) -> None:
 
 def test_optuna_plan_limits_concurrency() -> None:
     params = space.parse(SPACE)[1]
-    plan = optuna_search(params, num_samples=9, limit=0, sampler=optuna.samplers.TPESampler(), max_concurrent=3, **STUDY)
+    plan = optuna_search(
+        params,
+        num_samples=9,
+        limit=0,
+        sampler=optuna.samplers.TPESampler(),
+        max_concurrent=3,
+        **STUDY,
+    )
     assert plan.search_alg.max_concurrent == 3 and plan.num_samples == 9
-    plan = optuna_search(params, num_samples=9, limit=2, sampler=optuna.samplers.TPESampler(), max_concurrent=3, **STUDY)
+    plan = optuna_search(
+        params,
+        num_samples=9,
+        limit=2,
+        sampler=optuna.samplers.TPESampler(),
+        max_concurrent=3,
+        **STUDY,
+    )
     assert plan.search_alg.max_concurrent == 2  # the study's own limit wins when lower
 
 
 def test_random_plan_samples_every_leaf() -> None:
     plan = random_search(space.parse(SPACE)[1], num_samples=7, limit=0, seed=1, **STUDY)
-    assert plan.num_samples == 7 and set(plan.param_space) == {"optim.lr", "model.units", "model.activation"}
+    assert plan.num_samples == 7 and set(plan.param_space) == {
+        "optim.lr",
+        "model.units",
+        "model.activation",
+    }
 
 
 def test_grid_plan_counts_combinations() -> None:
-    params = space.parse({"a": {"type": "choice", "values": [1, 2]}, "b": {"type": "int", "low": 1, "high": 3}})[1]
+    params = space.parse(
+        {"a": {"type": "choice", "values": [1, 2]}, "b": {"type": "int", "low": 1, "high": 3}}
+    )[1]
     plan = grid_search(params, num_samples=50, limit=0, repeats=2, **STUDY)
     assert plan.num_samples == 2 and "6 combinations x 2 = 12 trials" in plan.description
     with pytest.raises(ConfigError):

@@ -64,8 +64,11 @@ def test_choice_and_normal_leaves() -> None:
 
 
 def test_optuna_distributions_match_the_yaml() -> None:
-    dists = {name: optuna_distribution(space.parse({"x": leaf})[1][0])
-             for name, leaf in LEAVES.items() if "normal" not in name}
+    dists = {
+        name: optuna_distribution(space.parse({"x": leaf})[1][0])
+        for name, leaf in LEAVES.items()
+        if "normal" not in name
+    }
     assert dists["choice"].choices == ("relu", "tanh")
     assert dists["loguniform"].log and dists["loguniform"].low == 1e-4
     assert (dists["int"].low, dists["int"].high) == (1, 3)

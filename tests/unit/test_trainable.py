@@ -18,8 +18,9 @@ DATA = make_splits(*load_digits(return_X_y=True), shape=None, seed=0, val=0.2, t
 def fresh_state(seed: int = 7) -> TrialState:
     torch.manual_seed(seed)
     model = build_model(MODEL, DATA.input_shape, DATA.n_classes)
-    return TrialState(model, build_optimizer(OPTIM, model.parameters()),
-                      torch.Generator().manual_seed(seed))
+    return TrialState(
+        model, build_optimizer(OPTIM, model.parameters()), torch.Generator().manual_seed(seed)
+    )
 
 
 def test_training_learns_digits() -> None:

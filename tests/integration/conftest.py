@@ -1,0 +1,57 @@
+"""A real local Ray per test module, started and ended by this process (never `ray stop`)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+
+from hpray.config import prepare
+from hpray.study import run
+from tests.conftest import compose_study
+
+pytestmark = pytest.mark.integration
+
+
+def start_ray(**resources: Any) -> Iterator[None]:
+    os.environ.pop("RAY_ADDRESS", None)  # never join a cluster that happens to be around
+    with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
+        ray.init(include_dashboard=False, _temp_dir=temp_dir, **resources)
+        try:
+            yield
+        finally:
+            ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """Two CPUs, no GPU: the CI machine."""
+    yield from start_ray(num_cpus=2, num_gpus=0)
+
+
+def run_study(storage: Path, *overrides: str) -> tuple[int, Path]:
+    """Run a study in this process on the module's Ray; returns (exit code, study directory)."""
+    study = prepare(compose_study(storage, *overrides))
+    return run(study), study.directory
+
+
+def results(directory: Path) -> list[dict[str, str]]:
+    with (directory / "results.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def summary(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / "summary.json").read_text())  # type: ignore[no-any-return]
+
+
+def history(directory: Path, trial_id: str) -> list[dict[str, Any]]:
+    """Every result the trial reported, in order (Ray's result.json)."""
+    lines = (directory / f"trial_{trial_id}" / "result.json").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]

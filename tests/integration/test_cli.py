@@ -1,0 +1,48 @@
+"""The installed `hpray` command in a subprocess, with its own local Ray: outputs and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def hpray(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("hpray", path=str(Path(sys.executable).parent)) or "hpray"
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
+        return subprocess.run(
+            [exe, "tune", f"ray.temp_dir={temp_dir}", "ray.num_cpus=2", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+
+def test_tune_writes_the_outputs_and_a_finished_study_is_not_rerun(tmp_path: Path) -> None:
+    args = ("study.num_samples=3", "study.epochs=2", "scheduler.grace_period=1")
+    first = hpray(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    directory = tmp_path / "studies" / "digits_mlp"  # the default storage is relative to cwd
+    names = {p.name for p in directory.iterdir()}
+    assert {"config.yaml", "results.csv", "summary.json", "tuner.pkl"} <= names
+    with (directory / "results.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 3
+    assert "trials: 3 total" in first.stdout and "best: trial" in first.stdout
+    assert "[hpray]" in first.stderr and "done" in first.stderr
+
+    again = hpray(*args, cwd=tmp_path)
+    assert again.returncode == 0
+    assert "already complete" in again.stderr and "best: trial" in again.stdout
+    assert json.loads((directory / "summary.json").read_text())["trials"]["total"] == 3

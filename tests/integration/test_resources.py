@@ -1,0 +1,44 @@
+"""GPU scheduling, tested on CPU: a local Ray declares logical GPUs and Ray packs trials by them.
+
+The trials still train on the CPU (no CUDA here); what is checked is how many Ray runs at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import results, run_study, start_ray
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_with_one_logical_gpu() -> Iterator[None]:
+    # Plenty of logical CPUs, so the GPU share is what limits concurrency.
+    yield from start_ray(num_cpus=8, num_gpus=1)
+
+
+def peak(err: str) -> int:
+    return int(re.search(r"ran up to (\d+) trials at a time", err).group(1))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("resources", "expected"), [("gpu_shared", 4), ("auto", 1)])
+def test_gpu_share_sets_concurrency(tmp_path: Path, capfd, resources: str, expected: int) -> None:
+    code, directory = run_study(
+        tmp_path,
+        f"resources={resources}",
+        "study.num_samples=8",
+        "study.epochs=3",
+        "scheduler=fifo",
+        "data=synthetic",
+        "data.source.n_samples=4000",
+    )
+    err = capfd.readouterr().err
+    assert code == 0 and len(results(directory)) == 8
+    gpu = {"gpu_shared": 0.25, "auto": 1}[resources]
+    assert f"1 CPU + {gpu:g} GPU per trial" in err
+    assert peak(err) == expected

@@ -1,0 +1,112 @@
+"""Studies end to end on a real local Ray: every searcher with ASHA and FIFO, grid coverage,
+seeding, and a trial that fails and continues from its checkpoint."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import history, results, run_study, summary
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
+
+TINY = ("study.num_samples=4", "study.epochs=3")
+SCHEDULERS = {"asha": ["scheduler.grace_period=1", "scheduler.reduction_factor=2"], "fifo": []}
+SEARCHERS = {
+    "random": [],
+    "grid": ["space=grid", "space.optim.lr.values=[0.05]"],  # 1 x 2 x 2 = 4 combinations
+    "bayes": ["searcher.sampler.n_startup_trials=2"],  # so the model-based part runs too
+    "gp": ["searcher.sampler.n_startup_trials=2"],
+}
+
+
+@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
+@pytest.mark.parametrize("searcher", list(SEARCHERS))
+def test_a_study_per_searcher_and_scheduler(tmp_path: Path, searcher: str, scheduler: str) -> None:
+    code, directory = run_study(
+        tmp_path,
+        f"searcher={searcher}",
+        f"scheduler={scheduler}",
+        *TINY,
+        *SEARCHERS[searcher],
+        *SCHEDULERS[scheduler],
+    )
+    assert code == 0
+    rows = results(directory)
+    assert len(rows) == 4
+    for row in rows:
+        epochs = int(row["epochs"])
+        assert 1 <= epochs <= 3
+        assert row["status"] == ("completed" if epochs == 3 else "early_stopped")
+        if scheduler == "fifo":
+            assert row["status"] == "completed" and row["stop_reason"] == "budget"
+        first = history(directory, row["trial_id"])[0]
+        assert {"val_acc", "val_loss", "train_loss", "epoch"} <= set(first) and first["epoch"] == 1
+        checkpoints = sorted(
+            p.name for p in (directory / f"trial_{row['trial_id']}").glob("checkpoint_*")
+        )
+        assert 1 <= len(checkpoints) <= 2  # every epoch checkpoints; two are kept
+    done = summary(directory)
+    assert done["complete"] and done["trials"]["total"] == 4 and done["trials"]["errored"] == 0
+    assert done["epochs_total"] == sum(int(r["epochs"]) for r in rows)
+    assert done["best"]["value"] == max(float(r["best_val_acc"]) for r in rows)
+    assert yaml.safe_load((directory / "config.yaml").read_text())["searcher"]["_target_"].endswith(
+        f"{'optuna' if searcher in ('bayes', 'gp') else searcher}_search"
+    )
+
+
+def test_grid_runs_every_combination_exactly_once(tmp_path: Path) -> None:
+    code, directory = run_study(
+        tmp_path,
+        "searcher=grid",
+        "space=grid",
+        "scheduler=fifo",
+        "study.epochs=1",
+        "space.optim.lr.values=[0.01,0.1]",
+    )
+    assert code == 0
+    seen = sorted(
+        (float(r["optim.lr"]), int(r["model.layers"]), r["model.activation"])
+        for r in results(directory)
+    )
+    assert seen == sorted(itertools.product([0.01, 0.1], [1, 2], ["relu", "tanh"]))
+
+
+def test_random_search_is_seeded(tmp_path: Path) -> None:
+    def trials(name: str, seed: int) -> list[tuple]:
+        code, directory = run_study(
+            tmp_path,
+            f"study.name={name}",
+            f"study.seed={seed}",
+            "study.num_samples=3",
+            "study.epochs=1",
+            "scheduler=fifo",
+        )
+        assert code == 0
+        return [(r["optim.lr"], r["model.units"], r["final_val_acc"]) for r in results(directory)]
+
+    first = trials("a", 0)
+    assert trials("b", 0) == first  # same configurations, and on CPU the same scores
+    assert [t[:2] for t in trials("c", 1)] != [t[:2] for t in first]
+
+
+def test_a_failed_trial_continues_from_its_checkpoint(tmp_path: Path) -> None:
+    code, directory = run_study(
+        tmp_path,
+        "trainable=hpray.faults.train_torch_failing_once",
+        "+faults.fail_at_epoch=3",
+        "study.num_samples=1",
+        "study.epochs=4",
+        "study.checkpoint_every=2",
+        "study.max_failures=1",
+        "scheduler=fifo",
+    )
+    assert code == 0
+    [row] = results(directory)
+    assert row["status"] == "completed" and row["epochs"] == "4"
+    assert (directory / f"trial_{row['trial_id']}" / "failed_once").exists()
+    # Restarted from the epoch-2 checkpoint: epochs 1, 2, then 3, 4 (not 1, 2, 1, 2, 3, 4).
+    assert [r["epoch"] for r in history(directory, row["trial_id"])] == [1, 2, 3, 4]
