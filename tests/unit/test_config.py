@@ -31,6 +31,18 @@ def test_the_packaged_tree_has_the_contracts_groups() -> None:
     assert {"mlp", "cnn"} <= set(options("space"))
 
 
+def test_every_group_folder_ships_in_the_wheel() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    packages = set(pyproject["tool"]["setuptools"]["packages"])
+    groups = {
+        f"hpray.conf.{p.name}"
+        for p in Path(str(CONF)).iterdir()
+        if p.is_dir() and not p.name.startswith("__")
+    }
+    assert groups <= packages, f"add {sorted(groups - packages)} to pyproject's packages"
+
+
 @pytest.fixture
 def data_files(tmp_path: Path) -> dict[str, str]:
     rng = np.random.default_rng(0)

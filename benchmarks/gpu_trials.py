@@ -1,0 +1,131 @@
+"""Trials per hour and GPU use at 1, 2 and 4 trials per GPU, through the real `hpray tune`.
+
+Run on a machine with a GPU:  python benchmarks/gpu_trials.py --out benchmarks/results
+Each share runs the same study (same seed, same trials) in a fresh local Ray; nvidia-smi is
+sampled while it runs. Writes gpu_trials.json and gpu_trials.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+SHARES = (1.0, 0.5, 0.25)
+
+
+def sample_gpu(stop: threading.Event, samples: list[tuple[float, float]]) -> None:
+    """Every 0.5 s: (utilisation %, memory used MiB) of GPU 0."""
+    while not stop.is_set():
+        out = subprocess.run(
+            [
+                "nvidia-smi",
+                "--query-gpu=utilization.gpu,memory.used",
+                "--format=csv,noheader,nounits",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.split("\n")[0]
+        if out.strip():
+            util, mem = (float(v) for v in out.split(","))
+            samples.append((util, mem))
+        stop.wait(0.5)
+
+
+def run(share: float, storage: Path, overrides: list[str]) -> dict[str, Any]:
+    name = f"share_{share:g}"
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_gpu, args=(stop, samples), daemon=True)
+    with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
+        args = [
+            sys.executable,
+            "-m",
+            "hpray.cli",
+            "tune",
+            f"study.name={name}",
+            f"study.storage={storage}",
+            "resources=gpu_shared",
+            f"resources.gpu={share}",
+            f"ray.temp_dir={temp_dir}",
+            *overrides,
+        ]
+        sampler.start()
+        started = time.monotonic()
+        done = subprocess.run(args, capture_output=True, text=True)
+        wall = time.monotonic() - started
+        stop.set()
+        sampler.join()
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    summary = json.loads((storage / name / "summary.json").read_text())
+    busy = [u for u, _ in samples]
+    peak = next((line for line in done.stderr.splitlines() if "trials at a time" in line), "")
+    return {
+        "trials_per_gpu": round(1 / share),
+        "trials": summary["trials"]["total"],
+        "wall_s": round(wall, 1),
+        "trials_per_hour": round(summary["trials"]["total"] / wall * 3600),
+        "gpu_util_mean": round(statistics.fmean(busy), 1) if busy else None,
+        "gpu_mem_peak_mib": max((m for _, m in samples), default=None),
+        "best": summary["best"]["value"],
+        "concurrency": peak.split("up to ")[-1].split(" ")[0] if peak else None,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--model", default="cnn")
+    parser.add_argument("--trials", type=int, default=16)
+    parser.add_argument("--epochs", type=int, default=5)
+    args = parser.parse_args()
+    overrides = [
+        f"model={args.model}",
+        "data=synthetic",
+        "scheduler=fifo",
+        f"study.num_samples={args.trials}",
+        f"study.epochs={args.epochs}",
+    ]
+    args.out.mkdir(parents=True, exist_ok=True)
+    gpu = subprocess.run(
+        ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory() as storage:
+        rows = [run(share, Path(storage), overrides) for share in SHARES]
+    base = rows[0]["trials_per_hour"]
+    for row in rows:
+        row["speedup_vs_1"] = round(row["trials_per_hour"] / base, 2)
+    record = {
+        "gpu": gpu,
+        "model": args.model,
+        "data": "synthetic",
+        "overrides": overrides,
+        "runs": rows,
+    }
+    (args.out / "gpu_trials.json").write_text(json.dumps(record, indent=2) + "\n")
+    lines = [
+        f"GPU: {gpu}; model={args.model}, data=synthetic, {args.trials} trials x "
+        f"{args.epochs} epochs (FIFO)",
+        "",
+        "| trials/GPU | wall s | trials/hour | x vs 1 | GPU util % | GPU mem MiB | ran at once |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['trials_per_gpu']} | {r['wall_s']} | {r['trials_per_hour']} | {r['speedup_vs_1']} "
+        f"| {r['gpu_util_mean']} | {r['gpu_mem_peak_mib']} | {r['concurrency']} |"
+        for r in rows
+    ]
+    (args.out / "gpu_trials.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Per-trial overhead of the hpray driver, with and without Ray actor reuse.
+
+    python benchmarks/overhead.py --trials 40
+
+Runs the same study twice through `hpray tune` (short real trials: the MLP on digits, one
+epoch each, FIFO), alternating the order over repeats, and compares the wall time with the ideal
+(the trials' own training time divided by the trial slots). Writes overhead.json and overhead.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+
+def trial_seconds(directory: Path) -> list[float]:
+    """Each trial's own training time (Ray's time_total_s at its last result)."""
+    times = []
+    for result in directory.glob("trial_*/result.json"):
+        lines = [line for line in result.read_text().splitlines() if line.strip()]
+        times.append(float(json.loads(lines[-1])["time_total_s"]))
+    return times
+
+
+def run(reuse: bool, trials: int, slots: int, storage: Path) -> dict[str, Any]:
+    name = f"reuse_{reuse}_{time.monotonic_ns()}"
+    with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
+        args = [
+            sys.executable,
+            "-m",
+            "hpray.cli",
+            "tune",
+            f"study.name={name}",
+            f"study.storage={storage}",
+            f"study.reuse_actors={str(reuse).lower()}",
+            f"study.num_samples={trials}",
+            "study.epochs=1",
+            "scheduler=fifo",
+            "resources=cpu",
+            f"ray.num_cpus={slots}",
+            f"ray.temp_dir={temp_dir}",
+        ]
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+        done = subprocess.run(args, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"study failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    directory = storage / name
+    wall = json.loads((directory / "summary.json").read_text())["wall_s"]
+    busy = trial_seconds(directory)
+    ideal = sum(busy) / slots
+    return {
+        "wall_s": wall,
+        "ideal_s": round(ideal, 2),
+        "x_ideal": round(wall / ideal, 2),
+        "overhead_per_trial_s": round((wall - ideal) / trials, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--slots", type=int, default=2, help="trials at a time (CPUs)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory() as storage:
+        for repeat in range(args.repeats):
+            for reuse in (True, False) if repeat % 2 == 0 else (False, True):
+                runs[reuse].append(run(reuse, args.trials, args.slots, Path(storage)))
+
+    def median(reuse: bool, key: str) -> float:
+        return round(statistics.median(r[key] for r in runs[reuse]), 3)
+
+    record = {
+        "trials": args.trials,
+        "slots": args.slots,
+        "repeats": args.repeats,
+        "machine": f"{os.cpu_count()} CPUs",
+        "runs": {str(k): v for k, v in runs.items()},
+        "median": {str(reuse): {k: median(reuse, k) for k in runs[reuse][0]} for reuse in runs},
+    }
+    record["wall_ratio_reuse_vs_not"] = round(median(True, "wall_s") / median(False, "wall_s"), 2)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "overhead.json").write_text(json.dumps(record, indent=2) + "\n")
+    lines = [
+        f"{args.trials} one-epoch trials (MLP, digits), {args.slots} at a time, "
+        f"{record['machine']}; median of {args.repeats} alternating runs",
+        "",
+        "| reuse_actors | wall s | ideal s | x ideal | overhead s/trial |",
+        "|---|---|---|---|---|",
+    ]
+    for reuse in (True, False):
+        m = record["median"][str(reuse)]
+        lines.append(
+            f"| {reuse} | {m['wall_s']} | {m['ideal_s']} | {m['x_ideal']} | "
+            f"{m['overhead_per_trial_s']} |"
+        )
+    lines.append(f"\nwall time with reuse / without: {record['wall_ratio_reuse_vs_not']}")
+    (args.out / "overhead.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
