@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+import pyarrow.fs
 import torch
+from ray import tune
+
+log = logging.getLogger("hpray")
 
 STATE_FILE = "state.pt"
 
@@ -43,3 +48,44 @@ class TrialState:
         if saved["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
         self.epoch = int(saved["epoch"])
+
+    def resume(self, checkpoint: tune.Checkpoint, device: torch.device) -> str | None:
+        """Load the newest readable checkpoint: ``checkpoint``, else its older siblings.
+
+        A damaged checkpoint (a torn write, a full disk) costs the epochs since the previous
+        one, not the trial: returns the path loaded, or None after a warning to start afresh.
+        """
+        for candidate in [checkpoint, *_older_siblings(checkpoint)]:
+            try:
+                with candidate.as_directory() as directory:
+                    self.load(directory, device)
+                return str(candidate.path)
+            except Exception as err:  # any unreadable file: try the previous checkpoint
+                log.warning(
+                    "checkpoint %s is unreadable (%s); trying an older one", candidate.path, err
+                )
+        log.warning("no readable checkpoint left; the trial starts again from epoch 0")
+        self.epoch = 0
+        return None
+
+
+def _older_siblings(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
+    """Checkpoints next to ``checkpoint`` (Ray names them checkpoint_NNNNNN), newest first."""
+    path, filesystem = PurePosixPath(checkpoint.path), checkpoint.filesystem
+    if filesystem is None:
+        return []
+    try:
+        infos = filesystem.get_file_info(pyarrow.fs.FileSelector(str(path.parent)))
+    except OSError:
+        return []
+    older = sorted(
+        (
+            PurePosixPath(info.path)
+            for info in infos
+            if info.type == pyarrow.fs.FileType.Directory
+            and PurePosixPath(info.path).name.startswith("checkpoint_")
+            and PurePosixPath(info.path).name < path.name
+        ),
+        reverse=True,
+    )
+    return [tune.Checkpoint(str(p), filesystem=filesystem) for p in older]

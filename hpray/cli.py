@@ -14,8 +14,10 @@ from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Con
 USAGE = """usage: hpray VERB [ARGS...]
 
 verbs:
-  tune [OVERRIDES...]   run the study composed from conf/ and the overrides; resumes an
-                        unfinished study with the same name and storage
+  tune [--fresh] [OVERRIDES...]
+                        run the study composed from conf/ and the overrides; resumes an
+                        unfinished study with the same name and storage; --fresh moves an
+                        existing study aside and starts over
                         (hpray tune --help lists the config groups; --cfg job prints the config)
 
 exit codes: 0 complete, 2 invalid config or input, 75 interrupted (resumable), 1 other error
@@ -43,12 +45,14 @@ def tune(args: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    fresh = "--fresh" in args
+    args = [a for a in args if a != "--fresh"]
     outcome = {"entered": False, "code": EXIT_OK}
 
     @hydra.main(config_path="pkg://hpray.conf", config_name="study", version_base="1.3")
     def task(cfg: DictConfig) -> None:
         outcome["entered"] = True
-        outcome["code"] = run_task(cfg)
+        outcome["code"] = run_task(cfg, fresh)
 
     sys.argv = ["hpray tune", *args]
     try:
@@ -62,7 +66,7 @@ def tune(args: list[str]) -> int:
     return int(outcome["code"])
 
 
-def run_task(cfg: DictConfig) -> int:
+def run_task(cfg: DictConfig, fresh: bool = False) -> int:
     # Imported here so `hpray --help` and config errors stay fast (no torch or Ray import).
     from hpray.config import prepare
     from hpray.study import run
@@ -73,7 +77,7 @@ def run_task(cfg: DictConfig) -> int:
         print(f"hpray: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        return run(study)
+        return run(study, fresh=fresh)
     except ConfigError as err:
         print(f"hpray: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG

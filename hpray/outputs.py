@@ -22,7 +22,7 @@ class TrialRow:
     """One trial's outcome, as results.csv shows it."""
 
     trial_id: str
-    status: str  # completed | early_stopped | errored | running | pending
+    status: str  # completed | early_stopped | diverged | errored | running | pending
     params: dict[str, Any]
     final: float | None
     best: float | None
@@ -41,6 +41,12 @@ def collect(study_dir: Path, metric: str, mode: str, budget: int) -> list[TrialR
         history = [float(v) for v in frame[metric]] if frame is not None and metric in frame else []
         epochs = int(frame["epoch"].max()) if frame is not None and "epoch" in frame else 0
         status, reason = _status(trial.status, epochs, budget, _error(Path(str(trial.path))))
+        if (
+            frame is not None
+            and "diverged" in frame
+            and frame["diverged"].fillna(False).astype(bool).any()
+        ):
+            status, reason = "diverged", "non-finite loss"
         rows.append(
             TrialRow(
                 trial_id=trial.trial_id,
@@ -81,8 +87,8 @@ def _best(values: Sequence[float], mode: str) -> float | None:
 
 
 def best_trial(rows: Sequence[TrialRow], mode: str) -> TrialRow | None:
-    """The trial with the best metric value at any epoch (NaN and inf never win)."""
-    scored = [r for r in rows if r.best is not None]
+    """The trial with the best metric value at any epoch; NaN, inf and diverged trials never win."""
+    scored = [r for r in rows if r.best is not None and r.status != "diverged"]
     if not scored:
         return None
     pick = max if mode == "max" else min
@@ -129,7 +135,8 @@ def summarise(rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float) -
     """summary.json's content."""
     best = best_trial(rows, mode)
     counts = {
-        s: sum(r.status == s for r in rows) for s in ("completed", "early_stopped", "errored")
+        s: sum(r.status == s for r in rows)
+        for s in ("completed", "early_stopped", "diverged", "errored")
     }
     return {
         "complete": all(r.status in counts for r in rows) and bool(rows),
@@ -169,7 +176,8 @@ def format_table(
     trials = summary["trials"]
     lines = [
         f"trials: {trials['total']} total, {trials['completed']} completed, "
-        f"{trials['early_stopped']} early-stopped, {trials['errored']} errored; "
+        f"{trials['early_stopped']} early-stopped, {trials['diverged']} diverged, "
+        f"{trials['errored']} errored; "
         f"{summary['epochs_total']} epochs in {summary['wall_s']:.1f} s",
     ]
     best = summary["best"]
@@ -180,7 +188,9 @@ def format_table(
     for name, value in sorted(best["params"].items()):
         lines.append(f"  {name} = {_short(value)}")
     ranked = sorted(
-        (r for r in rows if r.best is not None), key=lambda r: r.best or 0.0, reverse=mode == "max"
+        (r for r in rows if r.best is not None and r.status != "diverged"),
+        key=lambda r: r.best or 0.0,
+        reverse=mode == "max",
     )
     lines.append(f"top {min(top, len(ranked))}:")
     lines.append(f"  {'trial':<14}{'status':<15}{'epochs':>6}  {best['metric']}")

@@ -19,23 +19,34 @@ class Progress(tune.Callback):
     ) -> None:
         self.metric, self.mode, self.total, self.budget = metric, mode, total, budget
         self.every_s = every_s
-        self.best: tuple[float, str] | None = None
+        self.bests: dict[str, float] = {}  # each trial's best value; diverged trials removed
         self.last_print = time.monotonic()
         self.peak = 0  # most trials seen running at once: shows how the resources packed
+
+    @property
+    def best(self) -> tuple[float, str] | None:
+        if not self.bests:
+            return None
+        pick = max if self.mode == "max" else min
+        trial_id = pick(self.bests, key=self.bests.__getitem__)
+        return self.bests[trial_id], trial_id
+
+    def get_state(self) -> dict[str, Any] | None:
+        return {"bests": dict(self.bests), "peak": self.peak}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.bests, self.peak = dict(state["bests"]), int(state["peak"])
 
     def on_trial_result(
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict[str, Any], **info: Any
     ) -> None:
         value = result.get(self.metric)
-        if (
-            isinstance(value, (int, float))
-            and math.isfinite(value)
-            and (
-                self.best is None
-                or (value > self.best[0] if self.mode == "max" else value < self.best[0])
-            )
-        ):
-            self.best = (float(value), trial.trial_id)
+        if result.get("diverged"):
+            self.bests.pop(trial.trial_id, None)
+        elif isinstance(value, (int, float)) and math.isfinite(value):
+            old = self.bests.get(trial.trial_id)
+            if old is None or (value > old if self.mode == "max" else value < old):
+                self.bests[trial.trial_id] = float(value)
         self.peak = max(self.peak, sum(t.status == Trial.RUNNING for t in trials))
         if time.monotonic() - self.last_print >= self.every_s:
             self._print(trials)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +17,12 @@ import ray
 import yaml
 from ray import tune
 
-from hpray import outputs
+from hpray import outputs, resume
 from hpray.config import Study
 from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from hpray.lock import StudyBusy, StudyLock
 from hpray.progress import Progress
 
-CONFIG_FILE = "config.yaml"
 # Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
 # The snapshot warning fires by design: keeping num_to_keep checkpoints forces a state snapshot.
 QUIET_RAY = {
@@ -27,34 +31,26 @@ QUIET_RAY = {
 }
 
 
-def run(study: Study) -> int:
+def run(study: Study, fresh: bool = False) -> int:
     """Run (or resume) the study; returns the exit code of the contract."""
     started = time.monotonic()
     directory = study.directory
     settings = study.settings
+    if fresh:
+        moved = resume.set_aside(directory)
+        if moved:
+            print(f"[hpray] --fresh: the previous study was moved to {moved}", file=sys.stderr)
+    resume.check_resumable(directory, study.config)  # before anything is written
     if _finished(directory):
         print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
         _report(directory, settings, wall_s=None)
         return EXIT_OK
-
-    for name, value in QUIET_RAY.items():
-        os.environ.setdefault(name, value)
-    started_ray = connect(study.config["ray"])
     try:
-        resources = trial_resources(study.config["resources"])
-        study.base["resources"] = {"cpu": resources["cpu"], "gpu": resources["gpu"]}
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
-        print(
-            f"[hpray] study {directory}: {study.plan.description}; "
-            f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
-            file=sys.stderr,
-        )
-        tuner = make_tuner(study, resources, directory)
-        tuner.fit()
-    finally:
-        if started_ray:
-            ray.shutdown()
+        with StudyLock(directory), _sigterm_as_sigint():
+            _fit(study, directory)
+    except StudyBusy as busy:
+        print(f"hpray: {busy}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     summary = _report(directory, settings, wall_s=time.monotonic() - started)
     if not summary["complete"]:
         print(
@@ -67,6 +63,38 @@ def run(study: Study) -> int:
         print("[hpray] no trial produced a result (see the errors above)", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _fit(study: Study, directory: Path) -> None:
+    for name, value in QUIET_RAY.items():
+        os.environ.setdefault(name, value)
+    started_ray = connect(study.config["ray"])
+    try:
+        resources = trial_resources(study.config["resources"])
+        study.base["resources"] = {"cpu": resources["cpu"], "gpu": resources["gpu"]}
+        (directory / resume.CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
+        print(
+            f"[hpray] study {directory}: {study.plan.description}; "
+            f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
+            file=sys.stderr,
+        )
+        make_tuner(study, resources, directory).fit()
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+
+@contextlib.contextmanager
+def _sigterm_as_sigint() -> Iterator[None]:
+    """Ray Tune saves the experiment on SIGINT only; schedulers and Kubernetes send SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tune.Tuner:
@@ -159,6 +187,8 @@ def _report(directory: Path, settings: dict[str, Any], wall_s: float | None) -> 
     if wall_s is None and stored is not None:
         summary = stored
     else:
+        if stored is not None and not stored.get("complete"):  # earlier runs of a resumed study
+            wall_s = (wall_s or 0.0) + float(stored.get("wall_s", 0.0))
         summary = outputs.summarise(rows, settings["metric"], settings["mode"], wall_s or 0.0)
         outputs.write_results(directory, rows, settings["metric"])
         outputs.write_summary(directory, summary)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import tempfile
 import zlib
 from collections.abc import Callable
@@ -57,8 +58,7 @@ def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = t
     )
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
-        with checkpoint.as_directory() as directory:
-            state.load(directory, device)
+        state.resume(checkpoint, device)
 
     batch_size = int(cfg["data"]["batch_size"])
     for epoch in range(state.epoch + 1, int(study["epochs"]) + 1):
@@ -71,6 +71,10 @@ def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = t
             "train_loss": train_loss,
             "epoch": epoch,
         }
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            # Diverged: more epochs cannot help, and the trial must never count as best.
+            report({**metrics, "diverged": True})
+            return
         if epoch % int(study["checkpoint_every"]) == 0 or epoch == int(study["epochs"]):
             with tempfile.TemporaryDirectory() as directory:
                 state.save(directory)

@@ -36,7 +36,13 @@ def test_summary_and_files(tmp_path) -> None:
         "metric": "val_acc",
         "value": 0.96,
     }
-    assert summary["trials"] == {"total": 4, "completed": 2, "early_stopped": 1, "errored": 1}
+    assert summary["trials"] == {
+        "total": 4,
+        "completed": 2,
+        "early_stopped": 1,
+        "diverged": 0,
+        "errored": 1,
+    }
     assert summary["epochs_total"] == 23 and summary["wall_s"] == 12.35
     write_summary(tmp_path, summary)
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
@@ -62,7 +68,15 @@ def test_unfinished_trials_make_the_summary_incomplete() -> None:
 
 def test_table_shows_best_and_counts() -> None:
     text = format_table(summarise(ROWS, "val_acc", "max", 5.0), ROWS, "max")
-    assert "4 total, 2 completed, 1 early-stopped, 1 errored" in text
+    assert "4 total, 2 completed, 1 early-stopped, 0 diverged, 1 errored" in text
     assert "best: trial a_00003  val_acc=0.9600" in text and "optim.lr = 0.05" in text
     top = text.split("top ")[1].splitlines()[2:]
     assert [line.split()[0] for line in top] == ["a_00003", "a_00000", "a_00001"]
+
+
+def test_a_diverged_trial_is_never_best() -> None:
+    rows = [*ROWS, TrialRow("a_00004", "diverged", {"optim.lr": 9.0}, math.nan, 0.99, 3, "nan")]
+    assert best_trial(rows, "max").trial_id == "a_00003"
+    summary = summarise(rows, "val_acc", "max", 1.0)
+    assert summary["trials"]["diverged"] == 1 and summary["complete"] is True
+    assert "a_00004" not in format_table(summary, rows, "max")

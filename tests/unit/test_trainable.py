@@ -59,3 +59,32 @@ def test_momentum_maps_to_adams_first_beta() -> None:
 def test_trial_seed_depends_on_study_seed_and_index_only() -> None:
     assert trial_seed(0, "abcde_00001") == trial_seed(0, "fghij_00001")
     assert len({trial_seed(s, f"x_{i:05d}") for s in range(3) for i in range(50)}) == 150
+
+
+def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path: Path, caplog) -> None:
+    from ray import tune
+
+    state = fresh_state()
+    for epoch in (1, 2):
+        train_epoch(state, DATA.train, 64)
+        state.epoch = epoch
+        (tmp_path / f"checkpoint_00000{epoch}").mkdir()
+        state.save(tmp_path / f"checkpoint_00000{epoch}")
+    (tmp_path / "checkpoint_000002" / "state.pt").write_bytes(b"torn write")
+
+    resumed = fresh_state(seed=5)
+    used = resumed.resume(
+        tune.Checkpoint.from_directory(tmp_path / "checkpoint_000002"), torch.device("cpu")
+    )
+    assert used is not None and used.endswith("checkpoint_000001") and resumed.epoch == 1
+    assert "unreadable" in caplog.text
+
+    (tmp_path / "checkpoint_000001" / "state.pt").write_bytes(b"")
+    again = fresh_state(seed=5)
+    assert (
+        again.resume(
+            tune.Checkpoint.from_directory(tmp_path / "checkpoint_000002"), torch.device("cpu")
+        )
+        is None
+    )
+    assert again.epoch == 0 and "starts again from epoch 0" in caplog.text

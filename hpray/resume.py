@@ -1,0 +1,98 @@
+"""What to do with a study directory that already exists: resume it, refuse, or set it aside."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpray.errors import ConfigError
+
+CONFIG_FILE = "config.yaml"
+# Changing any of these makes the stored trials incomparable with new ones.
+HISTORY_KEYS = (
+    "space",
+    "study.metric",
+    "study.mode",
+    "study.epochs",
+    "study.seed",
+    "model",
+    "data",
+    "optim",
+    "trainable",
+    "searcher",
+    "scheduler",
+)
+
+
+def stored_config(directory: Path) -> dict[str, Any] | None:
+    """The config the study was started with, or None for a new study."""
+    path = directory / CONFIG_FILE
+    if not path.is_file():
+        return None
+    stored: dict[str, Any] = yaml.safe_load(path.read_text())
+    return stored
+
+
+def _get(config: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The history-defining keys whose values differ, each as 'key: old -> new'."""
+    lines = []
+    for key in HISTORY_KEYS:
+        old, now = _get(stored, key), _get(new, key)
+        if old != now:
+            lines.extend(_diff(key, old, now))
+    return lines
+
+
+def _diff(key: str, old: Any, new: Any) -> list[str]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return [
+            line
+            for k in sorted(set(old) | set(new))
+            for line in _diff(f"{key}.{k}", old.get(k), new.get(k))
+            if old.get(k) != new.get(k)
+        ]
+    return [f"{key}: {old!r} -> {new!r}"]
+
+
+def check_resumable(directory: Path, config: Mapping[str, Any]) -> None:
+    """Refuse (exit 2) a resume whose config would make the stored history meaningless."""
+    stored = stored_config(directory)
+    if stored is None:
+        return
+    changed = differences(stored, config)
+    if changed:
+        raise ConfigError(
+            "study",
+            f"{directory} holds a study started with a different config:\n  "
+            + "\n  ".join(changed)
+            + "\nRun with the original settings to resume it, pick a new study.name, or pass "
+            "--fresh to set the old study aside and start over.",
+        )
+    old_n, new_n = _get(stored, "study.num_samples"), _get(config, "study.num_samples")
+    if old_n != new_n:
+        raise ConfigError(
+            "study.num_samples",
+            f"{directory} was started with num_samples={old_n}; changing it on "
+            "resume is not supported yet. Resume with the original value, or use a new study.name.",
+        )
+
+
+def set_aside(directory: Path) -> Path | None:
+    """Move an existing study out of the way (never delete it); returns where it went."""
+    if not directory.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    target = directory.with_name(f"{directory.name}.replaced-{stamp}")
+    directory.rename(target)
+    return target

@@ -1,0 +1,67 @@
+"""One writer per study: a live lock refuses, a dead owner's lock is taken over."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hpray.lock import LOCK_FILE, StudyBusy, StudyLock
+
+
+def test_a_second_writer_is_refused_while_the_first_beats(tmp_path: Path) -> None:
+    with StudyLock(tmp_path, beat_s=0.05):
+        first_beat = json.loads((tmp_path / LOCK_FILE).read_text())["beat"]
+        time.sleep(0.2)
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["beat"] > first_beat  # heartbeat
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path; from hpray.lock import StudyLock\n"
+                f"with StudyLock(Path({str(tmp_path)!r})): pass",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert (
+            child.returncode != 0
+            and "StudyBusy" in child.stderr
+            and f"pid {os.getpid()}" in child.stderr
+        )
+    assert not (tmp_path / LOCK_FILE).exists()  # released on exit
+
+
+def test_a_dead_owners_lock_is_taken_over(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    (tmp_path / LOCK_FILE).write_text(
+        json.dumps(
+            {
+                "host": socket.gethostname(),
+                "pid": int(dead.stdout),
+                "token": "x",
+                "beat": time.time(),
+            }
+        )
+    )
+    with StudyLock(tmp_path):  # the pid is gone: no need to wait for the beat to go stale
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
+
+
+def test_a_silent_remote_owner_expires(tmp_path: Path) -> None:
+    (tmp_path / LOCK_FILE).write_text(
+        json.dumps({"host": "elsewhere", "pid": 1, "token": "x", "beat": time.time() - 60})
+    )
+    with StudyLock(tmp_path, stale_s=30):
+        pass
+    (tmp_path / LOCK_FILE).write_text(
+        json.dumps({"host": "elsewhere", "pid": 1, "token": "x", "beat": time.time()})
+    )
+    with pytest.raises(StudyBusy, match="elsewhere"), StudyLock(tmp_path, stale_s=30):
+        pass

@@ -1,0 +1,46 @@
+"""Resume decisions: what differs from the stored study, and setting a study aside."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hpray.config import prepare
+from hpray.errors import ConfigError
+from hpray.resume import CONFIG_FILE, check_resumable, differences, set_aside
+
+
+def stored(study_cfg, *overrides: str):  # type: ignore[no-untyped-def]
+    study = prepare(study_cfg(*overrides))
+    study.directory.mkdir(parents=True)
+    (study.directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config))
+    return study
+
+
+def test_same_config_resumes_and_harmless_changes_are_allowed(study_cfg) -> None:
+    first = stored(study_cfg)
+    check_resumable(first.directory, first.config)
+    later = prepare(study_cfg("study.max_concurrent=1", "resources=cpu", "study.max_failures=5"))
+    check_resumable(first.directory, later.config)
+
+
+def test_changed_history_is_refused_listing_what_differs(study_cfg) -> None:
+    first = stored(study_cfg)
+    later = prepare(
+        study_cfg("study.metric=val_loss", "study.mode=min", "space.optim.lr.high=0.05")
+    )
+    with pytest.raises(ConfigError) as err:
+        check_resumable(first.directory, later.config)
+    assert "space.optim.lr.high: 0.2 -> 0.05" in err.value.message
+    assert "study.metric: 'val_acc' -> 'val_loss'" in err.value.message
+    assert "study.mode: 'max' -> 'min'" in err.value.message
+    assert "--fresh" in err.value.message
+    assert differences(first.config, first.config) == []
+
+
+def test_set_aside_moves_and_never_deletes(tmp_path: Path) -> None:
+    study = tmp_path / "s"
+    (study / "trial_1").mkdir(parents=True)
+    moved = set_aside(study)
+    assert moved is not None and (moved / "trial_1").is_dir() and not study.exists()
+    assert set_aside(study) is None
