@@ -1,10 +1,18 @@
-"""A trial's checkpoint: model, optimizer, RNG states and the epoch it finished."""
+"""A trial's checkpoint: model, optimizer, RNG states, the epoch it finished and its metrics.
+
+After a hard kill, Ray hands a restored trial the checkpoint its last experiment snapshot knew,
+which can be older than the newest one the trial had already written to storage. A trial
+therefore resumes from its newest readable checkpoint, and the metric history stored in it lets
+the trial re-report epochs Ray's restored view has not seen instead of training them again.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pyarrow.fs
 import torch
@@ -13,6 +21,7 @@ from ray import tune
 log = logging.getLogger("hpray")
 
 STATE_FILE = "state.pt"
+META_FILE = "meta.json"  # epoch and metric history: small, read without loading the state
 
 
 @dataclass
@@ -23,6 +32,7 @@ class TrialState:
     optimizer: torch.optim.Optimizer
     shuffle: torch.Generator
     epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # one metrics dict per epoch
 
     def save(self, directory: str | Path) -> None:
         """Write the state into ``directory`` (a checkpoint directory Ray then persists)."""
@@ -37,9 +47,14 @@ class TrialState:
             },
             Path(directory) / STATE_FILE,
         )
+        # Written last: a checkpoint whose meta.json exists has its state file complete.
+        (Path(directory) / META_FILE).write_text(
+            json.dumps({"epoch": self.epoch, "history": self.history})
+        )
 
     def load(self, directory: str | Path, device: torch.device) -> None:
         """Restore the state saved in ``directory``; the trial resumes after ``self.epoch``."""
+        meta = json.loads((Path(directory) / META_FILE).read_text())
         saved = torch.load(Path(directory) / STATE_FILE, map_location=device, weights_only=True)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
@@ -48,29 +63,57 @@ class TrialState:
         if saved["cuda_rng"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
         self.epoch = int(saved["epoch"])
+        self.history = list(meta["history"])
 
-    def resume(self, checkpoint: tune.Checkpoint, device: torch.device) -> str | None:
-        """Load the newest readable checkpoint: ``checkpoint``, else its older siblings.
+    def resume(self, handed: tune.Checkpoint, device: torch.device) -> int:
+        """Load the newest readable checkpoint of this trial; returns the epoch of ``handed``.
 
-        A damaged checkpoint (a torn write, a full disk) costs the epochs since the previous
-        one, not the trial: returns the path loaded, or None after a warning to start afresh.
+        Candidates are ``handed`` and its sibling checkpoints, newest epoch first. A damaged one
+        (a torn write, a full disk) is skipped with a warning; with none readable the trial
+        starts again from epoch 0. The caller re-reports ``history`` after the returned epoch.
         """
-        for candidate in [checkpoint, *_older_siblings(checkpoint)]:
+        candidates = sorted(_with_epochs([handed, *_siblings(handed)]), key=lambda c: -c[0])
+        # An empty placeholder (see resume.fill_checkpoint_gaps) tells nothing: report it all.
+        handed_epoch = max(0, next((e for e, c in candidates if c.path == handed.path), 0))
+        candidates = [(e, c) for e, c in candidates if e >= 0]
+        for epoch, candidate in candidates:
             try:
                 with candidate.as_directory() as directory:
                     self.load(directory, device)
-                return str(candidate.path)
+                if epoch > handed_epoch:
+                    log.info(
+                        "resuming from %s (epoch %d), newer than the snapshot's (epoch %d)",
+                        candidate.path,
+                        epoch,
+                        handed_epoch,
+                    )
+                return handed_epoch
             except Exception as err:  # any unreadable file: try the previous checkpoint
                 log.warning(
                     "checkpoint %s is unreadable (%s); trying an older one", candidate.path, err
                 )
         log.warning("no readable checkpoint left; the trial starts again from epoch 0")
-        self.epoch = 0
-        return None
+        self.epoch, self.history = 0, []
+        return 0
 
 
-def _older_siblings(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
-    """Checkpoints next to ``checkpoint`` (Ray names them checkpoint_NNNNNN), newest first."""
+def _with_epochs(checkpoints: list[tune.Checkpoint]) -> list[tuple[int, tune.Checkpoint]]:
+    """Each checkpoint with the epoch its meta.json records; unreadable ones count as -1."""
+    found = []
+    for checkpoint in checkpoints:
+        try:
+            with checkpoint.filesystem.open_input_stream(  # type: ignore[union-attr]
+                str(PurePosixPath(checkpoint.path) / META_FILE)
+            ) as stream:
+                epoch = int(json.loads(stream.read())["epoch"])
+        except Exception:
+            epoch = -1
+        found.append((epoch, checkpoint))
+    return found
+
+
+def _siblings(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
+    """The other checkpoints in the same trial directory (Ray names them checkpoint_NNNNNN)."""
     path, filesystem = PurePosixPath(checkpoint.path), checkpoint.filesystem
     if filesystem is None:
         return []
@@ -78,14 +121,10 @@ def _older_siblings(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
         infos = filesystem.get_file_info(pyarrow.fs.FileSelector(str(path.parent)))
     except OSError:
         return []
-    older = sorted(
-        (
-            PurePosixPath(info.path)
-            for info in infos
-            if info.type == pyarrow.fs.FileType.Directory
-            and PurePosixPath(info.path).name.startswith("checkpoint_")
-            and PurePosixPath(info.path).name < path.name
-        ),
-        reverse=True,
-    )
-    return [tune.Checkpoint(str(p), filesystem=filesystem) for p in older]
+    return [
+        tune.Checkpoint(info.path, filesystem=filesystem)
+        for info in infos
+        if info.type == pyarrow.fs.FileType.Directory
+        and PurePosixPath(info.path).name.startswith("checkpoint_")
+        and PurePosixPath(info.path) != path
+    ]

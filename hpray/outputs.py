@@ -38,6 +38,9 @@ def collect(study_dir: Path, metric: str, mode: str, budget: int) -> list[TrialR
     rows = []
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
         frame = frames.get(trial.trial_id)
+        if frame is not None and "epoch" in frame:
+            # A resumed trial can report an epoch twice (redone or re-reported after a kill).
+            frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch")
         history = [float(v) for v in frame[metric]] if frame is not None and metric in frame else []
         epochs = int(frame["epoch"].max()) if frame is not None and "epoch" in frame else 0
         status, reason = _status(trial.status, epochs, budget, _error(Path(str(trial.path))))

@@ -96,3 +96,31 @@ def set_aside(directory: Path) -> Path | None:
     target = directory.with_name(f"{directory.name}.replaced-{stamp}")
     directory.rename(target)
     return target
+
+
+def fill_checkpoint_gaps(directory: Path) -> int:
+    """Give every checkpoint a restored trial may be handed a directory; returns how many made.
+
+    Ray keeps a trial's newest checkpoints and deletes older ones, and a hard kill can land
+    after a deletion but before the snapshot that stops referring to it; Ray then refuses to
+    restore the trial. An empty placeholder satisfies that check, and the trial resumes from
+    its newest readable checkpoint anyway (see checkpoint.TrialState.resume).
+    """
+    made = 0
+    for trial_dir in directory.glob("trial_*"):
+        indices = [
+            int(p.name.removeprefix("checkpoint_"))
+            for p in trial_dir.glob("checkpoint_*")
+            if p.name.removeprefix("checkpoint_").isdigit()
+        ]
+        for index in set(range(max(indices, default=0))) - set(indices):
+            (trial_dir / f"checkpoint_{index:06d}").mkdir()
+            made += 1
+    return made
+
+
+def remove_placeholders(directory: Path) -> None:
+    """Drop the empty checkpoint placeholders of a finished study."""
+    for placeholder in directory.glob("trial_*/checkpoint_*"):
+        if placeholder.is_dir() and not any(placeholder.iterdir()):
+            placeholder.rmdir()

@@ -22,12 +22,16 @@ from hpray.config import Study
 from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from hpray.lock import StudyBusy, StudyLock
 from hpray.progress import Progress
+from hpray.scheduler_state import SchedulerState
 
 # Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
 # The snapshot warning fires by design: keeping num_to_keep checkpoints forces a state snapshot.
-QUIET_RAY = {
+# Snapshots (trial states, searcher and scheduler state, result files) every 2 s instead of
+# Ray's >= 10 s, so a hard kill loses at most 2 s of progress. Each can be overridden.
+RAY_ENV_DEFAULTS = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
+    "TUNE_GLOBAL_CHECKPOINT_S": "2",
 }
 
 
@@ -46,13 +50,15 @@ def run(study: Study, fresh: bool = False) -> int:
         _report(directory, settings, wall_s=None)
         return EXIT_OK
     try:
-        with StudyLock(directory), _sigterm_as_sigint():
+        with StudyLock(directory):
             _fit(study, directory)
     except StudyBusy as busy:
         print(f"hpray: {busy}", file=sys.stderr)
         return EXIT_INTERRUPTED
     summary = _report(directory, settings, wall_s=time.monotonic() - started)
-    if not summary["complete"]:
+    if summary["complete"]:
+        resume.remove_placeholders(directory)
+    else:
         print(
             f"[hpray] the study stopped before all trials finished; run the same command "
             f"again to resume it from {directory}",
@@ -66,7 +72,7 @@ def run(study: Study, fresh: bool = False) -> int:
 
 
 def _fit(study: Study, directory: Path) -> None:
-    for name, value in QUIET_RAY.items():
+    for name, value in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
     started_ray = connect(study.config["ray"])
     try:
@@ -78,7 +84,9 @@ def _fit(study: Study, directory: Path) -> None:
             f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
             file=sys.stderr,
         )
-        make_tuner(study, resources, directory).fit()
+        tuner = make_tuner(study, resources, directory)
+        with _sigterm_as_sigint():  # after ray.init, which installs a SIGTERM handler of its own
+            tuner.fit()
     finally:
         if started_ray:
             ray.shutdown()
@@ -105,6 +113,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tu
     )
     if tune.Tuner.can_restore(str(directory)):
         print(f"[hpray] resuming the unfinished study in {directory}", file=sys.stderr)
+        resume.fill_checkpoint_gaps(directory)
         return tune.Tuner.restore(
             str(directory),
             trainable,
@@ -131,13 +140,15 @@ def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tu
             # Two kept, so a damaged newest checkpoint still leaves one to fall back on.
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             verbose=0,
+            # Ray restores callback state by position: keep this order.
             callbacks=[
+                SchedulerState(study.scheduler),
                 Progress(
                     settings["metric"],
                     settings["mode"],
                     total=study.plan.num_samples,
                     budget=settings["epochs"],
-                )
+                ),
             ],
         ),
     )

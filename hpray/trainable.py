@@ -58,7 +58,9 @@ def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = t
     )
     checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
-        state.resume(checkpoint, device)
+        seen = state.resume(checkpoint, device)
+        for metrics in state.history[seen:]:  # epochs done, but not in Ray's restored view
+            report(metrics)
 
     batch_size = int(cfg["data"]["batch_size"])
     for epoch in range(state.epoch + 1, int(study["epochs"]) + 1):
@@ -75,6 +77,7 @@ def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = t
             # Diverged: more epochs cannot help, and the trial must never count as best.
             report({**metrics, "diverged": True})
             return
+        state.history.append(metrics)
         if epoch % int(study["checkpoint_every"]) == 0 or epoch == int(study["epochs"]):
             with tempfile.TemporaryDirectory() as directory:
                 state.save(directory)

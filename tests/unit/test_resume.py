@@ -44,3 +44,16 @@ def test_set_aside_moves_and_never_deletes(tmp_path: Path) -> None:
     moved = set_aside(study)
     assert moved is not None and (moved / "trial_1").is_dir() and not study.exists()
     assert set_aside(study) is None
+
+
+def test_checkpoint_gaps_get_placeholders_that_are_removed_later(tmp_path: Path) -> None:
+    from hpray.resume import fill_checkpoint_gaps, remove_placeholders
+
+    trial = tmp_path / "trial_a_00000"
+    for index in (2, 3):
+        (trial / f"checkpoint_00000{index}").mkdir(parents=True)
+        (trial / f"checkpoint_00000{index}" / "state.pt").write_bytes(b"x")
+    assert fill_checkpoint_gaps(tmp_path) == 2
+    assert sorted(p.name for p in trial.iterdir()) == [f"checkpoint_00000{i}" for i in range(4)]
+    remove_placeholders(tmp_path)
+    assert sorted(p.name for p in trial.iterdir()) == ["checkpoint_000002", "checkpoint_000003"]

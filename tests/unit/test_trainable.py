@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import torch
+from ray import tune
 from sklearn.datasets import load_digits
 
 from hpray.build import build_model, build_optimizer
@@ -12,6 +13,7 @@ from hpray.trainable import evaluate, train_epoch, trial_seed
 
 MODEL = {"_target_": "hpray.models.MLP", "layers": 1, "units": 32, "dropout": 0.2}
 OPTIM = {"_target_": "torch.optim.SGD", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4}
+CPU = torch.device("cpu")
 DATA = make_splits(*load_digits(return_X_y=True), shape=None, seed=0, val=0.2, test=0.2)
 
 
@@ -61,30 +63,45 @@ def test_trial_seed_depends_on_study_seed_and_index_only() -> None:
     assert len({trial_seed(s, f"x_{i:05d}") for s in range(3) for i in range(50)}) == 150
 
 
-def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path: Path, caplog) -> None:
-    from ray import tune
-
+def checkpointed(tmp_path: Path, epochs: int) -> None:
+    """checkpoint_000000 .. for epochs 1..N, each holding its metric history."""
     state = fresh_state()
-    for epoch in (1, 2):
-        train_epoch(state, DATA.train, 64)
+    for epoch in range(1, epochs + 1):
+        loss = train_epoch(state, DATA.train, 64)
         state.epoch = epoch
-        (tmp_path / f"checkpoint_00000{epoch}").mkdir()
-        state.save(tmp_path / f"checkpoint_00000{epoch}")
-    (tmp_path / "checkpoint_000002" / "state.pt").write_bytes(b"torn write")
+        state.history.append({"epoch": epoch, "train_loss": loss})
+        directory = tmp_path / f"checkpoint_{epoch - 1:06d}"
+        directory.mkdir()
+        state.save(directory)
 
-    resumed = fresh_state(seed=5)
-    used = resumed.resume(
-        tune.Checkpoint.from_directory(tmp_path / "checkpoint_000002"), torch.device("cpu")
-    )
-    assert used is not None and used.endswith("checkpoint_000001") and resumed.epoch == 1
+
+def test_resume_takes_the_newest_checkpoint_and_reports_what_ray_missed(tmp_path: Path) -> None:
+    checkpointed(tmp_path, 3)
+    state = fresh_state(seed=5)
+    # The snapshot knew epoch 1; the trial had written epochs 2 and 3 before the kill.
+    seen = state.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000000"), CPU)
+    assert (seen, state.epoch) == (1, 3)
+    assert [m["epoch"] for m in state.history[seen:]] == [2, 3]
+
+
+def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path: Path, caplog) -> None:
+    checkpointed(tmp_path, 2)
+    (tmp_path / "checkpoint_000001" / "state.pt").write_bytes(b"torn write")
+    state = fresh_state(seed=5)
+    assert state.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000001"), CPU) == 2
+    assert state.epoch == 1 and len(state.history) == 1
     assert "unreadable" in caplog.text
 
-    (tmp_path / "checkpoint_000001" / "state.pt").write_bytes(b"")
+    (tmp_path / "checkpoint_000000" / "state.pt").write_bytes(b"")
     again = fresh_state(seed=5)
-    assert (
-        again.resume(
-            tune.Checkpoint.from_directory(tmp_path / "checkpoint_000002"), torch.device("cpu")
-        )
-        is None
-    )
-    assert again.epoch == 0 and "starts again from epoch 0" in caplog.text
+    assert again.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000001"), CPU) == 0
+    assert again.epoch == 0 and again.history == []
+    assert "starts again from epoch 0" in caplog.text
+
+
+def test_handed_a_placeholder_the_trial_resumes_from_its_newest_checkpoint(tmp_path: Path) -> None:
+    checkpointed(tmp_path, 3)
+    (tmp_path / "checkpoint_000007").mkdir()  # what resume.fill_checkpoint_gaps leaves
+    state = fresh_state(seed=5)
+    seen = state.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000007"), CPU)
+    assert (seen, state.epoch) == (0, 3)  # nothing known: the whole history is re-reported

@@ -1,0 +1,89 @@
+"""`hpray tune` as a real subprocess that tests can kill, and clean up after, by process id."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+class Driver:
+    """One `hpray tune` run in its own session: its Ray processes share its process group."""
+
+    def __init__(self, storage: Path, *overrides: str, fresh: bool = False) -> None:
+        self.ray_dir = tempfile.mkdtemp(prefix="hpray-ray-", dir="/tmp")
+        self.log = Path(self.ray_dir) / "driver.err"
+        self._stderr: str | None = None
+        exe = shutil.which("hpray", path=str(Path(sys.executable).parent)) or "hpray"
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+        args = [
+            exe,
+            "tune",
+            *(["--fresh"] if fresh else []),
+            f"study.storage={storage}",
+            f"ray.temp_dir={self.ray_dir}",
+            "ray.num_cpus=2",
+            *overrides,
+        ]
+        with self.log.open("w") as err:
+            self.proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=err, text=True, env=env, start_new_session=True
+            )
+
+    @property
+    def stderr(self) -> str:
+        if self._stderr is not None:  # kept when the temp dir was removed
+            return self._stderr
+        return self.log.read_text(errors="replace")
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"driver exited early ({self.proc.returncode}):\n{self.stderr[-3000:]}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting:\n{self.stderr[-3000:]}")
+            time.sleep(0.2)
+
+    def finish(self, timeout: float = 300) -> int:
+        try:
+            self.proc.wait(timeout=timeout)
+        finally:
+            self.reap()
+        return self.proc.returncode
+
+    def kill_group(self) -> None:
+        """SIGKILL the driver and every process it started (a crashed or preempted node)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.reap()
+
+    def reap(self) -> None:
+        """Ray agents can outlive a killed driver; end what is left of its process group."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        if self._stderr is None:
+            self._stderr = self.log.read_text(errors="replace")
+        shutil.rmtree(self.ray_dir, ignore_errors=True)
+
+
+def checkpoints(directory: Path) -> int:
+    """Trial checkpoints written to storage so far."""
+    return len(list(directory.glob("trial_*/checkpoint_*")))
+
+
+def finished_trials(directory: Path, epochs: int) -> int:
+    """Trials whose final-epoch checkpoint is in storage."""
+    return len(list(directory.glob(f"trial_*/checkpoint_{epochs - 1:06d}")))

@@ -1,0 +1,171 @@
+"""Interrupted studies resume: real drivers killed with SIGKILL and SIGTERM, then rerun."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import history, results, summary
+from tests.integration.drivers import Driver, checkpoints, finished_trials
+
+pytestmark = pytest.mark.integration
+
+STUDY = ("study.num_samples=6", "study.epochs=4", "scheduler=fifo")
+
+
+def assert_whole(directory: Path, trials: int, epochs: int) -> list[dict[str, str]]:
+    """Exactly `trials` trials, distinct configurations, each with every epoch 1..N.
+
+    A resumed trial may report an epoch twice (Ray's snapshot lags the trial by up to its
+    period), but never starts over: epoch 1 appears once in its raw history.
+    """
+    rows = results(directory)
+    assert len(rows) == trials and all(r["status"] == "completed" for r in rows)
+    params = [tuple(v for k, v in r.items() if "." in k) for r in rows]
+    assert len(set(params)) == trials, "a configuration ran twice"
+    for row in rows:
+        raw = [r["epoch"] for r in history(directory, row["trial_id"])]
+        assert sorted(set(raw)) == list(range(1, epochs + 1)) and raw.count(1) == 1, raw
+        assert row["epochs"] == str(epochs)
+    assert summary(directory)["complete"]
+    return rows
+
+
+@pytest.mark.parametrize("when", ["first_checkpoints", "some_trials_done"])
+def test_sigkill_then_the_same_command_resumes(tmp_path: Path, when: str) -> None:
+    directory = tmp_path / "digits_mlp"
+    ready = {
+        "first_checkpoints": lambda: checkpoints(directory) >= 3,
+        "some_trials_done": lambda: finished_trials(directory, 4) >= 3,
+    }[when]
+    first = Driver(tmp_path, *STUDY)
+    first.wait_until(ready)
+    time.sleep(0.5)
+    first.kill_group()
+
+    again = Driver(tmp_path, *STUDY)
+    assert again.finish() == 0, again.stderr[-3000:]
+    assert "resuming the unfinished study" in again.stderr
+    assert_whole(directory, trials=6, epochs=4)
+
+
+def test_sigterm_saves_and_exits_75_then_resumes(tmp_path: Path) -> None:
+    directory = tmp_path / "digits_mlp"
+    first = Driver(tmp_path, *STUDY)
+    first.wait_until(lambda: finished_trials(directory, 4) >= 1)
+    first.proc.terminate()
+    started = time.monotonic()
+    assert first.finish(timeout=60) == 75
+    assert time.monotonic() - started < 30
+    assert "run the same command again" in first.stderr
+    assert not summary(directory)["complete"]
+
+    again = Driver(tmp_path, *STUDY)
+    assert again.finish() == 0, again.stderr[-3000:]
+    assert_whole(directory, trials=6, epochs=4)
+
+
+def test_grid_after_a_kill_runs_each_combination_once(tmp_path: Path) -> None:
+    directory = tmp_path / "digits_mlp"
+    grid = (
+        "searcher=grid",
+        "space=grid",
+        "space.optim.lr.values=[0.01,0.1]",
+        "study.epochs=3",
+        "scheduler=fifo",
+    )
+    first = Driver(tmp_path, *grid)
+    first.wait_until(lambda: finished_trials(directory, 3) >= 2)
+    first.kill_group()
+    again = Driver(tmp_path, *grid)
+    assert again.finish() == 0, again.stderr[-3000:]
+    rows = assert_whole(directory, trials=8, epochs=3)
+    assert {(r["optim.lr"], r["model.layers"], r["model.activation"]) for r in rows} == {
+        (lr, layers, act)
+        for lr in ("0.01", "0.1")
+        for layers in ("1", "2")
+        for act in ("relu", "tanh")
+    }
+
+
+def test_a_second_driver_is_refused_while_the_first_runs(tmp_path: Path) -> None:
+    directory = tmp_path / "digits_mlp"
+    long = ("study.num_samples=6", "study.epochs=200", "scheduler=fifo")  # outlives the check
+    first = Driver(tmp_path, *long)
+    try:
+        first.wait_until(lambda: checkpoints(directory) >= 1)
+        second = Driver(tmp_path, *long)
+        assert second.finish(timeout=120) == 75
+        assert f"being run by pid {first.proc.pid}" in second.stderr
+        assert first.proc.poll() is None  # the first driver is untouched
+    finally:
+        first.proc.terminate()
+        assert first.finish(timeout=60) == 75
+
+
+def test_a_resumed_trial_repeats_the_uninterrupted_curve(tmp_path: Path) -> None:
+    # Same seed, CPU: the trial's seed, weights, optimizer and RNG states all come back.
+    study = ("study.num_samples=2", "study.epochs=6", "scheduler=fifo")
+    plain = Driver(tmp_path / "plain", *study)
+    assert plain.finish() == 0
+    killed = Driver(tmp_path / "killed", *study)
+    killed.wait_until(lambda: checkpoints(tmp_path / "killed" / "digits_mlp") >= 5)
+    killed.kill_group()
+    assert Driver(tmp_path / "killed", *study).finish() == 0
+
+    def curves(root: Path) -> list[list[float]]:
+        return [
+            [r["val_loss"] for r in history(root / "digits_mlp", row["trial_id"])]
+            for row in results(root / "digits_mlp")
+        ]
+
+    assert curves(tmp_path / "killed") == curves(tmp_path / "plain")
+
+
+def test_asha_rungs_survive_a_resume(tmp_path: Path) -> None:
+    directory = tmp_path / "digits_mlp"
+    asha = (
+        "study.num_samples=8",
+        "study.epochs=4",
+        "scheduler.grace_period=1",
+        "scheduler.reduction_factor=2",
+    )
+    first = Driver(tmp_path, *asha)
+    first.wait_until(lambda: checkpoints(directory) >= 6)
+    first.proc.terminate()
+    assert first.finish(timeout=60) == 75
+
+    def recorded() -> set[str]:
+        [state] = sorted(directory.glob("callback-states-*.pkl"))[-1:]
+        scheduler = pickle.loads(pickle.loads(state.read_bytes())[0]["scheduler"])  # callback 0
+        return {t for bracket in scheduler["_brackets"] for _, rung in bracket._rungs for t in rung}
+
+    before = recorded()
+    assert before, "the interrupted study recorded no ASHA rung"
+    again = Driver(tmp_path, *asha)
+    assert again.finish() == 0, again.stderr[-3000:]
+    # Strictly more: the restored rungs live in the scheduler Tune uses, which kept recording.
+    assert before < recorded()
+    assert len(results(directory)) == 8
+
+
+def test_changed_space_is_refused_and_fresh_sets_the_study_aside(tmp_path: Path) -> None:
+    small = ("study.num_samples=2", "study.epochs=1", "scheduler=fifo")
+    assert Driver(tmp_path, *small).finish() == 0
+    directory = tmp_path / "digits_mlp"
+    before = {p: p.stat().st_mtime_ns for p in directory.rglob("*")}
+
+    changed = Driver(tmp_path, *small, "space.optim.lr.high=0.05")
+    assert changed.finish() == 2
+    assert "space.optim.lr.high: 0.2 -> 0.05" in changed.stderr
+    assert {p: p.stat().st_mtime_ns for p in directory.rglob("*")} == before  # nothing written
+
+    fresh = Driver(tmp_path, *small, "space.optim.lr.high=0.05", fresh=True)
+    assert fresh.finish() == 0, fresh.stderr[-3000:]
+    [aside] = tmp_path.glob("digits_mlp.replaced-*")
+    assert json.loads((aside / "summary.json").read_text())["complete"]
+    assert summary(directory)["complete"] and len(results(directory)) == 2
