@@ -110,3 +110,25 @@ def test_a_failed_trial_continues_from_its_checkpoint(tmp_path: Path) -> None:
     assert (directory / f"trial_{row['trial_id']}" / "failed_once").exists()
     # Restarted from the epoch-2 checkpoint: epochs 1, 2, then 3, 4 (not 1, 2, 1, 2, 3, 4).
     assert [r["epoch"] for r in history(directory, row["trial_id"])] == [1, 2, 3, 4]
+
+
+def test_a_diverging_trial_stops_and_is_never_best(tmp_path: Path) -> None:
+    # lr=1e9 blows the weights up at once: the loss becomes inf or NaN.
+    code, directory = run_study(
+        tmp_path,
+        "searcher=grid",
+        "space=grid",
+        "space.optim.lr.values=[0.05,1e9]",
+        "space.model.layers=1",
+        "space.model.activation=relu",
+        "study.epochs=3",
+        "scheduler=fifo",
+    )
+    assert code == 0
+    rows = {r["optim.lr"]: r for r in results(directory)}
+    assert rows["1000000000.0"]["status"] == "diverged"
+    assert rows["1000000000.0"]["stop_reason"] == "non-finite loss"
+    assert int(rows["1000000000.0"]["epochs"]) < 3  # stopped, not trained to the budget
+    assert rows["0.05"]["status"] == "completed"
+    done = summary(directory)
+    assert done["best"]["params"]["optim.lr"] == 0.05 and done["trials"]["diverged"] == 1
