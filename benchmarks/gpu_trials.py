@@ -11,12 +11,13 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from harness import tune
 
 SHARES = (1.0, 0.5, 0.25)
 
@@ -44,30 +45,18 @@ def run(share: float, storage: Path, overrides: list[str]) -> dict[str, Any]:
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
     sampler = threading.Thread(target=sample_gpu, args=(stop, samples), daemon=True)
-    with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
-        args = [
-            sys.executable,
-            "-m",
-            "hpray.cli",
-            "tune",
-            f"study.name={name}",
-            f"study.storage={storage}",
-            "resources=gpu_shared",
-            f"resources.gpu={share}",
-            f"ray.temp_dir={temp_dir}",
-            *overrides,
-        ]
-        sampler.start()
-        started = time.monotonic()
-        done = subprocess.run(args, capture_output=True, text=True)
-        wall = time.monotonic() - started
+    sampler.start()
+    started = time.monotonic()
+    try:
+        summary, stderr = tune(
+            storage, name, "resources=gpu_shared", f"resources.gpu={share}", *overrides
+        )
+    finally:
         stop.set()
         sampler.join()
-    if done.returncode != 0:
-        raise SystemExit(f"{name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    summary = json.loads((storage / name / "summary.json").read_text())
+    wall = time.monotonic() - started
     busy = [u for u, _ in samples]
-    peak = next((line for line in done.stderr.splitlines() if "trials at a time" in line), "")
+    peak = next((line for line in stderr.splitlines() if "trials at a time" in line), "")
     return {
         "trials_per_gpu": round(1 / share),
         "trials": summary["trials"]["total"],

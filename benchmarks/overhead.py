@@ -13,12 +13,12 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from harness import tune
 
 
 def trial_seconds(directory: Path) -> list[float]:
@@ -32,28 +32,18 @@ def trial_seconds(directory: Path) -> list[float]:
 
 def run(reuse: bool, trials: int, slots: int, storage: Path) -> dict[str, Any]:
     name = f"reuse_{reuse}_{time.monotonic_ns()}"
-    with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
-        args = [
-            sys.executable,
-            "-m",
-            "hpray.cli",
-            "tune",
-            f"study.name={name}",
-            f"study.storage={storage}",
-            f"study.reuse_actors={str(reuse).lower()}",
-            f"study.num_samples={trials}",
-            "study.epochs=1",
-            "scheduler=fifo",
-            "resources=cpu",
-            f"ray.num_cpus={slots}",
-            f"ray.temp_dir={temp_dir}",
-        ]
-        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
-        done = subprocess.run(args, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"study failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    summary, _ = tune(
+        storage,
+        name,
+        f"study.reuse_actors={str(reuse).lower()}",
+        f"study.num_samples={trials}",
+        "study.epochs=1",
+        "scheduler=fifo",
+        "resources=cpu",
+        f"ray.num_cpus={slots}",
+    )
     directory = storage / name
-    wall = json.loads((directory / "summary.json").read_text())["wall_s"]
+    wall = summary["wall_s"]
     busy = trial_seconds(directory)
     ideal = sum(busy) / slots
     return {

@@ -38,20 +38,17 @@ class StudyLock:
 
     def __enter__(self) -> StudyLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        mine = self._write_beat()
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            os.close(fd)
+            os.link(mine, self.path)  # atomic create-if-absent, content and all
+            os.unlink(mine)
         except FileExistsError:
-            owner = self.owner()
-            if owner is not None and self._alive(owner):
-                age = time.time() - float(owner.get("beat", 0))
-                raise StudyBusy(
-                    f"study {self.path.parent} is being run by pid {owner.get('pid')} on "
-                    f"{owner.get('host')} (heartbeat {age:.0f} s ago). "
-                    "Wait for it to finish, or stop it; a crashed driver's lock expires after "
-                    f"{self.stale_s:.0f} s."
-                ) from None
-        self._beat()
+            try:
+                self.check_free()
+            except StudyBusy:
+                os.unlink(mine)
+                raise
+            os.replace(mine, self.path)  # the owner is gone: take over
         self._thread = threading.Thread(target=self._beat_forever, name="hpray-lock", daemon=True)
         self._thread.start()
         return self
@@ -68,6 +65,17 @@ class StudyLock:
         owner = self.owner()
         if owner is not None and owner.get("token") == self.token:
             self.path.unlink(missing_ok=True)
+
+    def check_free(self) -> None:
+        """Raise StudyBusy if a live driver owns the study (a dead one's lock does not count)."""
+        owner = self.owner()
+        if owner is not None and self._alive(owner):
+            age = time.time() - float(owner.get("beat", 0))
+            raise StudyBusy(
+                f"study {self.path.parent} is being run by pid {owner.get('pid')} on "
+                f"{owner.get('host')} (heartbeat {age:.0f} s ago). Wait for it to finish, or "
+                f"stop it; a crashed driver's lock expires after {self.stale_s:.0f} s."
+            )
 
     def owner(self) -> dict[str, Any] | None:
         """The lock file's content, or None if it is missing or unreadable (a torn write)."""
@@ -89,20 +97,18 @@ class StudyLock:
                 return True
         return True
 
-    def _beat(self) -> None:
+    def _write_beat(self) -> Path:
+        """This driver's lock content, in a file of its own (renamed or linked into place)."""
         tmp = self.path.with_name(f"{LOCK_FILE}.{self.token}")
-        tmp.write_text(
-            json.dumps(
-                {
-                    "host": socket.gethostname(),
-                    "pid": os.getpid(),
-                    "token": self.token,
-                    "beat": time.time(),
-                }
-            )
-        )
-        os.replace(tmp, self.path)  # atomic: readers never see a half-written lock
+        content = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "token": self.token,
+            "beat": time.time(),
+        }
+        tmp.write_text(json.dumps(content))
+        return tmp
 
     def _beat_forever(self) -> None:
         while not self._stop.wait(self.beat_s):
-            self._beat()
+            os.replace(self._write_beat(), self.path)  # atomic: never a half-written lock

@@ -40,10 +40,15 @@ def run(study: Study, fresh: bool = False) -> int:
     started = time.monotonic()
     directory = study.directory
     settings = study.settings
-    if fresh:
-        moved = resume.set_aside(directory)
-        if moved:
-            print(f"[hpray] --fresh: the previous study was moved to {moved}", file=sys.stderr)
+    try:
+        if fresh:
+            StudyLock(directory).check_free()  # never move a study another driver is running
+            moved = resume.set_aside(directory)
+            if moved:
+                print(f"[hpray] --fresh: the previous study was moved to {moved}", file=sys.stderr)
+    except StudyBusy as busy:
+        print(f"hpray: {busy}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     resume.check_resumable(directory, study.config)  # before anything is written
     if _finished(directory):
         print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)

@@ -57,3 +57,15 @@ def test_checkpoint_gaps_get_placeholders_that_are_removed_later(tmp_path: Path)
     assert sorted(p.name for p in trial.iterdir()) == [f"checkpoint_00000{i}" for i in range(4)]
     remove_placeholders(tmp_path)
     assert sorted(p.name for p in trial.iterdir()) == ["checkpoint_000002", "checkpoint_000003"]
+
+
+def test_fresh_never_moves_a_study_another_driver_runs(study_cfg, capsys) -> None:
+    from hpray.lock import StudyLock
+    from hpray.study import run
+
+    study = stored(study_cfg)
+    with StudyLock(study.directory):  # a live driver (this process) holds the study
+        assert run(study, fresh=True) == 75
+    assert (study.directory / CONFIG_FILE).is_file()
+    assert not list(study.directory.parent.glob("*.replaced-*"))
+    assert "is being run by pid" in capsys.readouterr().err

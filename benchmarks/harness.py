@@ -1,0 +1,32 @@
+"""What every benchmark shares: one `hpray tune` run in a subprocess, with its own local Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def tune(storage: Path, name: str, *overrides: str) -> tuple[dict[str, Any], str]:
+    """Run study `name` under `storage` to the end; returns its summary.json and stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
+        args = [
+            sys.executable,
+            "-m",
+            "hpray.cli",
+            "tune",
+            f"study.name={name}",
+            f"study.storage={storage}",
+            f"ray.temp_dir={temp_dir}",
+            *overrides,
+        ]
+        done = subprocess.run(args, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"study {name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    summary: dict[str, Any] = json.loads((storage / name / "summary.json").read_text())
+    return summary, done.stderr
