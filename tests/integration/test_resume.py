@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import signal
 import time
 from pathlib import Path
 
@@ -53,11 +54,12 @@ def test_sigkill_then_the_same_command_resumes(tmp_path: Path, when: str) -> Non
     assert_whole(directory, trials=6, epochs=4)
 
 
-def test_sigterm_saves_and_exits_75_then_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_saves_and_exits_75_then_resumes(tmp_path: Path, signum: int) -> None:
     directory = tmp_path / "digits_mlp"
     first = Driver(tmp_path, *STUDY)
     first.wait_until(lambda: finished_trials(directory, 4) >= 1)
-    first.proc.terminate()
+    first.proc.send_signal(signum)
     started = time.monotonic()
     assert first.finish(timeout=60) == 75
     assert time.monotonic() - started < 30
