@@ -79,7 +79,8 @@ class Progress(tune.Callback):
             else "no result yet"
         )
         print(
-            f"[hpray] {len(done)}/{self.total} done ({stopped} stopped early, {errored} errored), "
+            f"[hpray] {len(done)}/{max(self.total, len(trials))} done "
+            f"({stopped} stopped early, {errored} errored), "
             f"{running} running | {best}",
             file=sys.stderr,
             flush=True,

@@ -80,12 +80,21 @@ def check_resumable(directory: Path, config: Mapping[str, Any]) -> None:
             "--fresh to set the old study aside and start over.",
         )
     old_n, new_n = _get(stored, "study.num_samples"), _get(config, "study.num_samples")
-    if old_n != new_n:
+    grid = str(_get(config, "searcher._target_")).endswith("grid_search")  # count from the grid
+    if not grid and new_n < old_n:
         raise ConfigError(
             "study.num_samples",
-            f"{directory} was started with num_samples={old_n}; changing it on "
-            "resume is not supported yet. Resume with the original value, or use a new study.name.",
+            f"{directory} was started with num_samples={old_n}; a study can "
+            f"grow on resume but not shrink (asked for {new_n}). Resume with {old_n} or more.",
         )
+
+
+def grows(directory: Path, config: Mapping[str, Any]) -> bool:
+    """Whether resuming with ``config`` asks for more trials than the study was started with."""
+    stored = stored_config(directory)
+    if stored is None:
+        return False
+    return bool(_get(config, "study.num_samples") > _get(stored, "study.num_samples"))
 
 
 def set_aside(directory: Path) -> Path | None:

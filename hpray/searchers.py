@@ -16,6 +16,7 @@ from ray import tune
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchAlgorithm, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from hpray.amend import AmendableSearchGenerator, AmendableVariants
 from hpray.errors import ConfigError
 from hpray.space import Param, grid_size
 
@@ -35,7 +36,7 @@ def random_search(
 ) -> SearchPlan:
     """Independent draws from every leaf; the same seed gives the same configurations."""
     return SearchPlan(
-        BasicVariantGenerator(max_concurrent=limit, random_state=seed),
+        AmendableVariants(max_concurrent=limit, random_state=seed),
         num_samples,
         {p.path: tune_domain(p) for p in params},
         f"random search, {num_samples} trials, seed {seed}",
@@ -92,7 +93,7 @@ def optuna_search(
         sampler=sampler,
     )
     return SearchPlan(
-        ConcurrencyLimiter(searcher, max_concurrent=concurrent),
+        AmendableSearchGenerator(ConcurrencyLimiter(searcher, max_concurrent=concurrent)),
         num_samples,
         {},
         f"{type(sampler).__name__}, {num_samples} trials, {concurrent} at a time",

@@ -17,7 +17,7 @@ import ray
 import yaml
 from ray import tune
 
-from hpray import outputs, resume
+from hpray import amend, outputs, resume
 from hpray.config import Study
 from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from hpray.lock import StudyBusy, StudyLock
@@ -50,7 +50,7 @@ def run(study: Study, fresh: bool = False) -> int:
         print(f"hpray: {busy}", file=sys.stderr)
         return EXIT_INTERRUPTED
     resume.check_resumable(directory, study.config)  # before anything is written
-    if _finished(directory):
+    if _finished(directory) and not resume.grows(directory, study.config):
         print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
         _report(directory, settings, wall_s=None)
         return EXIT_OK
@@ -89,6 +89,7 @@ def _fit(study: Study, directory: Path) -> None:
             f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
             file=sys.stderr,
         )
+        amend.set_target(study.plan.num_samples)  # a restored study grows to this count
         tuner = make_tuner(study, resources, directory)
         with _sigterm_as_sigint():  # after ray.init, which installs a SIGTERM handler of its own
             tuner.fit()

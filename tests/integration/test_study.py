@@ -4,6 +4,7 @@ seeding, and a trial that fails and continues from its checkpoint."""
 from __future__ import annotations
 
 import itertools
+import pickle
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,47 @@ def test_a_diverging_trial_stops_and_is_never_best(tmp_path: Path) -> None:
     assert rows["0.05"]["status"] == "completed"
     done = summary(directory)
     assert done["best"]["params"]["optim.lr"] == 0.05 and done["trials"]["diverged"] == 1
+
+
+@pytest.mark.parametrize("searcher", ["random", "bayes"])
+def test_a_finished_study_grows_on_resume(tmp_path: Path, searcher: str) -> None:
+    study = (f"searcher={searcher}", "scheduler=fifo", "study.epochs=2")
+    code, directory = run_study(tmp_path, *study, "study.num_samples=3")
+    assert code == 0
+    first = {r["trial_id"]: r for r in results(directory)}
+
+    code, directory = run_study(tmp_path, *study, "study.num_samples=5")
+    assert code == 0
+    rows = {r["trial_id"]: r for r in results(directory)}
+    assert len(rows) == 5 and set(first) < set(rows)
+    for trial_id, row in first.items():  # kept as they were, not run again
+        assert rows[trial_id] == row
+        assert [r["epoch"] for r in history(directory, trial_id)] == [1, 2]
+    params = {tuple(v for k, v in r.items() if "." in k) for r in rows.values()}
+    assert len(params) == 5  # the new trials are new configurations
+    assert summary(directory)["trials"]["total"] == 5 and summary(directory)["complete"]
+    if searcher == "bayes":  # the sampler proposed the new trials knowing the first three
+        state = sorted(directory.glob("searcher-state-*.pkl"))[-1]
+        optuna_study = pickle.loads(state.read_bytes())["_ot_study"]
+        assert len([t for t in optuna_study.trials if t.state.name == "COMPLETE"]) == 5
+
+
+def test_a_trial_out_of_retries_is_errored_and_the_study_goes_on(tmp_path: Path) -> None:
+    code, directory = run_study(
+        tmp_path,
+        "trainable=hpray.faults.train_torch_failing_once",
+        "+faults.fail_at_epoch=2",
+        "+faults.trial_index=0",
+        "study.num_samples=2",
+        "study.epochs=3",
+        "study.max_failures=0",
+        "scheduler=fifo",
+    )
+    assert code == 0
+    rows = sorted(results(directory), key=lambda r: r["trial_id"])
+    assert (
+        rows[0]["status"] == "errored" and "injected failure at epoch 2" in rows[0]["stop_reason"]
+    )
+    assert rows[1]["status"] == "completed" and rows[1]["epochs"] == "3"
+    done = summary(directory)
+    assert done["trials"]["errored"] == 1 and done["best"]["trial_id"] == rows[1]["trial_id"]

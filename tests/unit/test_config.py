@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter
+from ray.tune.search import BasicVariantGenerator, SearchGenerator
 
 from hpray.config import prepare
 from hpray.errors import ConfigError
@@ -80,7 +80,7 @@ def test_every_searcher_and_scheduler_builds(study_cfg, searcher: str, scheduler
     extra = ["space=grid"] if searcher == "grid" else []
     study = prepare(study_cfg(f"searcher={searcher}", f"scheduler={scheduler}", *extra))
     kind = {"grid": BasicVariantGenerator, "random": BasicVariantGenerator}.get(
-        searcher, ConcurrencyLimiter
+        searcher, SearchGenerator
     )
     assert isinstance(study.plan.search_alg, kind)
     assert isinstance(study.scheduler, ASHAScheduler if scheduler == "asha" else FIFOScheduler)

@@ -38,6 +38,17 @@ def test_changed_history_is_refused_listing_what_differs(study_cfg) -> None:
     assert differences(first.config, first.config) == []
 
 
+def test_a_study_can_grow_but_not_shrink(study_cfg) -> None:
+    from hpray.resume import grows
+
+    first = stored(study_cfg, "study.num_samples=4")
+    assert grows(first.directory, prepare(study_cfg("study.num_samples=6")).config)
+    check_resumable(first.directory, prepare(study_cfg("study.num_samples=6")).config)
+    with pytest.raises(ConfigError) as err:
+        check_resumable(first.directory, prepare(study_cfg("study.num_samples=3")).config)
+    assert err.value.key == "study.num_samples" and "not shrink" in err.value.message
+
+
 def test_set_aside_moves_and_never_deletes(tmp_path: Path) -> None:
     study = tmp_path / "s"
     (study / "trial_1").mkdir(parents=True)

@@ -21,7 +21,7 @@ STUDY = {"metric": "val_acc", "mode": "max"}
 
 def suggestions(sampler: optuna.samplers.BaseSampler, n: int = 5) -> list[dict]:
     plan = optuna_search(space.parse(SPACE)[1], num_samples=n, limit=0, sampler=sampler, **STUDY)
-    return [plan.search_alg.suggest(f"t{i}") for i in range(2)]
+    return [plan.search_alg.searcher.suggest(f"t{i}") for i in range(2)]
 
 
 @pytest.mark.parametrize("sampler", [optuna.samplers.TPESampler, optuna.samplers.GPSampler])
@@ -42,7 +42,7 @@ def test_optuna_plan_limits_concurrency() -> None:
         max_concurrent=3,
         **STUDY,
     )
-    assert plan.search_alg.max_concurrent == 3 and plan.num_samples == 9
+    assert plan.search_alg.searcher.max_concurrent == 3 and plan.num_samples == 9
     plan = optuna_search(
         params,
         num_samples=9,
@@ -51,7 +51,7 @@ def test_optuna_plan_limits_concurrency() -> None:
         max_concurrent=3,
         **STUDY,
     )
-    assert plan.search_alg.max_concurrent == 2  # the study's own limit wins when lower
+    assert plan.search_alg.searcher.max_concurrent == 2  # the study's limit wins when lower
 
 
 def test_random_plan_samples_every_leaf() -> None:
