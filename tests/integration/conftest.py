@@ -1,4 +1,4 @@
-"""A real local Ray per test module, started and ended by this process (never `ray stop`)."""
+"""A real local Ray per test module, started and ended by this process, never by a command that stops every Ray process on the machine."""
 
 from __future__ import annotations
 
