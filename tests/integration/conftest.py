@@ -1,4 +1,7 @@
-"""A real local Ray per test module, started and ended by this process, never by a command that stops every Ray process on the machine."""
+"""A real local Ray per test module, started and ended by this process.
+
+Never by a command that stops every Ray process on the machine.
+"""
 
 from __future__ import annotations
 
