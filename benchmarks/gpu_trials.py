@@ -8,7 +8,6 @@ sampled while it runs. Writes gpu_trials.json and gpu_trials.md.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import tempfile
@@ -17,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import tune
+from harness import tune, write_record
 
 SHARES = (1.0, 0.5, 0.25)
 
@@ -83,7 +82,6 @@ def main() -> None:
         f"study.num_samples={args.trials}",
         f"study.epochs={args.epochs}",
     ]
-    args.out.mkdir(parents=True, exist_ok=True)
     gpu = subprocess.run(
         ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True
     ).stdout.strip()
@@ -99,21 +97,34 @@ def main() -> None:
         "overrides": overrides,
         "runs": rows,
     }
-    (args.out / "gpu_trials.json").write_text(json.dumps(record, indent=2) + "\n")
-    lines = [
+    write_record(
+        args.out,
+        "gpu_trials",
+        record,
         f"GPU: {gpu}; model={args.model}, data=synthetic, {args.trials} trials x "
         f"{args.epochs} epochs (FIFO)",
-        "",
-        "| trials/GPU | wall s | trials/hour | x vs 1 | GPU util % | GPU mem MiB | ran at once |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['trials_per_gpu']} | {r['wall_s']} | {r['trials_per_hour']} | {r['speedup_vs_1']} "
-        f"| {r['gpu_util_mean']} | {r['gpu_mem_peak_mib']} | {r['concurrency']} |"
-        for r in rows
-    ]
-    (args.out / "gpu_trials.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        [
+            "trials/GPU",
+            "wall s",
+            "trials/hour",
+            "x vs 1",
+            "GPU util %",
+            "GPU mem MiB",
+            "ran at once",
+        ],
+        [
+            [
+                r["trials_per_gpu"],
+                r["wall_s"],
+                r["trials_per_hour"],
+                r["speedup_vs_1"],
+                r["gpu_util_mean"],
+                r["gpu_mem_peak_mib"],
+                r["concurrency"],
+            ]
+            for r in rows
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -30,3 +30,23 @@ def tune(storage: Path, name: str, *overrides: str) -> tuple[dict[str, Any], str
         raise SystemExit(f"study {name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     summary: dict[str, Any] = json.loads((storage / name / "summary.json").read_text())
     return summary, done.stderr
+
+
+def write_record(
+    out: Path,
+    name: str,
+    record: dict[str, Any],
+    title: str,
+    columns: list[str],
+    rows: list[list[Any]],
+    footer: str = "",
+) -> None:
+    """Write `<name>.json` (the record) and `<name>.md` (a titled table), and print the table."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    lines = [title, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    if footer:
+        lines += ["", footer]
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))

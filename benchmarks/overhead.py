@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import tune
+from harness import tune, write_record
 
 
 def trial_seconds(directory: Path) -> list[float]:
@@ -79,24 +79,20 @@ def main() -> None:
         "median": {str(reuse): {k: median(reuse, k) for k in runs[reuse][0]} for reuse in runs},
     }
     record["wall_ratio_reuse_vs_not"] = round(median(True, "wall_s") / median(False, "wall_s"), 2)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "overhead.json").write_text(json.dumps(record, indent=2) + "\n")
-    lines = [
+    medians = [record["median"][str(reuse)] for reuse in (True, False)]
+    write_record(
+        args.out,
+        "overhead",
+        record,
         f"{args.trials} one-epoch trials (MLP, digits), {args.slots} at a time, "
         f"{record['machine']}; median of {args.repeats} alternating runs",
-        "",
-        "| reuse_actors | wall s | ideal s | x ideal | overhead s/trial |",
-        "|---|---|---|---|---|",
-    ]
-    for reuse in (True, False):
-        m = record["median"][str(reuse)]
-        lines.append(
-            f"| {reuse} | {m['wall_s']} | {m['ideal_s']} | {m['x_ideal']} | "
-            f"{m['overhead_per_trial_s']} |"
-        )
-    lines.append(f"\nwall time with reuse / without: {record['wall_ratio_reuse_vs_not']}")
-    (args.out / "overhead.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        ["reuse_actors", "wall s", "ideal s", "x ideal", "overhead s/trial"],
+        [
+            [reuse, m["wall_s"], m["ideal_s"], m["x_ideal"], m["overhead_per_trial_s"]]
+            for reuse, m in zip((True, False), medians, strict=True)
+        ],
+        f"wall time with reuse / without: {record['wall_ratio_reuse_vs_not']}",
+    )
 
 
 if __name__ == "__main__":

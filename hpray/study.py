@@ -46,15 +46,11 @@ def run(study: Study, fresh: bool = False) -> int:
             moved = resume.set_aside(directory)
             if moved:
                 print(f"[hpray] --fresh: the previous study was moved to {moved}", file=sys.stderr)
-    except StudyBusy as busy:
-        print(f"hpray: {busy}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    resume.check_resumable(directory, study.config)  # before anything is written
-    if _finished(directory) and not resume.grows(directory, study.config):
-        print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
-        _report(directory, settings, wall_s=None)
-        return EXIT_OK
-    try:
+        resume.check_resumable(directory, study.config)  # before anything is written
+        if _finished(directory) and not resume.grows(directory, study.config):
+            print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
+            _report(directory, settings, wall_s=None)
+            return EXIT_OK
         with StudyLock(directory):
             _fit(study, directory)
     except StudyBusy as busy:
