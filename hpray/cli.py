@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import hydra
 from omegaconf import DictConfig
@@ -19,6 +19,9 @@ verbs:
                         unfinished study with the same name and storage; --fresh moves an
                         existing study aside and starts over
                         (hpray tune --help lists the config groups; --cfg job prints the config)
+  submit [OPTIONS] [OVERRIDES...]
+                        run the study as a Ray job on an existing cluster, with Ray's job
+                        submission (hpray submit --help lists the options)
 
 exit codes: 0 complete, 2 invalid config or input, 75 interrupted (resumable), 1 other error
 """
@@ -32,12 +35,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     verb, rest = args[0], args[1:]
     if verb == "tune":
         sys.exit(tune(rest))
+    if verb == "submit":
+        from hpray.submit import submit
+
+        sys.exit(submit(rest))
     print(f"hpray: unknown verb {verb!r}\n\n{USAGE}", end="", file=sys.stderr)
     sys.exit(EXIT_CONFIG)
 
 
 def tune(args: list[str]) -> int:
     """``hpray tune``: compose the config with Hydra's own command line, then run the study."""
+    fresh = "--fresh" in args
+    return compose(
+        [a for a in args if a != "--fresh"], lambda cfg: run_task(cfg, fresh), prog="hpray tune"
+    )
+
+
+def compose(args: list[str], task: Callable[[DictConfig], int], prog: str) -> int:
+    """Compose the study config from ``args`` with Hydra's command line and hand it to ``task``.
+
+    Hydra's own flags (``--help``, ``--cfg job``, ``--config-dir``) behave as usual; the exit
+    code is ``task``'s, or 2 when Hydra refuses the overrides.
+    """
     if "-m" in args or "--multirun" in args:
         print(
             "hpray: Hydra multirun is not how hpray tunes; put the values to search under "
@@ -45,18 +64,16 @@ def tune(args: list[str]) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    fresh = "--fresh" in args
-    args = [a for a in args if a != "--fresh"]
     outcome = {"entered": False, "code": EXIT_OK}
 
     @hydra.main(config_path="pkg://hpray.conf", config_name="study", version_base="1.3")
-    def task(cfg: DictConfig) -> None:
+    def entered(cfg: DictConfig) -> None:
         outcome["entered"] = True
-        outcome["code"] = run_task(cfg, fresh)
+        outcome["code"] = task(cfg)
 
-    sys.argv = ["hpray tune", *args]
+    sys.argv = [prog, *args]
     try:
-        task()
+        entered()
     except SystemExit as exit_:
         # Hydra reports a composition error (unknown option or key, bad override) and exits 1
         # before the task runs: that is invalid input.

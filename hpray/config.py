@@ -126,6 +126,9 @@ def check_settings(settings: Mapping[str, Any]) -> None:
             raise ConfigError(f"study.{key}", f"must be a whole number >= {least}, got {value!r}.")
     if settings.get("mode") not in ("min", "max"):
         raise ConfigError("study.mode", f"must be 'min' or 'max', got {settings.get('mode')!r}.")
+    shared = settings.get("shared_storage")
+    if not isinstance(shared, bool):
+        raise ConfigError("study.shared_storage", f"must be true or false, got {shared!r}.")
     if not isinstance(settings.get("seed"), int):
         raise ConfigError("study.seed", f"must be a whole number, got {settings.get('seed')!r}.")
 

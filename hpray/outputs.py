@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ class TrialRow:
 
 def collect(study_dir: Path, metric: str, mode: str, budget: int) -> list[TrialRow]:
     """Every trial of the experiment in ``study_dir``, in trial order."""
+    # Trials that have not reported yet are normal in an unfinished study, not a warning.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     analysis = ExperimentAnalysis(str(study_dir), default_metric=metric, default_mode=mode)
     frames = analysis.trial_dataframes
     rows = []

@@ -17,7 +17,7 @@ import ray
 import yaml
 from ray import tune
 
-from hpray import amend, outputs, resume
+from hpray import amend, outputs, resume, storage
 from hpray.config import Study
 from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from hpray.lock import StudyBusy, StudyLock
@@ -51,8 +51,11 @@ def run(study: Study, fresh: bool = False) -> int:
             print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
             _report(directory, settings, wall_s=None)
             return EXIT_OK
-        with StudyLock(directory):
-            _fit(study, directory)
+        storage.check_writable(directory.parent)
+        with ray_session(study.config["ray"]):
+            storage.check_shared(directory.parent, bool(settings["shared_storage"]))
+            with StudyLock(directory):
+                _fit(study, directory)
     except StudyBusy as busy:
         print(f"hpray: {busy}", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -72,26 +75,32 @@ def run(study: Study, fresh: bool = False) -> int:
     return EXIT_OK
 
 
-def _fit(study: Study, directory: Path) -> None:
+@contextlib.contextmanager
+def ray_session(ray_cfg: dict[str, Any]) -> Iterator[None]:
+    """Ray for the study: the configured cluster, or a local Ray shut down afterwards."""
     for name, value in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    started_ray = connect(study.config["ray"])
+    started_ray = connect(ray_cfg)
     try:
-        resources = trial_resources(study.config["resources"])
-        study.base["resources"] = {"cpu": resources["cpu"], "gpu": resources["gpu"]}
-        (directory / resume.CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
-        print(
-            f"[hpray] study {directory}: {study.plan.description}; "
-            f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
-            file=sys.stderr,
-        )
-        amend.set_target(study.plan.num_samples)  # a restored study grows to this count
-        tuner = make_tuner(study, resources, directory)
-        with _sigterm_as_sigint():  # after ray.init, which installs a SIGTERM handler of its own
-            tuner.fit()
+        yield
     finally:
         if started_ray:
             ray.shutdown()
+
+
+def _fit(study: Study, directory: Path) -> None:
+    resources = trial_resources(study.config["resources"])
+    study.base["resources"] = {"cpu": resources["cpu"], "gpu": resources["gpu"]}
+    (directory / resume.CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
+    print(
+        f"[hpray] study {directory}: {study.plan.description}; "
+        f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
+        file=sys.stderr,
+    )
+    amend.set_target(study.plan.num_samples)  # a restored study grows to this count
+    tuner = make_tuner(study, resources, directory)
+    with _sigterm_as_sigint():  # after ray.init, which installs a SIGTERM handler of its own
+        tuner.fit()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,93 @@
+"""Where a study lives, checked before any trial starts: writable, and seen by every node."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from hpray.errors import ConfigError
+
+PROBE_TIMEOUT_S = 120.0
+
+
+def is_uri(storage: str) -> bool:
+    return "://" in storage
+
+
+def check_writable(storage: Path) -> None:
+    """The storage directory, or the nearest folder that exists above it, takes new files.
+
+    Checked without writing anything, so a refused study leaves no trace.
+    """
+    existing = storage
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError("study.storage", f"{existing} is a file, not a directory.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            "study.storage",
+            f"{existing} is not writable by this user (uid {os.getuid()}); pick a writable "
+            "path with study.storage=... or fix its permissions.",
+        )
+
+
+def alive_nodes() -> list[dict[str, Any]]:
+    return [node for node in ray.nodes() if node.get("Alive")]
+
+
+def check_shared(storage: Path, shared: bool) -> None:
+    """On a cluster of several nodes, a path must be one every node sees.
+
+    Trials write their checkpoints from whichever node runs them, and a retried trial reads
+    them back on another; a node-local path would scatter the study and lose it with the node.
+    A path declared shared is proven so: a file written here must be visible on every node.
+    """
+    nodes = alive_nodes()
+    if len(nodes) < 2:
+        return
+    if not shared:
+        raise ConfigError(
+            "study.storage",
+            f"{storage} is a path on this node, and the cluster has {len(nodes)} nodes whose "
+            "trials must all write there. Use a URI (study.storage=s3://bucket/studies), or a "
+            "path every node mounts (NFS, a Kubernetes volume) and declare it with "
+            "study.shared_storage=true.",
+        )
+    storage.mkdir(parents=True, exist_ok=True)
+    probe = storage / f".hpray-probe-{uuid.uuid4().hex}"
+    probe.write_text(socket.gethostname())
+    try:
+        checks = [
+            _sees.options(
+                num_cpus=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+            ).remote(str(probe))
+            for node in nodes
+        ]
+        seen = ray.get(checks, timeout=PROBE_TIMEOUT_S)
+    finally:
+        probe.unlink(missing_ok=True)
+    blind = [
+        f"{node['NodeManagerAddress']} ({host})"
+        for node, (ok, host) in zip(nodes, seen, strict=True)
+        if not ok
+    ]
+    if blind:
+        raise ConfigError(
+            "study.shared_storage",
+            f"is true, but {storage} is not the same directory on every node: "
+            f"{', '.join(blind)} cannot see a file written on this one. Mount the shared "
+            "volume there, or use a URI (study.storage=s3://bucket/studies).",
+        )
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _sees(path: str) -> tuple[bool, str]:
+    return Path(path).is_file(), socket.gethostname()

@@ -1,0 +1,173 @@
+"""A study submitted with `hpray submit` to a real three-node Ray cluster on this machine.
+
+The head (127.0.0.4) has no CPUs, so it runs the job server and the driver and no trial; the
+two workers (127.0.0.2, 127.0.0.3) have one CPU each. Tests run in file order; the last one
+kills a worker.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.cluster import Cluster
+from tests.integration.conftest import summary
+
+pytestmark = pytest.mark.integration
+
+WORKERS = ("127.0.0.2", "127.0.0.3")
+# A fixed, quick model: the tests are about where trials run and how they survive, not scores.
+STUDY = (
+    "study.num_samples=4",
+    "scheduler=fifo",
+    "resources=cpu",
+    "space.model.layers=1",
+    "space.data.batch_size=32",
+)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    c = Cluster()
+    try:
+        c.start_head(num_cpus=0)
+        c.wait_for({c.HEAD})
+        for n, ip in enumerate(WORKERS, 1):
+            c.start_worker(ip, num_cpus=1)
+            c.wait_for({c.HEAD, *WORKERS[:n]})
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Path:
+    return tmp_path / "shared"
+
+
+def finish(proc: Any, timeout: float = 300) -> tuple[int, str]:
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, out
+
+
+def raw_history(trial_dir: Path) -> list[dict[str, Any]]:
+    lines = (trial_dir / "result.json").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def check_complete(directory: Path, trials: int, epochs: int) -> None:
+    """Every trial trained each epoch once: resumed trials went on from their checkpoints."""
+    assert summary(directory)["complete"] is True
+    trial_dirs = sorted(directory.glob("trial_*"))
+    assert len(trial_dirs) == trials
+    for trial_dir in trial_dirs:
+        seen = [r["epoch"] for r in raw_history(trial_dir)]
+        assert sorted(set(seen)) == list(range(1, epochs + 1)), trial_dir.name
+        assert seen.count(1) == 1, f"{trial_dir.name} started over: {seen}"
+
+
+def test_a_wrong_token_is_refused_and_never_printed(cluster: Cluster, tmp_path: Path) -> None:
+    wrong = "0" * 64
+    env = {**cluster.env, "RAY_AUTH_TOKEN": wrong}
+    code, out = finish(cluster.submit(tmp_path, f"study.storage={tmp_path}", env=env))
+    assert code == 2, out
+    assert "token authentication did not accept this client" in out
+    assert wrong not in out and cluster.token not in out
+    jobs = cluster.run("ray", "job", "list")
+    assert jobs.returncode == 0, jobs.stderr
+    assert "hpray-" not in jobs.stdout  # nothing was submitted
+
+
+def test_a_node_local_path_is_refused_on_a_cluster(cluster: Cluster, storage: Path) -> None:
+    code, out = finish(cluster.submit(storage.parent, f"study.storage={storage}", *STUDY))
+    assert code == 2, out
+    assert "study.storage:" in out and "study.shared_storage=true" in out
+    assert not storage.exists()  # refused before anything was written
+
+
+def test_trials_spread_over_the_workers_and_the_study_completes(
+    cluster: Cluster, storage: Path
+) -> None:
+    args = (f"study.storage={storage}", "study.shared_storage=true", "study.epochs=3", *STUDY)
+    code, out = finish(cluster.submit(storage.parent, *args))
+    assert code == 0, out
+    directory = storage / "digits_mlp"
+    check_complete(directory, trials=4, epochs=3)
+    nodes = {r["node_ip"] for d in directory.glob("trial_*") for r in raw_history(d)}
+    assert nodes == set(WORKERS), nodes  # both workers, and never the CPU-less head
+    assert cluster.token not in out
+
+
+def wait_until(ready: Any, proc: Any, timeout: float = 180) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := ready()):
+        if proc.poll() is not None:
+            raise AssertionError(f"submit exited early ({proc.returncode}):\n{proc.stdout.read()}")
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+    return found
+
+
+def test_a_stopped_job_saves_the_study_and_a_resubmission_resumes_it(
+    cluster: Cluster, storage: Path
+) -> None:
+    epochs = 12
+    args = (
+        f"study.storage={storage}",
+        "study.shared_storage=true",
+        f"study.epochs={epochs}",
+        "study.name=stopped",
+        *STUDY,
+    )
+    directory = storage / "stopped"
+    proc = cluster.submit(storage.parent, "--submission-id=hpray-stop-test", *args)
+    wait_until(lambda: len(list(directory.glob("trial_*/checkpoint_*"))) >= 4, proc)
+    stop = cluster.run("ray", "job", "stop", "hpray-stop-test")
+    assert stop.returncode == 0, stop.stderr
+    code, out = finish(proc)
+    assert code == 75, out
+    assert "submit the same overrides again to resume" in out
+    assert summary(directory)["complete"] is False
+
+    code, out = finish(cluster.submit(storage.parent, *args))
+    assert code == 0, out
+    assert "resuming the unfinished study" in out
+    check_complete(directory, trials=4, epochs=epochs)
+
+
+def test_trials_of_a_lost_worker_resume_on_the_other(cluster: Cluster, storage: Path) -> None:
+    epochs = 20
+    args = (
+        f"study.storage={storage}",
+        "study.shared_storage=true",
+        f"study.epochs={epochs}",
+        "study.name=lost",
+        *STUDY,
+    )
+    directory = storage / "lost"
+    lost, kept = WORKERS[1], WORKERS[0]
+    proc = cluster.submit(storage.parent, *args)
+
+    def mid_trial_on_lost_node() -> Path | None:
+        for trial_dir in directory.glob("trial_*"):
+            if not (trial_dir / "result.json").exists():
+                continue
+            last = raw_history(trial_dir)[-1:]
+            if last and last[0]["node_ip"] == lost and 2 <= last[0]["epoch"] <= epochs - 8:
+                return trial_dir
+        return None
+
+    victim = wait_until(mid_trial_on_lost_node, proc)
+    cluster.kill(lost)
+    code, out = finish(proc)
+    assert code == 0, out
+    check_complete(directory, trials=4, epochs=epochs)
+    history = [(r["node_ip"], r["epoch"]) for r in raw_history(victim)]
+    after = [epoch for node, epoch in history if node == kept]
+    assert after and after[0] > 1, history  # went on from its checkpoint on the other worker
+    assert (victim / "error.txt").exists(), sorted(p.name for p in victim.iterdir())
