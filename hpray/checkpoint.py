@@ -128,3 +128,25 @@ def _siblings(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
         and PurePosixPath(info.path).name.startswith("checkpoint_")
         and PurePosixPath(info.path) != path
     ]
+
+
+def stored_checkpoint() -> tune.Checkpoint | None:
+    """One of this trial's checkpoints in storage, when Ray hands the trial none.
+
+    A hard kill between a trial's first checkpoint and Ray's next experiment snapshot restores
+    the trial as if it had none; its checkpoints are in its storage directory all the same.
+    """
+    from ray.train._internal.session import get_session  # the storage Ray writes the trial to
+
+    storage = getattr(get_session(), "storage", None)
+    if storage is None:
+        return None
+    try:
+        probe = tune.Checkpoint(
+            str(PurePosixPath(storage.trial_fs_path) / "checkpoint_"),
+            filesystem=storage.storage_filesystem,
+        )
+        found = _siblings(probe)
+    except Exception:  # no trial directory yet: a new trial
+        return None
+    return max(found, key=lambda c: c.path) if found else None

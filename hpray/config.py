@@ -23,6 +23,7 @@ from hpray.build import (
 )
 from hpray.errors import ConfigError
 from hpray.searchers import SearchPlan
+from hpray.storage import StudyDir
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -43,10 +44,14 @@ class Study:
         return self.config["study"]  # type: ignore[no-any-return]
 
     @property
+    def location(self) -> StudyDir:
+        """The study's directory, on a path or behind a URI."""
+        return StudyDir.at(str(self.settings["storage"]), str(self.settings["name"]))
+
+    @property
     def directory(self) -> Path:
-        return Path(str(self.settings["storage"])).expanduser().resolve() / str(
-            self.settings["name"]
-        )
+        """The study's directory as a local path (for a study stored on a path)."""
+        return Path(self.location.path)
 
 
 def resolve(cfg: DictConfig) -> dict[str, Any]:

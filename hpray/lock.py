@@ -3,6 +3,9 @@
 ``<study>/.hpray.lock`` holds the owner's host, pid, a token and the time of its last beat. A
 second driver is refused while the beat is fresh; a lock whose owner died (its pid is gone on
 this host, or it stopped beating) is taken over, so a killed driver never blocks a resume.
+
+On a path the lock is created atomically (a hard link); an object store has no such operation,
+so there the lock is written, read back after a beat, and given up if another driver's won.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hpray.storage import StudyDir, as_dir
+
 LOCK_FILE = ".hpray.lock"
 BEAT_S = 5.0
 STALE_S = 30.0
@@ -29,29 +34,45 @@ class StudyBusy(Exception):
 class StudyLock:
     """Context manager that owns ``directory`` for this process while it runs."""
 
-    def __init__(self, directory: Path, beat_s: float = BEAT_S, stale_s: float = STALE_S) -> None:
-        self.path = directory / LOCK_FILE
+    def __init__(
+        self, directory: StudyDir | Path, beat_s: float = BEAT_S, stale_s: float = STALE_S
+    ) -> None:
+        self.lock = as_dir(directory) / LOCK_FILE
         self.beat_s, self.stale_s = beat_s, stale_s
         self.token = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def __enter__(self) -> StudyLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        mine = self._write_beat()
-        try:
-            os.link(mine, self.path)  # atomic create-if-absent, content and all
-            os.unlink(mine)
-        except FileExistsError:
-            try:
-                self.check_free()
-            except StudyBusy:
-                os.unlink(mine)
-                raise
-            os.replace(mine, self.path)  # the owner is gone: take over
+        self.lock.parent.mkdir()
+        if not self._create():
+            self.check_free()
+            self._beat()  # the owner is gone: take over
+        if not self.lock.local:
+            time.sleep(min(1.0, self.beat_s))  # a racing driver's write lands by now
+            owner = self.owner()
+            if owner is None or owner.get("token") != self.token:
+                raise StudyBusy(f"study {self.lock.parent} was taken by another driver just now.")
         self._thread = threading.Thread(target=self._beat_forever, name="hpray-lock", daemon=True)
         self._thread.start()
         return self
+
+    def _create(self) -> bool:
+        """Create the lock if there is none; False if there was one."""
+        if not self.lock.local:
+            if self.lock.exists():
+                return False
+            self._beat()
+            return True
+        mine = Path(f"{self.lock.path}.{self.token}")
+        mine.write_text(self._content())
+        try:
+            os.link(mine, self.lock.path)  # atomic create-if-absent, content and all
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            mine.unlink()
 
     def __exit__(
         self,
@@ -64,7 +85,7 @@ class StudyLock:
             self._thread.join()
         owner = self.owner()
         if owner is not None and owner.get("token") == self.token:
-            self.path.unlink(missing_ok=True)
+            self.lock.unlink()
 
     def check_free(self) -> None:
         """Raise StudyBusy if a live driver owns the study (a dead one's lock does not count)."""
@@ -72,7 +93,7 @@ class StudyLock:
         if owner is not None and self._alive(owner):
             age = time.time() - float(owner.get("beat", 0))
             raise StudyBusy(
-                f"study {self.path.parent} is being run by pid {owner.get('pid')} on "
+                f"study {self.lock.parent} is being run by pid {owner.get('pid')} on "
                 f"{owner.get('host')} (heartbeat {age:.0f} s ago). Wait for it to finish, or "
                 f"stop it; a crashed driver's lock expires after {self.stale_s:.0f} s."
             )
@@ -80,7 +101,7 @@ class StudyLock:
     def owner(self) -> dict[str, Any] | None:
         """The lock file's content, or None if it is missing or unreadable (a torn write)."""
         try:
-            content: dict[str, Any] = json.loads(self.path.read_text())
+            content: dict[str, Any] = json.loads(self.lock.read_text())
             return content
         except (OSError, ValueError):
             return None
@@ -97,18 +118,19 @@ class StudyLock:
                 return True
         return True
 
-    def _write_beat(self) -> Path:
-        """This driver's lock content, in a file of its own (renamed or linked into place)."""
-        tmp = self.path.with_name(f"{LOCK_FILE}.{self.token}")
-        content = {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "token": self.token,
-            "beat": time.time(),
-        }
-        tmp.write_text(json.dumps(content))
-        return tmp
+    def _content(self) -> str:
+        return json.dumps(
+            {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "token": self.token,
+                "beat": time.time(),
+            }
+        )
+
+    def _beat(self) -> None:
+        self.lock.write_text(self._content())  # whole: never a half-written lock
 
     def _beat_forever(self) -> None:
         while not self._stop.wait(self.beat_s):
-            os.replace(self._write_beat(), self.path)  # atomic: never a half-written lock
+            self._beat()

@@ -4,6 +4,7 @@ and the terminal summary table."""
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import math
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ray.tune import ExperimentAnalysis
+
+from hpray.storage import StudyDir, as_dir
 
 RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.json"
@@ -32,11 +35,17 @@ class TrialRow:
     history: list[float] = field(default_factory=list, repr=False)
 
 
-def collect(study_dir: Path, metric: str, mode: str, budget: int) -> list[TrialRow]:
+def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> list[TrialRow]:
     """Every trial of the experiment in ``study_dir``, in trial order."""
+    study_dir = as_dir(study_dir)
     # Trials that have not reported yet are normal in an unfinished study, not a warning.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    analysis = ExperimentAnalysis(str(study_dir), default_metric=metric, default_mode=mode)
+    analysis = ExperimentAnalysis(
+        study_dir.path,
+        storage_filesystem=study_dir.fs,
+        default_metric=metric,
+        default_mode=mode,
+    )
     frames = analysis.trial_dataframes
     rows = []
     for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
@@ -46,7 +55,8 @@ def collect(study_dir: Path, metric: str, mode: str, budget: int) -> list[TrialR
             frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch")
         history = [float(v) for v in frame[metric]] if frame is not None and metric in frame else []
         epochs = int(frame["epoch"].max()) if frame is not None and "epoch" in frame else 0
-        status, reason = _status(trial.status, epochs, budget, _error(Path(str(trial.path))))
+        error = _error(StudyDir(study_dir.fs, str(trial.path)))
+        status, reason = _status(trial.status, epochs, budget, error)
         if (
             frame is not None
             and "diverged" in frame
@@ -76,12 +86,12 @@ def _status(ray_status: str, epochs: int, budget: int, error: str) -> tuple[str,
     return ("running", "") if ray_status == "RUNNING" else ("pending", "")
 
 
-def _error(trial_dir: Path) -> str:
+def _error(trial_dir: StudyDir) -> str:
     """The last line of the trial's error (the exception message), if it failed."""
     file = trial_dir / "error.txt"
     if not file.is_file():
         return ""
-    lines = [line for line in file.read_text(errors="replace").splitlines() if line.strip()]
+    lines = [line for line in file.read_text().splitlines() if line.strip()]
     return lines[-1].strip()[:200] if lines else ""
 
 
@@ -101,36 +111,27 @@ def best_trial(rows: Sequence[TrialRow], mode: str) -> TrialRow | None:
     return pick(scored, key=lambda r: r.best)  # type: ignore[arg-type, return-value]
 
 
-def write_results(study_dir: Path, rows: Sequence[TrialRow], metric: str) -> Path:
+def write_results(study_dir: StudyDir | Path, rows: Sequence[TrialRow], metric: str) -> None:
     """results.csv: one row per trial, one column per sampled parameter."""
     names = sorted({name for row in rows for name in row.params})
-    path = study_dir / RESULTS_FILE
-    with path.open("w", newline="") as out:
-        writer = csv.writer(out)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["trial_id", "status", *names, f"final_{metric}", f"best_{metric}", "epochs", "stop_reason"]
+    )
+    for row in rows:
         writer.writerow(
             [
-                "trial_id",
-                "status",
-                *names,
-                f"final_{metric}",
-                f"best_{metric}",
-                "epochs",
-                "stop_reason",
+                row.trial_id,
+                row.status,
+                *(row.params.get(n, "") for n in names),
+                _cell(row.final),
+                _cell(row.best),
+                row.epochs,
+                row.stop_reason,
             ]
         )
-        for row in rows:
-            writer.writerow(
-                [
-                    row.trial_id,
-                    row.status,
-                    *(row.params.get(n, "") for n in names),
-                    _cell(row.final),
-                    _cell(row.best),
-                    row.epochs,
-                    row.stop_reason,
-                ]
-            )
-    return path
+    (as_dir(study_dir) / RESULTS_FILE).write_text(out.getvalue())
 
 
 def _cell(value: float | None) -> str:
@@ -160,19 +161,17 @@ def summarise(rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float) -
     }
 
 
-def read_summary(study_dir: Path) -> dict[str, Any] | None:
+def read_summary(study_dir: StudyDir | Path) -> dict[str, Any] | None:
     """summary.json's content, or None when the study has none yet."""
-    path = study_dir / SUMMARY_FILE
+    path = as_dir(study_dir) / SUMMARY_FILE
     if not path.is_file():
         return None
     summary: dict[str, Any] = json.loads(path.read_text())
     return summary
 
 
-def write_summary(study_dir: Path, summary: Mapping[str, Any]) -> Path:
-    path = study_dir / SUMMARY_FILE
-    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    return path
+def write_summary(study_dir: StudyDir | Path, summary: Mapping[str, Any]) -> None:
+    (as_dir(study_dir) / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
 
 
 def format_table(

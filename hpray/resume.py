@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from hpray.errors import ConfigError
+from hpray.storage import StudyDir, as_dir
 
 CONFIG_FILE = "config.yaml"
 # Changing any of these makes the stored trials incomparable with new ones.
@@ -28,9 +29,9 @@ HISTORY_KEYS = (
 )
 
 
-def stored_config(directory: Path) -> dict[str, Any] | None:
+def stored_config(directory: StudyDir | Path) -> dict[str, Any] | None:
     """The config the study was started with, or None for a new study."""
-    path = directory / CONFIG_FILE
+    path = as_dir(directory) / CONFIG_FILE
     if not path.is_file():
         return None
     stored: dict[str, Any] = yaml.safe_load(path.read_text())
@@ -65,7 +66,7 @@ def _diff(key: str, old: Any, new: Any) -> list[str]:
     return [f"{key}: {old!r} -> {new!r}"]
 
 
-def check_resumable(directory: Path, config: Mapping[str, Any]) -> None:
+def check_resumable(directory: StudyDir | Path, config: Mapping[str, Any]) -> None:
     """Refuse (exit 2) a resume whose config would make the stored history meaningless."""
     stored = stored_config(directory)
     if stored is None:
@@ -89,7 +90,7 @@ def check_resumable(directory: Path, config: Mapping[str, Any]) -> None:
         )
 
 
-def grows(directory: Path, config: Mapping[str, Any]) -> bool:
+def grows(directory: StudyDir | Path, config: Mapping[str, Any]) -> bool:
     """Whether resuming with ``config`` asks for more trials than the study was started with."""
     stored = stored_config(directory)
     if stored is None:
@@ -97,17 +98,18 @@ def grows(directory: Path, config: Mapping[str, Any]) -> bool:
     return bool(_get(config, "study.num_samples") > _get(stored, "study.num_samples"))
 
 
-def set_aside(directory: Path) -> Path | None:
+def set_aside(directory: StudyDir | Path) -> StudyDir | None:
     """Move an existing study out of the way (never delete it); returns where it went."""
+    directory = as_dir(directory)
     if not directory.exists():
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    target = directory.with_name(f"{directory.name}.replaced-{stamp}")
-    directory.rename(target)
+    target = directory.parent / f"{directory.name}.replaced-{stamp}"
+    directory.move_to(target)
     return target
 
 
-def fill_checkpoint_gaps(directory: Path) -> int:
+def fill_checkpoint_gaps(directory: StudyDir | Path) -> int:
     """Give every checkpoint a restored trial may be handed a directory; returns how many made.
 
     Ray keeps a trial's newest checkpoints and deletes older ones, and a hard kill can land
@@ -116,7 +118,7 @@ def fill_checkpoint_gaps(directory: Path) -> int:
     its newest readable checkpoint anyway (see checkpoint.TrialState.resume).
     """
     made = 0
-    for trial_dir in directory.glob("trial_*"):
+    for trial_dir in as_dir(directory).glob("trial_*"):
         indices = [
             int(p.name.removeprefix("checkpoint_"))
             for p in trial_dir.glob("checkpoint_*")
@@ -128,8 +130,8 @@ def fill_checkpoint_gaps(directory: Path) -> int:
     return made
 
 
-def remove_placeholders(directory: Path) -> None:
+def remove_placeholders(directory: StudyDir | Path) -> None:
     """Drop the empty checkpoint placeholders of a finished study."""
-    for placeholder in directory.glob("trial_*/checkpoint_*"):
-        if placeholder.is_dir() and not any(placeholder.iterdir()):
+    for placeholder in as_dir(directory).glob("trial_*/checkpoint_*"):
+        if placeholder.is_dir() and not placeholder.iterdir():
             placeholder.rmdir()

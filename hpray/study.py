@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -23,6 +22,7 @@ from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from hpray.lock import StudyBusy, StudyLock
 from hpray.progress import Progress
 from hpray.scheduler_state import SchedulerState
+from hpray.storage import StudyDir
 
 # Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
 # The snapshot warning fires by design: keeping num_to_keep checkpoints forces a state snapshot.
@@ -38,7 +38,7 @@ RAY_ENV_DEFAULTS = {
 def run(study: Study, fresh: bool = False) -> int:
     """Run (or resume) the study; returns the exit code of the contract."""
     started = time.monotonic()
-    directory = study.directory
+    directory = study.location
     settings = study.settings
     try:
         if fresh:
@@ -51,7 +51,7 @@ def run(study: Study, fresh: bool = False) -> int:
             print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
             _report(directory, settings, wall_s=None)
             return EXIT_OK
-        storage.check_writable(directory.parent)
+        storage.check_writable(directory)
         with ray_session(study.config["ray"]):
             storage.check_shared(directory.parent, bool(settings["shared_storage"]))
             with StudyLock(directory):
@@ -88,7 +88,7 @@ def ray_session(ray_cfg: dict[str, Any]) -> Iterator[None]:
             ray.shutdown()
 
 
-def _fit(study: Study, directory: Path) -> None:
+def _fit(study: Study, directory: StudyDir) -> None:
     resources = trial_resources(study.config["resources"])
     study.base["resources"] = {"cpu": resources["cpu"], "gpu": resources["gpu"]}
     (directory / resume.CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
@@ -116,18 +116,21 @@ def _sigterm_as_sigint() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tune.Tuner:
+def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -> tune.Tuner:
     """A new Tuner, or the stored one restored when the directory holds an unfinished study."""
     settings = study.settings
     trainable = tune.with_resources(
         tune.with_parameters(study.trainable, base=study.base), resources
     )
-    if tune.Tuner.can_restore(str(directory)):
+    # Ray writes local paths itself; anything else through the filesystem the URI named.
+    filesystem = None if directory.local else directory.fs
+    if tune.Tuner.can_restore(directory.path, storage_filesystem=filesystem):
         print(f"[hpray] resuming the unfinished study in {directory}", file=sys.stderr)
         resume.fill_checkpoint_gaps(directory)
         return tune.Tuner.restore(
-            str(directory),
+            directory.path,
             trainable,
+            storage_filesystem=filesystem,
             resume_unfinished=True,
             resume_errored=True,
             param_space=study.plan.param_space,
@@ -146,7 +149,8 @@ def make_tuner(study: Study, resources: dict[str, float], directory: Path) -> tu
         ),
         run_config=tune.RunConfig(
             name=directory.name,
-            storage_path=str(directory.parent),
+            storage_path=directory.parent.path,
+            storage_filesystem=filesystem,
             failure_config=tune.FailureConfig(max_failures=settings["max_failures"]),
             # Two kept, so a damaged newest checkpoint still leaves one to fall back on.
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
@@ -197,12 +201,12 @@ def trial_resources(resources: dict[str, Any]) -> dict[str, float]:
     return {"cpu": float(resources["cpu"]), "gpu": float(gpu)}
 
 
-def _finished(directory: Path) -> bool:
+def _finished(directory: StudyDir) -> bool:
     summary = outputs.read_summary(directory)
     return bool(summary and summary.get("complete"))
 
 
-def _report(directory: Path, settings: dict[str, Any], wall_s: float | None) -> dict[str, Any]:
+def _report(directory: StudyDir, settings: dict[str, Any], wall_s: float | None) -> dict[str, Any]:
     """Write results.csv and summary.json from the experiment, and print the summary table."""
     rows = outputs.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
     stored = outputs.read_summary(directory)

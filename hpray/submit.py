@@ -11,8 +11,11 @@ import argparse
 import asyncio
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 import time
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -102,24 +105,26 @@ def submit(args: list[str]) -> int:
 
 
 def _submit(cfg: DictConfig, opts: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="hpray-ship-") as tmp:
+        shipped = bundle_hpray(Path(tmp)) if opts.ship_hpray else None
+        return _submit_with(cfg, opts, shipped)
+
+
+def _submit_with(cfg: DictConfig, opts: argparse.Namespace, shipped: str | None) -> int:
     try:
         name = check_submittable(cfg)
-        runtime_env = make_runtime_env(
-            opts.working_dir, opts.pip, opts.env, opts.stop_wait, opts.ship_hpray
-        )
+        env = make_runtime_env(opts.working_dir, opts.pip, opts.env, opts.stop_wait, shipped)
     except ConfigError as err:
         print(f"hpray: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG
     from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
 
-    command = entrypoint(opts.overrides, fresh=opts.fresh, shipped=opts.ship_hpray)
+    command = entrypoint(opts.overrides, fresh=opts.fresh, shipped=shipped is not None)
     job_id = opts.submission_id or f"hpray-{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     try:
         client = JobSubmissionClient(opts.address)
-        job_id = client.submit_job(
-            entrypoint=command, runtime_env=runtime_env, submission_id=job_id
-        )
+        job_id = client.submit_job(entrypoint=command, runtime_env=env, submission_id=job_id)
     except AuthenticationError:
         print(
             f"hpray: the cluster at {opts.address} refused the submission: its token "
@@ -213,9 +218,12 @@ def make_runtime_env(
     pip: list[str],
     env: list[str],
     stop_wait_s: int = STOP_WAIT_S,
-    ship_hpray: bool = False,
+    shipped: str | None = None,
 ) -> dict[str, Any]:
-    """Ray's runtime environment for the job: what it carries, and how it is stopped."""
+    """Ray's runtime environment for the job: what it carries, and how it is stopped.
+
+    ``shipped`` is a copy of the hpray package to upload (see ``bundle_hpray``).
+    """
     env_vars = {"RAY_JOB_STOP_SIGNAL": "SIGINT", "RAY_JOB_STOP_WAIT_TIME_S": str(stop_wait_s)}
     for item in env:
         name, sep, value = item.partition("=")
@@ -233,10 +241,23 @@ def make_runtime_env(
         if not Path(working_dir).is_dir():
             raise ConfigError(f"--working-dir {working_dir}", "no such directory.")
         runtime_env["working_dir"] = str(working_dir)
-    if ship_hpray:
-        import hpray
-
-        runtime_env["py_modules"] = [str(Path(hpray.__file__).parent)]
+    if shipped:
+        runtime_env["py_modules"] = [shipped]
     if pip:
         runtime_env["pip"] = list(pip)
     return runtime_env
+
+
+def bundle_hpray(into: Path) -> str:
+    """A copy of this hpray package with its configs inside, as Ray's py_modules uploads it.
+
+    An editable install keeps the configs beside the package, not in it, so they are put back.
+    """
+    import hpray
+
+    source, target = Path(hpray.__file__).parent, into / "hpray"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(source, target, ignore=skip)
+    if not (target / "conf").is_dir():
+        shutil.copytree(Path(str(files("hpray.conf"))), target / "conf", ignore=skip)
+    return str(target)

@@ -18,7 +18,7 @@ from ray import tune
 
 from hpray import space
 from hpray.build import build_model, build_optimizer, load_data
-from hpray.checkpoint import TrialState
+from hpray.checkpoint import TrialState, stored_checkpoint
 from hpray.data import Split, Splits
 
 F_ = TypeVar("F_", bound=Callable[..., None])
@@ -56,11 +56,12 @@ def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = t
         optimizer=build_optimizer(cfg["optim"], model.parameters()),
         shuffle=torch.Generator(device=device).manual_seed(torch.initial_seed()),
     )
-    checkpoint = tune.get_checkpoint()
+    handed = tune.get_checkpoint()
+    checkpoint = handed or stored_checkpoint()
     if checkpoint is not None:
-        seen = state.resume(checkpoint, device)
+        seen = state.resume(checkpoint, device) if handed else 0
         for metrics in state.history[seen:]:  # epochs done, but not in Ray's restored view
-            report(metrics)
+            report({**metrics, "replayed": True})  # reported again, not trained again
 
     batch_size = int(cfg["data"]["batch_size"])
     for epoch in range(state.epoch + 1, int(study["epochs"]) + 1):

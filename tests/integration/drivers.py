@@ -17,12 +17,18 @@ from pathlib import Path
 class Driver:
     """One `hpray tune` run in its own session: its Ray processes share its process group."""
 
-    def __init__(self, storage: Path, *overrides: str, fresh: bool = False) -> None:
+    def __init__(
+        self,
+        storage: Path | str,
+        *overrides: str,
+        fresh: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.ray_dir = tempfile.mkdtemp(prefix="hpray-ray-", dir="/tmp")
         self.log = Path(self.ray_dir) / "driver.err"
         self._stderr: str | None = None
         exe = shutil.which("hpray", path=str(Path(sys.executable).parent)) or "hpray"
-        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+        env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | (env or {})
         args = [
             exe,
             "tune",

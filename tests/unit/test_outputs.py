@@ -46,7 +46,8 @@ def test_summary_and_files(tmp_path) -> None:
     assert summary["epochs_total"] == 23 and summary["wall_s"] == 12.35
     write_summary(tmp_path, summary)
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
-    with write_results(tmp_path, ROWS, "val_acc").open() as f:
+    write_results(tmp_path, ROWS, "val_acc")
+    with (tmp_path / "results.csv").open() as f:
         table = list(csv.DictReader(f))
     assert list(table[0]) == [
         "trial_id",
