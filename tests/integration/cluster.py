@@ -115,6 +115,9 @@ class Cluster:
                 f"--address={self.HEAD}:{self.gcs_port}",
                 f"--node-ip-address={ip}",
                 f"--num-cpus={num_cpus}",
+                # A session directory of its own, as on a separate machine: nodes sharing one
+                # unpack a job's working directory over each other's.
+                f"--temp-dir={Path(self.temp_dir) / ip}",
             ],
         )
 

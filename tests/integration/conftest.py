@@ -58,3 +58,11 @@ def history(directory: Path, trial_id: str) -> list[dict[str, Any]]:
     """Every result the trial reported, in order (Ray's result.json)."""
     lines = (directory / f"trial_{trial_id}" / "result.json").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def assert_trained_once(raw: list[dict[str, Any]], epochs: int) -> None:
+    """Every epoch 1..N reported, and none trained twice (replayed reports are not training)."""
+    trained = [r["epoch"] for r in raw if not r.get("replayed")]
+    shown = [(r["epoch"], "replayed" if r.get("replayed") else "trained") for r in raw]
+    assert sorted({r["epoch"] for r in raw}) == list(range(1, epochs + 1)), shown
+    assert len(trained) == len(set(trained)), shown

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.integration.cluster import Cluster
-from tests.integration.conftest import summary
+from tests.integration.conftest import assert_trained_once, summary
 
 pytestmark = pytest.mark.integration
 
@@ -73,8 +73,7 @@ def check_complete(directory: Path, trials: int, epochs: int) -> None:
     trial_dirs = sorted(directory.glob("trial_*"))
     assert len(trial_dirs) == trials
     for trial_dir in trial_dirs:
-        trained = [r["epoch"] for r in raw_history(trial_dir) if not r.get("replayed")]
-        assert trained == list(range(1, epochs + 1)), f"{trial_dir.name}: {trained}"
+        assert_trained_once(raw_history(trial_dir), epochs)
 
 
 def test_a_wrong_token_is_refused_and_never_printed(cluster: Cluster, tmp_path: Path) -> None:
@@ -90,8 +89,19 @@ def test_a_wrong_token_is_refused_and_never_printed(cluster: Cluster, tmp_path: 
 
 
 def test_a_node_local_path_is_refused_on_a_cluster(cluster: Cluster, storage: Path) -> None:
-    code, out = finish(cluster.submit(storage.parent, f"study.storage={storage}", *STUDY))
-    assert code == 2, out
+    """Submitted with Ray's own CLI (jobs/submit.sh), so jobs/ is exercised as users run it."""
+    script = Path(__file__).resolve().parents[2] / "jobs" / "submit.sh"
+    done = subprocess.run(
+        [str(script), f"study.storage={storage}", *STUDY],
+        capture_output=True,
+        text=True,
+        env={**cluster.env, "RAY_ADDRESS": cluster.address},
+        cwd=storage.parent,
+        timeout=300,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode != 0, out
+    assert "failed with exit code 2" in out  # hpray tune's exit code for invalid input
     assert "study.storage:" in out and "study.shared_storage=true" in out
     assert not storage.exists()  # refused before anything was written
 
@@ -99,10 +109,23 @@ def test_a_node_local_path_is_refused_on_a_cluster(cluster: Cluster, storage: Pa
 def test_trials_spread_over_the_workers_and_the_study_completes(
     cluster: Cluster, storage: Path
 ) -> None:
-    args = (f"study.storage={storage}", "study.shared_storage=true", "study.epochs=3", *STUDY)
-    code, out = finish(cluster.submit(storage.parent, *args))
+    # The project travels as the job's working directory: here, a config of the user's own.
+    project = storage.parent / "project"
+    (project / "my_conf" / "experiment").mkdir(parents=True)
+    (project / "my_conf" / "experiment" / "mine.yaml").write_text(
+        "# @package _global_\nstudy:\n  name: from_my_project\n  epochs: 3\n"
+    )
+    args = (
+        "--working-dir=.",
+        "--config-dir=my_conf",
+        "experiment=mine",
+        f"study.storage={storage}",
+        "study.shared_storage=true",
+        *STUDY,
+    )
+    code, out = finish(cluster.submit(project, *args))
     assert code == 0, out
-    directory = storage / "digits_mlp"
+    directory = storage / "from_my_project"
     check_complete(directory, trials=4, epochs=3)
     nodes = {r["node_ip"] for d in directory.glob("trial_*") for r in raw_history(d)}
     assert nodes == set(WORKERS), nodes  # both workers, and never the CPU-less head
@@ -122,7 +145,7 @@ def wait_until(ready: Any, proc: Any, timeout: float = 180) -> Any:
 def test_a_stopped_job_saves_the_study_and_a_resubmission_resumes_it(
     cluster: Cluster, storage: Path
 ) -> None:
-    epochs = 12
+    epochs = 40  # long enough that the stop lands mid-study
     args = (
         f"study.storage={storage}",
         "study.shared_storage=true",

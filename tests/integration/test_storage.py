@@ -13,6 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from hpray.storage import StudyDir
 from tests.integration.cluster import free_port
+from tests.integration.conftest import assert_trained_once
 from tests.integration.drivers import Driver
 
 pytestmark = pytest.mark.integration
@@ -26,39 +27,35 @@ BUCKET = "hpray-studies"
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[str]:
-    """The endpoint (host:port) of a fresh S3 server holding one empty bucket."""
+def s3() -> Iterator[dict[str, str]]:
+    """The environment that points AWS clients (pyarrow's too) at a fresh local S3 server."""
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        endpoint = f"127.0.0.1:{port}"
-        client = boto3.client("s3", endpoint_url=f"http://{endpoint}", **_boto(CREDENTIALS))
+        env = {**CREDENTIALS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+        client = boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        )
         client.create_bucket(Bucket=BUCKET)
-        yield endpoint
+        yield env
     finally:
         server.stop()
 
 
-def _boto(env: dict[str, str]) -> dict[str, str]:
-    return {
-        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
-        "region_name": env["AWS_DEFAULT_REGION"],
-    }
-
-
-def uri(endpoint: str, bucket: str = BUCKET) -> str:
-    return f"s3://{bucket}/studies?endpoint_override={endpoint}&scheme=http"
-
-
-def study_dir(endpoint: str, name: str, monkeypatch: pytest.MonkeyPatch) -> StudyDir:
-    for key, value in CREDENTIALS.items():
+def study_dir(env: dict[str, str], name: str, monkeypatch: pytest.MonkeyPatch) -> StudyDir:
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
-    return StudyDir.at(uri(endpoint), name)
+    return StudyDir.at(f"s3://{BUCKET}/studies", name)
 
 
-def test_a_study_on_s3_survives_a_hard_kill(s3: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_study_on_s3_survives_a_hard_kill(
+    s3: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     directory = study_dir(s3, "on_s3", monkeypatch)
     args = (
         "study.name=on_s3",
@@ -68,10 +65,10 @@ def test_a_study_on_s3_survives_a_hard_kill(s3: str, monkeypatch: pytest.MonkeyP
         "resources=cpu",
         "space.data.batch_size=32",
     )
-    first = Driver(uri(s3), *args, env=CREDENTIALS)
+    first = Driver(f"s3://{BUCKET}/studies", *args, env=s3)
     first.wait_until(lambda: len(directory.glob("trial_*/checkpoint_*")) >= 3)
     first.kill_group()
-    again = Driver(uri(s3), *args, env=CREDENTIALS)
+    again = Driver(f"s3://{BUCKET}/studies", *args, env=s3)
     assert again.finish() == 0, again.stderr
     assert "resuming the unfinished study" in again.stderr
 
@@ -81,14 +78,11 @@ def test_a_study_on_s3_survives_a_hard_kill(s3: str, monkeypatch: pytest.MonkeyP
     assert (directory / "config.yaml").is_file()
     for trial in directory.glob("trial_*"):
         lines = (trial / "result.json").read_text().splitlines()
-        raw = [json.loads(line) for line in lines if line.strip()]
-        trained = [r["epoch"] for r in raw if not r.get("replayed")]
-        assert trained == [1, 2, 3, 4], (trial, trained)  # each epoch trained once
+        assert_trained_once([json.loads(line) for line in lines if line.strip()], 4)
     assert not (directory / ".hpray.lock").exists()
 
 
-def test_storage_that_cannot_be_written_is_refused(s3: str) -> None:
-    missing = uri(s3, bucket="no-such-bucket")
-    driver = Driver(missing, "study.num_samples=1", env=CREDENTIALS)
+def test_storage_that_cannot_be_written_is_refused(s3: dict[str, str]) -> None:
+    driver = Driver("s3://no-such-bucket/studies", "study.num_samples=1", env=s3)
     assert driver.finish() == 2, driver.stderr
     assert "study.storage: cannot write to s3://no-such-bucket/studies" in driver.stderr

@@ -1,0 +1,53 @@
+"""StudyDir on a local path, and the storage checks that need no cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hpray.config import prepare
+from hpray.errors import ConfigError
+from hpray.storage import StudyDir, check_writable, is_uri
+
+
+def test_a_path_and_a_uri(tmp_path: Path) -> None:
+    local = StudyDir.at(str(tmp_path / "studies"), "s1")
+    assert local.local and local.path == str(tmp_path / "studies" / "s1")
+    assert str(local) == local.path and local.name == "s1"
+    assert is_uri("s3://bucket/x") and is_uri("gs://b") and not is_uri("/mnt/shared")
+    with pytest.raises(ConfigError, match=r"study\.storage"):
+        StudyDir.at("nope://bucket/studies", "s1")
+
+
+def test_files_directories_and_globs(tmp_path: Path) -> None:
+    study = StudyDir.at(str(tmp_path), "s1")
+    assert not study.exists()
+    (study / "trial_a" / "checkpoint_000000").mkdir()
+    (study / "trial_b").mkdir()
+    (study / "trial_a" / "result.json").write_text("{}\n")
+    (study / "notes.txt").write_text("x")
+    assert study.is_dir() and (study / "notes.txt").is_file()
+    assert [d.name for d in study.glob("trial_*")] == ["trial_a", "trial_b"]
+    assert [d.path for d in study.glob("trial_*/checkpoint_*")] == [
+        str(tmp_path / "s1" / "trial_a" / "checkpoint_000000")
+    ]
+    (study / "notes.txt").write_text("replaced")
+    assert (study / "notes.txt").read_text() == "replaced"
+    assert sorted(p.name for p in Path(study.path).iterdir()) == ["notes.txt", "trial_a", "trial_b"]
+    moved = study.parent / "s1.old"
+    study.move_to(moved)
+    assert not study.exists() and (moved / "notes.txt").read_text() == "replaced"
+
+
+def test_storage_under_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ConfigError, match=r"study\.storage: .*a_file is a file"):
+        check_writable(StudyDir.at(str(tmp_path / "a_file" / "studies"), "s1"))
+    check_writable(StudyDir.at(str(tmp_path / "new" / "deeper"), "s1"))  # creatable: fine
+    assert not (tmp_path / "new").exists()  # and the check wrote nothing
+
+
+def test_shared_storage_must_be_a_boolean(study_cfg) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=r"study\.shared_storage: must be true or false"):
+        prepare(study_cfg("study.shared_storage=maybe"))
