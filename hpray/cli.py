@@ -22,6 +22,9 @@ verbs:
   submit [OPTIONS] [OVERRIDES...]
                         run the study as a Ray job on an existing cluster, with Ray's job
                         submission (hpray submit --help lists the options)
+  k8s [--out DIR] [OVERRIDES...]
+                        write the study's Kubernetes manifests: a KubeRay RayJob, a batch Job
+                        for one GPU node, and the volume they share
 
 exit codes: 0 complete, 2 invalid config or input, 75 interrupted (resumable), 1 other error
 """
@@ -39,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from hpray.submit import submit
 
         sys.exit(submit(rest))
+    if verb == "k8s":
+        from hpray.k8s import main as k8s_main
+
+        sys.exit(k8s_main(rest))
     print(f"hpray: unknown verb {verb!r}\n\n{USAGE}", end="", file=sys.stderr)
     sys.exit(EXIT_CONFIG)
 

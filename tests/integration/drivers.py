@@ -23,7 +23,9 @@ class Driver:
         *overrides: str,
         fresh: bool = False,
         env: dict[str, str] | None = None,
+        argv: list[str] | None = None,
     ) -> None:
+        """``argv``, when given, is run exactly as it is instead of the command made here."""
         self.ray_dir = tempfile.mkdtemp(prefix="hpray-ray-", dir="/tmp")
         self.log = Path(self.ray_dir) / "driver.err"
         self._stderr: str | None = None
@@ -40,7 +42,12 @@ class Driver:
         ]
         with self.log.open("w") as err:
             self.proc = subprocess.Popen(
-                args, stdout=subprocess.PIPE, stderr=err, text=True, env=env, start_new_session=True
+                argv or args,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=env,
+                start_new_session=True,
             )
 
     @property
