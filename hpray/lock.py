@@ -46,7 +46,7 @@ class StudyLock:
     def __enter__(self) -> StudyLock:
         self.lock.parent.mkdir()
         if not self._create():
-            self.check_free()
+            self._wait_for_silence()
             self._beat()  # the owner is gone: take over
         if not self.lock.local:
             time.sleep(min(1.0, self.beat_s))  # a racing driver's write lands by now
@@ -97,6 +97,25 @@ class StudyLock:
                 f"{owner.get('host')} (heartbeat {age:.0f} s ago). Wait for it to finish, or "
                 f"stop it; a crashed driver's lock expires after {self.stale_s:.0f} s."
             )
+
+    def _wait_for_silence(self) -> None:
+        """Raise StudyBusy if the owner lives; return once it is known to be gone.
+
+        An owner on this host is judged by its pid, at once. One elsewhere (the previous pod of
+        a retried Kubernetes job, a head node that was lost) can only be judged by its beat: a
+        live owner beats again within ``beat_s``, a dead one falls silent, and its lock is taken
+        over once stale instead of failing the retry that came to resume the study.
+        """
+        first = self.owner()
+        while first is not None and self._alive(first):
+            if first.get("host") == socket.gethostname():
+                self.check_free()
+            time.sleep(min(self.beat_s, 1.0))
+            now = self.owner()
+            if now is not None and now.get("beat") != first.get("beat"):
+                self.check_free()  # it beat again: alive
+            if now is None or now.get("token") != first.get("token"):
+                first = now  # released, or taken by a third driver meanwhile: judge that one
 
     def owner(self) -> dict[str, Any] | None:
         """The lock file's content, or None if it is missing or unreadable (a torn write)."""

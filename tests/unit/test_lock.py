@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,14 +55,37 @@ def test_a_dead_owners_lock_is_taken_over(tmp_path: Path) -> None:
         assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
 
 
-def test_a_silent_remote_owner_expires(tmp_path: Path) -> None:
-    (tmp_path / LOCK_FILE).write_text(
-        json.dumps({"host": "elsewhere", "pid": 1, "token": "x", "beat": time.time() - 60})
-    )
-    with StudyLock(tmp_path, stale_s=30):
+def remote_lock(path: Path, beat: float) -> None:
+    path.write_text(json.dumps({"host": "elsewhere", "pid": 1, "token": "x", "beat": beat}))
+
+
+def test_a_silent_remote_owner_is_waited_out(tmp_path: Path) -> None:
+    """The owner of a lock on another host (a lost pod) is judged by its heartbeat."""
+    remote_lock(tmp_path / LOCK_FILE, time.time() - 60)
+    with StudyLock(tmp_path, stale_s=30):  # stale already: taken over at once
         pass
-    (tmp_path / LOCK_FILE).write_text(
-        json.dumps({"host": "elsewhere", "pid": 1, "token": "x", "beat": time.time()})
-    )
-    with pytest.raises(StudyBusy, match="elsewhere"), StudyLock(tmp_path, stale_s=30):
-        pass
+    remote_lock(tmp_path / LOCK_FILE, time.time())
+    started = time.monotonic()
+    with StudyLock(tmp_path, beat_s=0.2, stale_s=1.5):  # fresh, but it never beats again
+        assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
+    assert 1.0 < time.monotonic() - started < 10
+
+
+def test_a_remote_owner_that_beats_is_refused(tmp_path: Path) -> None:
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(0.1):
+            remote_lock(tmp_path / LOCK_FILE, time.time())
+
+    remote_lock(tmp_path / LOCK_FILE, time.time())
+    beating = threading.Thread(target=beat)
+    beating.start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(StudyBusy, match="elsewhere"), StudyLock(tmp_path, beat_s=0.3):
+            pass
+        assert time.monotonic() - started < 5  # refused as soon as it beat, not after 30 s
+    finally:
+        stop.set()
+        beating.join()
