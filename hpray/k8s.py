@@ -44,28 +44,35 @@ HEADER = (
 def render(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, Any]]:
     """File name -> manifest, for the composed ``config`` and the user's ``overrides``."""
     k8s, study = config["k8s"], config["study"]
-    command = ["hpray", "tune", *run_overrides(overrides, config)]
     base = resource_name(str(study["name"]))
     labels = {"app.kubernetes.io/name": "hpray", "app.kubernetes.io/instance": base}
     if k8s.get("queue"):
         labels["kueue.x-k8s.io/queue-name"] = str(k8s["queue"])
     claim = None if is_uri(str(study["storage"])) else str(k8s["claim"])
+    on_workers = command(overrides, config, k8s["workers"].get("gpu"))
+    on_one_node = command(overrides, config, k8s["single"].get("gpu"))
     manifests = {
-        "rayjob.yaml": rayjob(base, labels, command, k8s, claim),
-        "job.yaml": job(f"{base}-single", labels, command, k8s, claim),
+        "rayjob.yaml": rayjob(base, labels, on_workers, k8s, claim),
+        "job.yaml": job(f"{base}-single", labels, on_one_node, k8s, claim),
     }
     if claim:
         manifests["pvc.yaml"] = pvc(claim, labels, k8s)
     return manifests
 
 
-def run_overrides(overrides: list[str], config: dict[str, Any]) -> list[str]:
-    """The overrides the pods' ``hpray tune`` gets: the user's, less k8s.*, plus the storage."""
+def command(overrides: list[str], config: dict[str, Any], node_gpus: Any) -> list[str]:
+    """The pods' ``hpray tune``: the user's overrides, less k8s.*, plus storage and GPUs.
+
+    ``resources.gpu: auto`` looks at the cluster when the driver starts, and an autoscaled
+    RayJob starts with no GPU worker yet: where the pods have GPUs, a trial asks for one.
+    """
     kept = [o for o in overrides if not _key(o).startswith("k8s.")]
-    if is_uri(str(config["study"]["storage"])):
-        return kept
-    kept = [o for o in kept if _key(o) not in ("study.storage", "study.shared_storage")]
-    return [*kept, f"study.storage={config['k8s']['mount']}/studies", "study.shared_storage=true"]
+    if not is_uri(str(config["study"]["storage"])):
+        kept = [o for o in kept if _key(o) not in ("study.storage", "study.shared_storage")]
+        kept += [f"study.storage={config['k8s']['mount']}/studies", "study.shared_storage=true"]
+    if config["resources"]["gpu"] == "auto":
+        kept.append(f"resources.gpu={1 if node_gpus else 0}")
+    return ["hpray", "tune", *kept]
 
 
 def _key(override: str) -> str:

@@ -180,6 +180,7 @@ def test_both_run_the_same_hpray_tune_on_the_shared_claim(study_cfg) -> None:  #
         "study.name=Big_Study",
         "study.storage=/mnt/hpray/studies",
         "study.shared_storage=true",
+        "resources.gpu=1",
     ]
     assert shlex.split(rendered["rayjob.yaml"]["spec"]["entrypoint"]) == command
     assert rendered["rayjob.yaml"]["metadata"]["name"] == "hpray-big-study"
@@ -199,7 +200,10 @@ def test_a_uri_needs_no_claim(study_cfg) -> None:  # type: ignore[no-untyped-def
     )
     assert "pvc.yaml" not in rendered
     pod = rendered["job.yaml"]["spec"]["template"]["spec"]
-    assert pod["containers"][0]["command"][2:] == ["study.storage=s3://bucket/studies"]
+    assert pod["containers"][0]["command"][2:] == [
+        "study.storage=s3://bucket/studies",
+        "resources.gpu=1",
+    ]
     assert [v["name"] for v in pod["volumes"]] == ["dshm"]
     # The pods reach the bucket with the service account's cloud role, not a stored key.
     for manifest in ("rayjob.yaml", "job.yaml"):
@@ -240,3 +244,18 @@ def test_the_image_is_ray_s_gpu_image_of_the_pinned_release() -> None:
     low, high = (tuple(int(p) for p in v.split(".")) for v in pin.groups())
     assert low <= tuple(int(p) for p in RAY_VERSION.split(".")) < high
     assert "USER ray" in dockerfile
+
+
+def test_trials_ask_for_the_gpus_the_pods_have(study_cfg) -> None:  # type: ignore[no-untyped-def]
+    """`resources.gpu: auto` would see no GPU when an autoscaled RayJob starts with no worker."""
+
+    def commands(*overrides: str) -> tuple[list[str], list[str]]:
+        rendered = manifests(study_cfg, *overrides)
+        rayjob = shlex.split(rendered["rayjob.yaml"]["spec"]["entrypoint"])
+        return rayjob, rendered["job.yaml"]["spec"]["template"]["spec"]["containers"][0]["command"]
+
+    rayjob, job = commands("k8s.workers.gpu=0")
+    assert rayjob[-1] == "resources.gpu=0" and job[-1] == "resources.gpu=1"
+    rayjob, job = commands("resources=gpu_shared")  # an explicit share travels as it is
+    assert not any(a.startswith("resources.gpu=") for a in rayjob + job)
+    assert "resources=gpu_shared" in rayjob and "resources=gpu_shared" in job
