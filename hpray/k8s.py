@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from hpray.errors import EXIT_CONFIG, EXIT_INTERRUPTED
+from hpray.errors import EXIT_CONFIG, EXIT_INTERRUPTED, ConfigError
 from hpray.storage import is_uri
 from hpray.submit import make_runtime_env
 
@@ -44,6 +44,7 @@ HEADER = (
 def render(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, Any]]:
     """File name -> manifest, for the composed ``config`` and the user's ``overrides``."""
     k8s, study = config["k8s"], config["study"]
+    check(k8s)
     base = resource_name(str(study["name"]))
     labels = {"app.kubernetes.io/name": "hpray", "app.kubernetes.io/instance": base}
     if k8s.get("queue"):
@@ -58,6 +59,25 @@ def render(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, 
     if claim:
         manifests["pvc.yaml"] = pvc(claim, labels, k8s)
     return manifests
+
+
+def check(k8s: dict[str, Any]) -> None:
+    """What the API server or the operator would refuse, refused here first (exit 2)."""
+    for key in ("retries", "pod_retries", "ttl_s", "workers.min", "workers.max"):
+        group, _, leaf = key.rpartition(".")
+        value = (k8s[group] if group else k8s)[leaf]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"k8s.{key}", f"must be a whole number >= 0, got {value!r}.")
+    for key in ("deadline_s", "stop_wait_s"):
+        if not isinstance(k8s[key], int) or k8s[key] <= 0:
+            raise ConfigError(f"k8s.{key}", f"must be a whole number > 0, got {k8s[key]!r}.")
+    if k8s["workers"]["min"] > k8s["workers"]["max"]:
+        raise ConfigError(
+            "k8s.workers.min",
+            f"({k8s['workers']['min']}) is more than k8s.workers.max ({k8s['workers']['max']}).",
+        )
+    if not str(k8s.get("image") or "").strip():
+        raise ConfigError("k8s.image", "is empty; give the image you built from k8s/Dockerfile.")
 
 
 def command(overrides: list[str], config: dict[str, Any], node_gpus: Any) -> list[str]:
@@ -348,8 +368,6 @@ def main(args: list[str]) -> int:
     from hpray.config import check_resources, check_settings, resolve
 
     def task(cfg: Any) -> int:
-        from hpray.errors import ConfigError
-
         try:
             config = resolve(cfg)
             check_settings(config["study"])

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from hpray.config import resolve
+from hpray.errors import ConfigError
 from hpray.k8s import RAY_IMAGE, RAY_VERSION, dump, render
 
 REPO = Path(__file__).resolve().parents[2]
@@ -259,3 +260,28 @@ def test_trials_ask_for_the_gpus_the_pods_have(study_cfg) -> None:  # type: igno
     rayjob, job = commands("resources=gpu_shared")  # an explicit share travels as it is
     assert not any(a.startswith("resources.gpu=") for a in rayjob + job)
     assert "resources=gpu_shared" in rayjob and "resources=gpu_shared" in job
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("k8s.workers.min=5", "k8s.workers.min"),
+        ("k8s.retries=-1", "k8s.retries"),
+        ("k8s.deadline_s=0", "k8s.deadline_s"),
+        ("k8s.image=''", "k8s.image"),
+    ],
+)
+def test_bad_k8s_settings_are_refused_naming_the_key(study_cfg, override: str, key: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        manifests(study_cfg, override)
+
+
+def test_hpray_k8s_exits_2_on_bad_input_and_writes_nothing(tmp_path: Path) -> None:
+    from hpray.k8s import main
+
+    out = tmp_path / "out"
+    assert main([f"--out={out}", "k8s.workers.max=-2"]) == 2
+    assert main([f"--out={out}", "model=nope"]) == 2
+    assert not out.exists()
+    assert main([f"--out={out}", "study.name=ok"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["job.yaml", "pvc.yaml", "rayjob.yaml"]
