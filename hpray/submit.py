@@ -141,7 +141,7 @@ def _submit_with(cfg: DictConfig, opts: argparse.Namespace, shipped: str | None)
         f"[hpray] submitted job {job_id} to {opts.address}: {command}\n"
         f"[hpray]   follow: ray job logs --address {opts.address} -f {job_id}\n"
         f"[hpray]   stop:   ray job stop --address {opts.address} {job_id}  "
-        "(the study is saved; submit the same overrides again to resume it)",
+        "(the study is saved; submit the same overrides again, without --fresh, to resume it)",
         file=sys.stderr,
     )
     if opts.no_wait:
