@@ -87,6 +87,12 @@ class StudyLock:
         if owner is not None and owner.get("token") == self.token:
             self.lock.unlink()
 
+    def check_not_owned_here(self) -> None:
+        """Raise StudyBusy if a live driver on this host owns the study: known at once, by pid."""
+        owner = self.owner()
+        if owner is not None and owner.get("host") == socket.gethostname():
+            self.check_free()
+
     def check_free(self) -> None:
         """Raise StudyBusy if a live driver owns the study (a dead one's lock does not count)."""
         owner = self.owner()

@@ -52,6 +52,7 @@ def run(study: Study, fresh: bool = False) -> int:
             _report(directory, settings, wall_s=None)
             return EXIT_OK
         storage.check_writable(directory)
+        StudyLock(directory).check_not_owned_here()  # a second driver here: refused before Ray
         with ray_session(study.config["ray"]):
             storage.check_shared(directory.parent, bool(settings["shared_storage"]))
             with StudyLock(directory):

@@ -30,7 +30,6 @@ pytestmark = pytest.mark.integration
 WORKERS = ("127.0.0.2", "127.0.0.3")
 # A fixed, quick model: the tests are about where trials run and how they survive, not scores.
 STUDY = (
-    "study.num_samples=4",
     "scheduler=fifo",
     "resources=cpu",
     "space.model.layers=1",
@@ -92,7 +91,7 @@ def test_a_node_local_path_is_refused_on_a_cluster(cluster: Cluster, storage: Pa
     """Submitted with Ray's own CLI (jobs/submit.sh), so jobs/ is exercised as users run it."""
     script = Path(__file__).resolve().parents[2] / "jobs" / "submit.sh"
     done = subprocess.run(
-        [str(script), f"study.storage={storage}", *STUDY],
+        [str(script), f"study.storage={storage}", "study.num_samples=4", *STUDY],
         capture_output=True,
         text=True,
         env={**cluster.env, "RAY_ADDRESS": cluster.address},
@@ -121,6 +120,7 @@ def test_trials_spread_over_the_workers_and_the_study_completes(
         "experiment=mine",
         f"study.storage={storage}",
         "study.shared_storage=true",
+        "study.num_samples=4",
         *STUDY,
     )
     code, out = finish(cluster.submit(project, *args))
@@ -151,6 +151,7 @@ def test_a_stopped_job_saves_the_study_and_a_resubmission_resumes_it(
         "study.shared_storage=true",
         f"study.epochs={epochs}",
         "study.name=stopped",
+        "study.num_samples=2",  # one per worker: the stop lands while both train
         *STUDY,
     )
     directory = storage / "stopped"
@@ -166,7 +167,7 @@ def test_a_stopped_job_saves_the_study_and_a_resubmission_resumes_it(
     code, out = finish(cluster.submit(storage.parent, *args))
     assert code == 0, out
     assert "resuming the unfinished study" in out
-    check_complete(directory, trials=4, epochs=epochs)
+    check_complete(directory, trials=2, epochs=epochs)
 
 
 def test_trials_of_a_lost_worker_resume_on_the_other(cluster: Cluster, storage: Path) -> None:
@@ -176,6 +177,7 @@ def test_trials_of_a_lost_worker_resume_on_the_other(cluster: Cluster, storage: 
         "study.shared_storage=true",
         f"study.epochs={epochs}",
         "study.name=lost",
+        "study.num_samples=4",
         *STUDY,
     )
     directory = storage / "lost"

@@ -97,8 +97,9 @@ def test_a_second_driver_is_refused_while_the_first_runs(tmp_path: Path) -> None
     try:
         first.wait_until(lambda: checkpoints(directory) >= 1)
         second = Driver(tmp_path, *long)
-        assert second.finish(timeout=120) == 75
+        assert second.finish(timeout=120) == 75, second.stderr
         assert f"being run by pid {first.proc.pid}" in second.stderr
+        assert "Ray" not in second.stderr  # refused before starting Ray
         assert first.proc.poll() is None  # the first driver is untouched
     finally:
         first.proc.terminate()
@@ -118,7 +119,10 @@ def test_a_resumed_trial_repeats_the_uninterrupted_curve(tmp_path: Path) -> None
     assert plain.finish() == 0
     killed_dir = tmp_path / "killed" / "digits_mlp"
     killed = Driver(tmp_path / "killed", *study)
-    killed.wait_until(lambda: any(killed_dir.glob("trial_*/checkpoint_000002")))
+    # Mid-trial: past its third checkpoint, before its last (only the newest two are kept).
+    killed.wait_until(
+        lambda: any(2 <= int(c.name[-6:]) < 6 for c in killed_dir.glob("trial_*/checkpoint_*"))
+    )
     killed.kill_group()
     assert not (killed_dir / "summary.json").exists()  # really interrupted mid-study
     assert Driver(tmp_path / "killed", *study).finish() == 0
