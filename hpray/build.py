@@ -18,7 +18,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from ray.tune.schedulers import TrialScheduler
 
-from hpray.data import Splits, make_splits
+from hpray.data import FinalSplits, Splits, final_splits, make_splits
 from hpray.errors import ConfigError
 from hpray.searchers import SearchPlan
 from hpray.space import Param
@@ -80,11 +80,20 @@ def build_optimizer(
 
 
 def load_data(node: Mapping[str, Any]) -> Splits:
-    """The fixed splits of ``node`` (``data:``), on the CPU."""
+    """The fixed tuning splits of ``node`` (``data:``), on the CPU: no test rows in them."""
+    return _splits(node, make_splits)  # type: ignore[no-any-return]
+
+
+def load_final_data(node: Mapping[str, Any]) -> FinalSplits:
+    """Training and validation together, and the held-out test split: for the final fit only."""
+    return _splits(node, final_splits)  # type: ignore[no-any-return]
+
+
+def _splits(node: Mapping[str, Any], make: Callable[..., Any]) -> Any:
     x, y = _instantiate("data.source", node["source"])
     split = node["split"]
     try:
-        return make_splits(
+        return make(
             np.asarray(x),
             np.asarray(y),
             shape=node.get("shape"),

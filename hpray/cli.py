@@ -22,6 +22,9 @@ verbs:
   submit [OPTIONS] [OVERRIDES...]
                         run the study as a Ray job on an existing cluster, with Ray's job
                         submission (hpray submit --help lists the options)
+  retrain STUDY_DIR [--seeds N]
+                        train the study's best config (best.yaml) on training + validation
+                        data, score it once on the held-out test split: final.json + weights
   k8s [--out DIR] [OVERRIDES...]
                         write the study's Kubernetes manifests: a KubeRay RayJob, a batch Job
                         for one GPU node, and the volume they share
@@ -46,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from hpray.k8s import main as k8s_main
 
         sys.exit(k8s_main(rest))
+    if verb == "retrain":
+        from hpray.retrain import main as retrain_main
+
+        sys.exit(retrain_main(rest))
     print(f"hpray: unknown verb {verb!r}\n\n{USAGE}", end="", file=sys.stderr)
     sys.exit(EXIT_CONFIG)
 

@@ -17,6 +17,7 @@ import yaml
 from ray import tune
 
 from hpray import amend, outputs, resume, storage
+from hpray.best import write_best
 from hpray.config import Study
 from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from hpray.lock import StudyBusy, StudyLock
@@ -219,5 +220,8 @@ def _report(directory: StudyDir, settings: dict[str, Any], wall_s: float | None)
         summary = outputs.summarise(rows, settings["metric"], settings["mode"], wall_s or 0.0)
         outputs.write_results(directory, rows, settings["metric"])
         outputs.write_summary(directory, summary)
+        config = resume.stored_config(directory)
+        if config is not None:
+            write_best(directory, config, summary)
     print(outputs.format_table(summary, rows, settings["mode"]))
     return summary

@@ -1,4 +1,4 @@
-"""Fixed train/validation/test splits, scaled on the training split, as device tensors."""
+"""Fixed train/validation/test splits as tensors: tuning gets train and validation only."""
 
 from __future__ import annotations
 
@@ -27,23 +27,72 @@ class Split:
 
 @dataclass(frozen=True)
 class Splits:
-    """The three splits of one data config. Tuning reads train and val, never test."""
+    """What tuning sees: the training and validation splits. The test split is not in it."""
 
     train: Split
     val: Split
-    test: Split
     input_shape: tuple[int, ...]
     n_classes: int
 
     def to(self, device: torch.device) -> Splits:
         """The same splits on ``device``, copied once (batches are then slices on the device)."""
-        return Splits(
-            self.train.to(device),
-            self.val.to(device),
-            self.test.to(device),
-            self.input_shape,
-            self.n_classes,
+        return Splits(self.train.to(device), self.val.to(device), self.input_shape, self.n_classes)
+
+
+@dataclass(frozen=True)
+class FinalSplits:
+    """What the final fit sees: training and validation together, and the held-out test split."""
+
+    train: Split
+    test: Split
+    input_shape: tuple[int, ...]
+    n_classes: int
+
+    def to(self, device: torch.device) -> FinalSplits:
+        return FinalSplits(
+            self.train.to(device), self.test.to(device), self.input_shape, self.n_classes
         )
+
+
+@dataclass(frozen=True)
+class _Partition:
+    x: np.ndarray
+    labels: np.ndarray
+    train: np.ndarray  # row indices
+    val: np.ndarray
+    test: np.ndarray
+    input_shape: tuple[int, ...]
+
+    def tensors(self, rows: np.ndarray, scaler: StandardScaler) -> Split:
+        scaled = scaler.transform(self.x[rows]).astype(np.float32).reshape(-1, *self.input_shape)
+        return Split(torch.from_numpy(scaled), torch.from_numpy(self.labels[rows].astype(np.int64)))
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.labels.max()) + 1
+
+
+def _partition(
+    x: np.ndarray, y: np.ndarray, shape: Sequence[int] | None, seed: int, val: float, test: float
+) -> _Partition:
+    """Stratified row indices, fixed by ``seed``: the same test rows for tuning and final fit."""
+    if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
+        raise ValueError(
+            f"split fractions must be in (0, 1) and sum below 1, got val={val} test={test}"
+        )
+    x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
+    labels = LabelEncoder().fit_transform(np.asarray(y))
+    rows = np.arange(len(x))
+    rest, test_rows = train_test_split(rows, test_size=test, random_state=seed, stratify=labels)
+    train_rows, val_rows = train_test_split(
+        rest, test_size=val / (1 - test), random_state=seed, stratify=labels[rest]
+    )
+    input_shape = tuple(int(s) for s in shape) if shape else (x.shape[1],)
+    if int(np.prod(input_shape)) != x.shape[1]:
+        raise ValueError(
+            f"data.shape {list(input_shape)} does not hold {x.shape[1]} features per sample"
+        )
+    return _Partition(x, labels, train_rows, val_rows, test_rows, input_shape)
 
 
 def make_splits(
@@ -55,42 +104,51 @@ def make_splits(
     val: float,
     test: float,
 ) -> Splits:
-    """Stratified splits fixed by ``seed``; features standardised with training statistics.
+    """Stratified splits for tuning, fixed by ``seed``; scaled with training statistics.
+
+    The test rows are set aside and never scaled or copied: only ``final_splits`` reads them.
 
     Example:
         >>> from sklearn.datasets import load_digits
         >>> x, y = load_digits(return_X_y=True)
         >>> s = make_splits(x, y, shape=[1, 8, 8], seed=0, val=0.2, test=0.2)
-        >>> len(s.train), len(s.val), len(s.test), s.input_shape, s.n_classes
-        (1077, 360, 360, (1, 8, 8), 10)
+        >>> len(s.train), len(s.val), s.input_shape, s.n_classes
+        (1077, 360, (1, 8, 8), 10)
     """
-    if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
-        raise ValueError(
-            f"split fractions must be in (0, 1) and sum below 1, got val={val} test={test}"
-        )
-    x = np.asarray(x, dtype=np.float32).reshape(len(x), -1)
-    labels = LabelEncoder().fit_transform(np.asarray(y))
-    rest_x, test_x, rest_y, test_y = train_test_split(
-        x, labels, test_size=test, random_state=seed, stratify=labels
-    )
-    train_x, val_x, train_y, val_y = train_test_split(
-        rest_x, rest_y, test_size=val / (1 - test), random_state=seed, stratify=rest_y
-    )
-    scaler = StandardScaler().fit(train_x)
-    input_shape = tuple(int(s) for s in shape) if shape else (x.shape[1],)
-    if int(np.prod(input_shape)) != x.shape[1]:
-        raise ValueError(
-            f"data.shape {list(input_shape)} does not hold {x.shape[1]} features per sample"
-        )
-
-    def tensors(features: np.ndarray, targets: np.ndarray) -> Split:
-        scaled = scaler.transform(features).astype(np.float32).reshape(-1, *input_shape)
-        return Split(torch.from_numpy(scaled), torch.from_numpy(targets.astype(np.int64)))
-
+    part = _partition(x, y, shape, seed, val, test)
+    scaler = StandardScaler().fit(part.x[part.train])
     return Splits(
-        tensors(train_x, train_y),
-        tensors(val_x, val_y),
-        tensors(test_x, test_y),
-        input_shape,
-        int(labels.max()) + 1,
+        part.tensors(part.train, scaler),
+        part.tensors(part.val, scaler),
+        part.input_shape,
+        part.n_classes,
+    )
+
+
+def final_splits(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    shape: Sequence[int] | None,
+    seed: int,
+    val: float,
+    test: float,
+) -> FinalSplits:
+    """Training and validation rows together (scaled with their statistics) and the test rows.
+
+    Example:
+        >>> from sklearn.datasets import load_digits
+        >>> x, y = load_digits(return_X_y=True)
+        >>> f = final_splits(x, y, shape=None, seed=0, val=0.2, test=0.2)
+        >>> len(f.train), len(f.test)
+        (1437, 360)
+    """
+    part = _partition(x, y, shape, seed, val, test)
+    fit_rows = np.concatenate([part.train, part.val])
+    scaler = StandardScaler().fit(part.x[fit_rows])
+    return FinalSplits(
+        part.tensors(fit_rows, scaler),
+        part.tensors(part.test, scaler),
+        part.input_shape,
+        part.n_classes,
     )

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.integration
 
@@ -45,4 +46,28 @@ def test_tune_writes_the_outputs_and_a_finished_study_is_not_rerun(tmp_path: Pat
     again = hpray(*args, cwd=tmp_path)
     assert again.returncode == 0
     assert "already complete" in again.stderr and "best: trial" in again.stdout
-    assert json.loads((directory / "summary.json").read_text())["trials"]["total"] == 3
+    summary = json.loads((directory / "summary.json").read_text())
+    assert summary["trials"]["total"] == 3
+
+    # The best trial's whole config, then its final fit and its one look at the test split.
+    best = yaml.safe_load((directory / "best.yaml").read_text())
+    for path, value in summary["best"]["params"].items():
+        node = best
+        for part in path.split("."):
+            node = node[part]
+        assert node == value, path
+    exe = shutil.which("hpray", path=str(Path(sys.executable).parent)) or "hpray"
+    retrain = subprocess.run(
+        [exe, "retrain", str(directory), "--seeds", "2", "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert retrain.returncode == 0, retrain.stderr[-3000:]
+    final = json.loads((directory / "final.json").read_text())
+    assert [r["seed"] for r in final["seeds"]] == [0, 1] and final["epochs"] == 2
+    accs = [r["test_acc"] for r in final["seeds"]]
+    assert final["test_acc"]["mean"] == pytest.approx(sum(accs) / 2) and min(accs) > 0.5
+    assert final["test_rows"] == 360 and final["train_rows"] == 1437  # train + validation
+    for run in final["seeds"]:
+        assert (directory / run["weights"]).stat().st_size > 0

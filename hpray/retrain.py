@@ -1,0 +1,127 @@
+"""``hpray retrain STUDY_DIR``: the best config trained on training + validation data for its
+full budget, then scored once on the held-out test split, for one or more seeds.
+
+Tuning chose the config on the validation split; the test split was never read then (the tuning
+splits do not hold it), so this is the study's one honest estimate of how the model generalises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hpray.best import BEST_FILE, read_best
+from hpray.build import build_model, build_optimizer, load_final_data
+from hpray.checkpoint import TrialState
+from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
+from hpray.trainable import evaluate, train_epoch
+
+FINAL_FILE = "final.json"
+WEIGHTS_DIR = "final"
+
+
+def retrain(config: dict[str, Any], seeds: list[int], out: Path, device: torch.device) -> Any:
+    """Train ``config`` once per seed; returns final.json's content (weights go to ``out``)."""
+    data = load_final_data(config["data"]).to(device)
+    epochs, batch_size = int(config["study"]["epochs"]), int(config["data"]["batch_size"])
+    out.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    for seed in seeds:
+        started = time.monotonic()
+        torch.manual_seed(seed)
+        model = build_model(config["model"], data.input_shape, data.n_classes).to(device)
+        state = TrialState(
+            model=model,
+            optimizer=build_optimizer(config["optim"], model.parameters()),
+            shuffle=torch.Generator(device=device).manual_seed(seed),
+        )
+        for _ in range(epochs):
+            train_loss = train_epoch(state, data.train, batch_size)
+        test_loss, test_acc = evaluate(model, data.test)  # the one read of the test split
+        weights = out / f"model_seed{seed}.pt"
+        torch.save(model.state_dict(), weights)
+        runs.append(
+            {
+                "seed": seed,
+                "test_acc": test_acc,
+                "test_loss": test_loss,
+                "train_loss": train_loss,
+                "weights": str(weights.relative_to(out.parent)),
+                "seconds": round(time.monotonic() - started, 2),
+            }
+        )
+        print(f"[hpray] seed {seed}: test_acc={test_acc:.4f} test_loss={test_loss:.4f}")
+    return {
+        "config": BEST_FILE,
+        "epochs": epochs,
+        "train_rows": len(data.train),
+        "test_rows": len(data.test),
+        "device": str(device),
+        "seeds": runs,
+        "test_acc": _spread([r["test_acc"] for r in runs]),
+        "test_loss": _spread([r["test_loss"] for r in runs]),
+    }
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def main(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="hpray retrain",
+        description="Train the study's best config on training + validation data for its full "
+        "budget and score it once on the held-out test split; writes final.json and the "
+        "model weights into the study directory.",
+    )
+    parser.add_argument("study_dir", help="the study's directory (<study.storage>/<study.name>)")
+    parser.add_argument("--seeds", type=int, default=1, help="how many seeds (default 1)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1... (default: auto)")
+    try:
+        opts = parser.parse_args(args)
+    except SystemExit as exit_:
+        return EXIT_CONFIG if exit_.code else EXIT_OK
+    directory = Path(opts.study_dir)
+    try:
+        config = read_best(directory)
+        if config is None:
+            raise ConfigError(
+                str(directory / BEST_FILE),
+                "not found; a study writes it once a trial has reported (run `hpray tune` "
+                "to finish the study, or `hpray report` to write it for a study that has one).",
+            )
+        if opts.seeds < 1:
+            raise ConfigError("--seeds", f"must be at least 1, got {opts.seeds}.")
+        device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu")
+            if opts.device == "auto"
+            else opts.device
+        )
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device", f"{opts.device} asked for, but this machine has no GPU.")
+        seed = int(config["study"]["seed"])
+        final = retrain(
+            config, [seed + i for i in range(opts.seeds)], directory / WEIGHTS_DIR, device
+        )
+    except ConfigError as err:
+        print(f"hpray: invalid input: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    (directory / FINAL_FILE).write_text(json.dumps(final, indent=2) + "\n")
+    acc = final["test_acc"]
+    print(
+        f"[hpray] test_acc {acc['mean']:.4f} ± {acc['std']:.4f} over {len(final['seeds'])} "
+        f"seed(s); wrote {directory / FINAL_FILE}"
+    )
+    return EXIT_OK
