@@ -22,6 +22,9 @@ verbs:
   submit [OPTIONS] [OVERRIDES...]
                         run the study as a Ray job on an existing cluster, with Ray's job
                         submission (hpray submit --help lists the options)
+  report STUDY_DIR --text [--top N]
+                        the study's state, best trial and top trials, at any time (running,
+                        finished or interrupted); also writes its best.yaml
   retrain STUDY_DIR [--seeds N]
                         train the study's best config (best.yaml) on training + validation
                         data, score it once on the held-out test split: final.json + weights
@@ -49,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from hpray.k8s import main as k8s_main
 
         sys.exit(k8s_main(rest))
+    if verb == "report":
+        from hpray.report import main as report_main
+
+        sys.exit(report_main(rest))
     if verb == "retrain":
         from hpray.retrain import main as retrain_main
 

@@ -71,3 +71,15 @@ def test_tune_writes_the_outputs_and_a_finished_study_is_not_rerun(tmp_path: Pat
     assert final["test_rows"] == 360 and final["train_rows"] == 1437  # train + validation
     for run in final["seeds"]:
         assert (directory / run["weights"]).stat().st_size > 0
+
+    report = subprocess.run(
+        [exe, "report", str(directory), "--text", "--top", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert report.stdout.startswith("study digits_mlp (")
+    assert "complete, 3 of 3 trials started" in report.stdout
+    assert f"best: trial {summary['best']['trial_id']}" in report.stdout
+    assert "top 2:" in report.stdout

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hpray.report import text_report
 from tests.integration.conftest import assert_trained_once, history, results, summary
 from tests.integration.drivers import Driver, checkpoints, finished_trials
 
@@ -43,6 +44,10 @@ def test_sigkill_then_the_same_command_resumes(tmp_path: Path) -> None:
     first.wait_until(lambda: finished_trials(directory, 4) >= 3)
     time.sleep(0.5)
     first.kill_group()
+    # What a person on a remote shell sees of the interrupted study, from its directory alone.
+    report = text_report(directory)  # as far as Ray's last snapshot knew
+    assert report.startswith("study digits_mlp (") and "of 6 trials started" in report
+    assert "best: trial" in report
 
     again = Driver(tmp_path, *STUDY)
     assert again.finish() == 0, again.stderr[-3000:]

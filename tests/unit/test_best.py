@@ -74,3 +74,12 @@ def test_retrain_refuses_a_directory_without_best_yaml(
     assert retrain_main([str(tmp_path)]) == 2
     assert f"{tmp_path / BEST_FILE}: not found" in capsys.readouterr().err
     assert not (tmp_path / "final.json").exists()
+
+
+def test_report_refuses_a_directory_that_is_not_a_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hpray.report import main as report_main
+
+    assert report_main([str(tmp_path), "--text"]) == 2
+    assert "config.yaml: not found: not a study directory" in capsys.readouterr().err
