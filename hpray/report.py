@@ -1,5 +1,6 @@
-"""``hpray report STUDY_DIR --text``: a study's state and its best trials, read from its
-directory at any time: while it runs, after it finished, or after it was interrupted."""
+"""``hpray report STUDY_DIR [--text]``: a study's report.html, or its state and best trials in
+the terminal, read from its directory at any time: while it runs, after it finished, or after it
+was interrupted."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-from hpray import outputs
-from hpray.best import write_best
+from hpray import outputs, space
+from hpray.best import BEST_FILE, write_best
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.resume import CONFIG_FILE, stored_config
+from hpray.storage import StudyDir, as_dir
 
 
-def text_report(directory: Path, top: int = 10) -> str:
-    """The terminal summary: state, counts, best trial and the top trials."""
+def load(
+    directory: StudyDir | Path,
+) -> tuple[dict[str, Any], list[outputs.TrialRow], dict[str, Any]]:
+    """The study's config, its trials and a fresh summary, from its directory alone."""
+    directory = as_dir(directory)
     config = stored_config(directory)
     if config is None:
         raise ConfigError(
@@ -30,12 +36,17 @@ def text_report(directory: Path, top: int = 10) -> str:
         rows, settings["metric"], settings["mode"], float(stored.get("wall_s", 0.0))
     )
     write_best(directory, config, summary)
+    return config, rows, summary
+
+
+def text_report(directory: Path, top: int = 10) -> str:
+    """The terminal summary: state, counts, best trial and the top trials."""
+    config, rows, summary = load(directory)
+    settings = config["study"]
     counts = Counter(r.status for r in rows)
     state = "complete" if summary["complete"] else "unfinished"
     live = (
-        f"; {counts['running']} running, {counts['pending']} pending"
-        if not summary["complete"]
-        else ""
+        "" if summary["complete"] else f"; {counts['running']} running, {counts['pending']} pending"
     )
     header = (
         f"study {settings['name']} ({directory}): {state}, {len(rows)} of "
@@ -44,22 +55,46 @@ def text_report(directory: Path, top: int = 10) -> str:
     return header + "\n" + outputs.format_table(summary, rows, settings["mode"], top=top)
 
 
+def html_report(directory: StudyDir | Path) -> StudyDir:
+    """Write the study's report.html; returns its path."""
+    from hpray import html_report as page
+
+    directory = as_dir(directory)
+    config, rows, summary = load(directory)
+    best = directory / BEST_FILE
+    text = page.render(
+        f"hpray study {config['study']['name']}",
+        summary,
+        rows,
+        space.parse(config["space"])[1],
+        config["study"],
+        best.read_text() if best.is_file() else None,
+    )
+    path = directory / page.REPORT_FILE
+    path.write_text(text)
+    return path
+
+
 def main(args: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="hpray report",
-        description="Report on a study from its directory, at any time (running, finished or "
-        "interrupted); also (re)writes its best.yaml.",
+        description="Write a study's report.html (or print a summary with --text) from its "
+        "directory, at any time: running, finished or interrupted. Also (re)writes best.yaml.",
     )
     parser.add_argument("study_dir", help="the study's directory (<study.storage>/<study.name>)")
-    parser.add_argument("--text", action="store_true", help="print the report in the terminal")
-    # Only the terminal report exists so far, so --text is also what runs without it.
+    parser.add_argument(
+        "--text", action="store_true", help="print it in the terminal instead of report.html"
+    )
     parser.add_argument("--top", type=int, default=10, help="how many top trials (default 10)")
     try:
         opts = parser.parse_args(args)
     except SystemExit as exit_:
         return EXIT_CONFIG if exit_.code else EXIT_OK
     try:
-        print(text_report(Path(opts.study_dir), top=opts.top))
+        if opts.text:
+            print(text_report(Path(opts.study_dir), top=opts.top))
+        else:
+            print(f"[hpray] wrote {html_report(Path(opts.study_dir))}", file=sys.stderr)
     except ConfigError as err:
         print(f"hpray: invalid input: {err}", file=sys.stderr)
         return EXIT_CONFIG

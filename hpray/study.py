@@ -203,6 +203,16 @@ def trial_resources(resources: dict[str, Any]) -> dict[str, float]:
     return {"cpu": float(resources["cpu"]), "gpu": float(gpu)}
 
 
+def _write_html(directory: StudyDir) -> None:
+    """report.html; a report that cannot be drawn never fails the study it reports on."""
+    from hpray.report import html_report
+
+    try:
+        print(f"[hpray] report: {html_report(directory)}", file=sys.stderr)
+    except Exception as err:
+        print(f"[hpray] report.html not written: {err!r}", file=sys.stderr)
+
+
 def _finished(directory: StudyDir) -> bool:
     summary = outputs.read_summary(directory)
     return bool(summary and summary.get("complete"))
@@ -223,5 +233,6 @@ def _report(directory: StudyDir, settings: dict[str, Any], wall_s: float | None)
         config = resume.stored_config(directory)
         if config is not None:
             write_best(directory, config, summary)
+            _write_html(directory)
     print(outputs.format_table(summary, rows, settings["mode"]))
     return summary

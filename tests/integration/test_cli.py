@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.integration.browser import open_page
+
 pytestmark = pytest.mark.integration
 
 
@@ -83,3 +85,30 @@ def test_tune_writes_the_outputs_and_a_finished_study_is_not_rerun(tmp_path: Pat
     assert "complete, 3 of 3 trials started" in report.stdout
     assert f"best: trial {summary['best']['trial_id']}" in report.stdout
     assert "top 2:" in report.stdout
+
+    # report.html, written when the study ended, as a person's browser shows it.
+    page = directory / "report.html"
+    shot = tmp_path / "report.png"
+    dom, errors = open_page(page, shot)
+    assert errors == [], errors
+    assert dom.count('class="main-svg"') >= 5  # plotly drew the plots
+    for heading in (
+        "Optimisation history",
+        "Learning curves",
+        "parallel coordinates",
+        "Parameter importance",
+        "Trials",
+        "Best config",
+    ):
+        assert heading in dom, heading
+    assert summary["best"]["trial_id"] in dom
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<script src=" not in page.read_text()  # self-contained: nothing to fetch
+
+
+def test_the_browser_check_sees_a_script_error(tmp_path: Path) -> None:
+    """The report test's error check is not blind: a page that throws is caught."""
+    page = tmp_path / "broken.html"
+    page.write_text("<html><body><script>notDefinedAnywhere();</script></body></html>")
+    _, errors = open_page(page, tmp_path / "broken.png", height=200)
+    assert any("notDefinedAnywhere" in e for e in errors), errors

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hpray.report import text_report
+from hpray.report import html_report, text_report
 from tests.integration.conftest import assert_trained_once, history, results, summary
 from tests.integration.drivers import Driver, checkpoints, finished_trials
 
@@ -48,6 +48,8 @@ def test_sigkill_then_the_same_command_resumes(tmp_path: Path) -> None:
     report = text_report(directory)  # as far as Ray's last snapshot knew
     assert report.startswith("study digits_mlp (") and "of 6 trials started" in report
     assert "best: trial" in report
+    page = Path(html_report(directory).path).read_text()  # the page too, mid-study
+    assert "Learning curves" in page and "hpray study digits_mlp" in page
 
     again = Driver(tmp_path, *STUDY)
     assert again.finish() == 0, again.stderr[-3000:]
