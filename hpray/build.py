@@ -120,6 +120,22 @@ def build_search(node: Mapping[str, Any], params: Sequence[Param], **study: Any)
     return plan
 
 
+def build_tracking(node: Mapping[str, Any] | None) -> list[Any]:
+    """Ray Tune logger callbacks of ``node`` (``tracking:``): none for TensorBoard alone."""
+    if not node:
+        return []  # Ray Tune writes TensorBoard events by itself
+    try:
+        return [_instantiate("tracking", node)]
+    except ConfigError as err:
+        if "No module named" in err.message or "mlflow" in err.message.lower():
+            raise ConfigError(
+                "tracking",
+                f"{err.message} Install the tracker's package (tracking=mlflow: "
+                "pip install 'hpray[mlflow]'), or use tracking=tensorboard.",
+            ) from err
+        raise
+
+
 def build_scheduler(node: Mapping[str, Any]) -> TrialScheduler:
     """The trial scheduler of ``node`` (``scheduler:``), e.g. Ray Tune's ASHAScheduler."""
     scheduler = _instantiate("scheduler", node)  # Ray's own argument checks surface here too

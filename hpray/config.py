@@ -18,6 +18,7 @@ from hpray.build import (
     build_optimizer,
     build_scheduler,
     build_search,
+    build_tracking,
     load_data,
     locate,
 )
@@ -38,6 +39,7 @@ class Study:
     plan: SearchPlan
     scheduler: TrialScheduler
     trainable: Callable[..., None]
+    tracking: list[Any]  # extra Ray Tune logger callbacks (MLflow); TensorBoard is built in
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -107,8 +109,9 @@ def prepare(cfg: DictConfig) -> Study:
         mode=settings["mode"],
     )
     scheduler = build_scheduler(config["scheduler"])
+    tracking = build_tracking(config.get("tracking"))
     dry_build(base)
-    return Study(config, base, params, plan, scheduler, trainable)
+    return Study(config, base, params, plan, scheduler, trainable, tracking)
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:

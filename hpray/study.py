@@ -166,6 +166,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
                     total=study.plan.num_samples,
                     budget=settings["epochs"],
                 ),
+                *study.tracking,
             ],
         ),
     )

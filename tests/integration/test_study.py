@@ -177,3 +177,31 @@ def test_a_trial_out_of_retries_is_errored_and_the_study_goes_on(tmp_path: Path)
     assert rows[1]["status"] == "completed" and rows[1]["epochs"] == "3"
     done = summary(directory)
     assert done["trials"]["errored"] == 1 and done["best"]["trial_id"] == rows[1]["trial_id"]
+
+
+def test_mlflow_tracking_logs_a_run_per_trial(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"  # a local store: one file
+    code, directory = run_study(
+        tmp_path,
+        "tracking=mlflow",
+        f"tracking.tracking_uri={store}",
+        "study.num_samples=3",
+        "study.epochs=2",
+        "scheduler=fifo",
+    )
+    assert code == 0
+    client = MlflowClient(tracking_uri=store)
+    experiment = client.get_experiment_by_name("digits_mlp")  # experiment_name: ${study.name}
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 3
+    by_trial = {r["trial_id"]: r for r in results(directory)}
+    for run in runs:
+        history = client.get_metric_history(run.info.run_id, "val_acc")
+        assert [m.step for m in history] == [1, 2]  # every epoch, as Tune reported it
+        assert any(
+            name.startswith("model.") or name.startswith("optim.") for name in run.data.params
+        )
+    assert len(by_trial) == 3 and (tmp_path / "mlflow.db").stat().st_size > 0

@@ -169,3 +169,12 @@ def test_csv_without_the_label_column(study_cfg, data_files) -> None:
             study_cfg("data=csv", f"data.source.path={data_files['csv']}", "data.source.target=y")
         )
     assert err.value.key == "data.source.target" and "label" in err.value.message
+
+
+def test_tracking_adds_mlflow_s_logger_callback_when_asked(study_cfg) -> None:  # type: ignore[no-untyped-def]
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+    assert prepare(study_cfg()).tracking == []  # TensorBoard: Ray Tune's own, always on
+    (callback,) = prepare(study_cfg("tracking=mlflow", "study.name=tracked")).tracking
+    assert isinstance(callback, MLflowLoggerCallback)
+    assert callback.experiment_name == "tracked"
