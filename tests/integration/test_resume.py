@@ -55,6 +55,7 @@ def test_sigkill_then_the_same_command_resumes(tmp_path: Path) -> None:
     assert again.finish() == 0, again.stderr[-3000:]
     assert "resuming the unfinished study" in again.stderr
     assert_whole(directory, trials=6, epochs=4)
+    assert "<b>complete</b>" in (directory / "report.html").read_text()  # redrawn on resume
 
 
 def test_sigterm_saves_and_exits_75_then_resumes(tmp_path: Path) -> None:

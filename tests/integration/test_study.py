@@ -38,6 +38,12 @@ def test_a_study_per_searcher_and_scheduler(tmp_path: Path, searcher: str, sched
     assert code == 0
     rows = results(directory)
     assert len(rows) == 4
+    # The report and the best config, for every searcher (grid's values are categorical).
+    page = (directory / "report.html").read_text()
+    assert "Parameter importance" in page and summary(directory)["best"]["trial_id"] in page
+    assert (directory / "best.yaml").is_file()
+    # TensorBoard: Ray Tune's logger writes each trial's events.
+    assert len(list(directory.glob("trial_*/events.out.tfevents.*"))) >= 4
     for row in rows:
         epochs = int(row["epochs"])
         assert 1 <= epochs <= 3
