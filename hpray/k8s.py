@@ -228,12 +228,7 @@ def rayjob(
         del cluster["autoscalerOptions"]
         group = cluster["workerGroupSpecs"][0]
         group["replicas"] = group["minReplicas"] = group["maxReplicas"]
-    return {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayJob",
-        "metadata": {"name": name, "namespace": str(k8s["namespace"]), "labels": labels},
-        "spec": spec,
-    }
+    return manifest("ray.io/v1", "RayJob", name, labels, k8s, spec)
 
 
 def job(
@@ -290,9 +285,16 @@ def job(
     }
     if k8s.get("queue"):
         spec["suspend"] = True
+    return manifest("batch/v1", "Job", name, labels, k8s, spec)
+
+
+def manifest(
+    api: str, kind: str, name: str, labels: dict[str, str], k8s: dict[str, Any], spec: Any
+) -> dict[str, Any]:
+    """An object of ``kind`` in the study's namespace, with its labels."""
     return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
+        "apiVersion": api,
+        "kind": kind,
         "metadata": {"name": name, "namespace": str(k8s["namespace"]), "labels": labels},
         "spec": spec,
     }
@@ -306,12 +308,7 @@ def pvc(name: str, labels: dict[str, str], k8s: dict[str, Any]) -> dict[str, Any
     }
     if k8s.get("storage_class"):
         spec["storageClassName"] = str(k8s["storage_class"])
-    return {
-        "apiVersion": "v1",
-        "kind": "PersistentVolumeClaim",
-        "metadata": {"name": name, "namespace": str(k8s["namespace"]), "labels": labels},
-        "spec": spec,
-    }
+    return manifest("v1", "PersistentVolumeClaim", name, labels, k8s, spec)
 
 
 class _Dumper(yaml.SafeDumper):

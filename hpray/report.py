@@ -56,11 +56,20 @@ def text_report(directory: Path, top: int = 10) -> str:
 
 
 def html_report(directory: StudyDir | Path) -> StudyDir:
-    """Write the study's report.html; returns its path."""
+    """Write the study's report.html from its directory alone; returns its path."""
+    directory = as_dir(directory)
+    return write_html(directory, *load(directory))
+
+
+def write_html(
+    directory: StudyDir,
+    config: dict[str, Any],
+    rows: list[outputs.TrialRow],
+    summary: dict[str, Any],
+) -> StudyDir:
+    """Write report.html for trials already collected (the driver has them at its end)."""
     from hpray import html_report as page
 
-    directory = as_dir(directory)
-    config, rows, summary = load(directory)
     best = directory / BEST_FILE
     text = page.render(
         f"hpray study {config['study']['name']}",

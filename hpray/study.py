@@ -204,12 +204,14 @@ def trial_resources(resources: dict[str, Any]) -> dict[str, float]:
     return {"cpu": float(resources["cpu"]), "gpu": float(gpu)}
 
 
-def _write_html(directory: StudyDir) -> None:
+def _write_html(
+    directory: StudyDir, config: dict[str, Any], rows: Any, summary: dict[str, Any]
+) -> None:
     """report.html; a report that cannot be drawn never fails the study it reports on."""
-    from hpray.report import html_report
+    from hpray.report import write_html
 
     try:
-        print(f"[hpray] report: {html_report(directory)}", file=sys.stderr)
+        print(f"[hpray] report: {write_html(directory, config, rows, summary)}", file=sys.stderr)
     except Exception as err:
         print(f"[hpray] report.html not written: {err!r}", file=sys.stderr)
 
@@ -234,6 +236,6 @@ def _report(directory: StudyDir, settings: dict[str, Any], wall_s: float | None)
         config = resume.stored_config(directory)
         if config is not None:
             write_best(directory, config, summary)
-            _write_html(directory)
+            _write_html(directory, config, rows, summary)
     print(outputs.format_table(summary, rows, settings["mode"]))
     return summary
