@@ -18,8 +18,9 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from ray.tune.schedulers import TrialScheduler
 
-from hpray.data import FinalSplits, Splits, final_splits, make_splits
+from hpray.data import FinalSplits, Splits, final_splits, make_folds, make_splits
 from hpray.errors import ConfigError
+from hpray.estimator_learner import is_estimator_class
 from hpray.searchers import SearchPlan
 from hpray.space import Param
 
@@ -57,6 +58,34 @@ def build_model(
     return model
 
 
+def is_estimator(node: Mapping[str, Any]) -> bool:
+    """Whether the ``model:`` node builds a scikit-learn estimator (else a torch module)."""
+    return is_estimator_class(locate("model._target_", str(node.get("_target_"))))
+
+
+def build_estimator(node: Mapping[str, Any], *, seed: int, n_jobs: int) -> Any:
+    """The scikit-learn estimator of ``node`` (``model:``), its arguments checked.
+
+    ``random_state`` left unset (null) becomes the trial's seed; ``n_jobs: null`` in the node
+    becomes the trial's CPUs (not set where the node omits it: some estimators ignore it).
+    """
+    estimator = _instantiate("model", node)
+    params = estimator.get_params()
+    if "random_state" in params and params["random_state"] is None:
+        estimator.set_params(random_state=seed % 2**32)
+    if "n_jobs" in node and node["n_jobs"] is None:
+        estimator.set_params(n_jobs=n_jobs)
+    try:  # scikit-learn checks argument values at fit; check them before any trial runs
+        estimator._validate_params()
+    except (ValueError, TypeError) as err:
+        raise ConfigError("model", f"{node.get('_target_')}: {err}") from err
+    if not hasattr(estimator, "predict"):
+        raise ConfigError(
+            "model._target_", f"{node.get('_target_')} has no predict(): not a classifier."
+        )
+    return estimator
+
+
 def build_optimizer(
     node: Mapping[str, Any], parameters: Iterable[torch.nn.Parameter]
 ) -> torch.optim.Optimizer:
@@ -89,7 +118,14 @@ def load_final_data(node: Mapping[str, Any]) -> FinalSplits:
     return _splits(node, final_splits)  # type: ignore[no-any-return]
 
 
-def _splits(node: Mapping[str, Any], make: Callable[..., Any]) -> Any:
+def load_folds(node: Mapping[str, Any], folds: int) -> list[Splits]:
+    """The tuning splits: one train/validation split, or ``folds`` cross-validation folds."""
+    if folds <= 1:
+        return [load_data(node)]
+    return _splits(node, make_folds, folds=folds)  # type: ignore[no-any-return]
+
+
+def _splits(node: Mapping[str, Any], make: Callable[..., Any], **more: Any) -> Any:
     x, y = _instantiate("data.source", node["source"])
     split = node["split"]
     try:
@@ -100,8 +136,11 @@ def _splits(node: Mapping[str, Any], make: Callable[..., Any]) -> Any:
             seed=split["seed"],
             val=split["val"],
             test=split["test"],
+            **more,
         )
     except ValueError as err:
+        if "n_splits" in str(err):
+            raise ConfigError("study.cv_folds", f"{err}; use fewer folds.") from err
         raise ConfigError("data", str(err)) from err
 
 

@@ -1,6 +1,7 @@
-"""A trial's checkpoint: model, optimizer, RNG states, the epoch it finished and its metrics.
+"""A trial's checkpoint: its learners' states, the epoch it finished and its metric history.
 
-After a hard kill, Ray hands a restored trial the checkpoint its last experiment snapshot knew,
+A trial trains one learner, or one per cross-validation fold (saved in ``fold<k>/``). After a
+hard kill, Ray hands a restored trial the checkpoint its last experiment snapshot knew,
 which can be older than the newest one the trial had already written to storage. A trial
 therefore resumes from its newest readable checkpoint, and the metric history stored in it lets
 the trial re-report epochs Ray's restored view has not seen instead of training them again.
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow.fs
 import torch
@@ -20,34 +22,36 @@ from ray import tune
 
 log = logging.getLogger("hpray")
 
-STATE_FILE = "state.pt"
 META_FILE = "meta.json"  # epoch and metric history: small, read without loading the state
+
+
+class Saved(Protocol):
+    """What a learner does for checkpoints: write its state into a folder, read it back."""
+
+    def save(self, directory: Path) -> None: ...
+
+    def load(self, directory: Path, device: torch.device) -> None: ...
 
 
 @dataclass
 class TrialState:
     """Everything a trial needs to continue exactly where it stopped."""
 
-    model: torch.nn.Module
-    optimizer: torch.optim.Optimizer
-    shuffle: torch.Generator
+    learners: Sequence[Saved]  # one, or one per cross-validation fold
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # one metrics dict per epoch
 
+    def _folders(self, directory: str | Path) -> list[Path]:
+        if len(self.learners) == 1:
+            return [Path(directory)]
+        return [Path(directory) / f"fold{k}" for k in range(len(self.learners))]
+
     def save(self, directory: str | Path) -> None:
         """Write the state into ``directory`` (a checkpoint directory Ray then persists)."""
-        torch.save(
-            {
-                "epoch": self.epoch,
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "shuffle_rng": self.shuffle.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            },
-            Path(directory) / STATE_FILE,
-        )
-        # Written last: a checkpoint whose meta.json exists has its state file complete.
+        for learner, folder in zip(self.learners, self._folders(directory), strict=True):
+            folder.mkdir(exist_ok=True)
+            learner.save(folder)
+        # Written last: a checkpoint whose meta.json exists has its state files complete.
         (Path(directory) / META_FILE).write_text(
             json.dumps({"epoch": self.epoch, "history": self.history})
         )
@@ -55,14 +59,9 @@ class TrialState:
     def load(self, directory: str | Path, device: torch.device) -> None:
         """Restore the state saved in ``directory``; the trial resumes after ``self.epoch``."""
         meta = json.loads((Path(directory) / META_FILE).read_text())
-        saved = torch.load(Path(directory) / STATE_FILE, map_location=device, weights_only=True)
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.shuffle.set_state(saved["shuffle_rng"].cpu())
-        torch.set_rng_state(saved["torch_rng"].cpu())
-        if saved["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in saved["cuda_rng"]])
-        self.epoch = int(saved["epoch"])
+        for learner, folder in zip(self.learners, self._folders(directory), strict=True):
+            learner.load(folder, device)
+        self.epoch = int(meta["epoch"])
         self.history = list(meta["history"])
 
     def resume(self, handed: tune.Checkpoint, device: torch.device) -> int:

@@ -14,12 +14,14 @@ from ray.tune.schedulers import TrialScheduler
 
 from hpray import space
 from hpray.build import (
+    build_estimator,
     build_model,
     build_optimizer,
     build_scheduler,
     build_search,
     build_tracking,
-    load_data,
+    is_estimator,
+    load_folds,
     locate,
 )
 from hpray.errors import ConfigError
@@ -137,6 +139,12 @@ def check_settings(settings: Mapping[str, Any]) -> None:
     shared = settings.get("shared_storage")
     if not isinstance(shared, bool):
         raise ConfigError("study.shared_storage", f"must be true or false, got {shared!r}.")
+    folds = settings.get("cv_folds", 0)
+    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 0 or folds == 1:
+        raise ConfigError(
+            "study.cv_folds",
+            f"must be 0 (one fixed validation split) or a number of folds >= 2, got {folds!r}.",
+        )
     if not isinstance(settings.get("seed"), int):
         raise ConfigError("study.seed", f"must be a whole number, got {settings.get('seed')!r}.")
 
@@ -160,11 +168,14 @@ def check_resources(resources: Mapping[str, Any]) -> None:
 
 
 def dry_build(base: Mapping[str, Any]) -> None:
-    """Load the data and build model and optimizer from the base config, on the CPU.
+    """Load the data and build the model (and optimizer) from the base config, on the CPU.
 
-    Catches a missing data file, a model that does not fit the data, or a misspelled argument
-    before Ray starts, instead of in every trial.
+    Catches a missing data file, a model that does not fit the data, a misspelled argument or
+    more folds than a class has rows before Ray starts, instead of in every trial.
     """
-    data = load_data(base["data"])
+    data = load_folds(base["data"], int(base["study"].get("cv_folds") or 0))[0]
+    if is_estimator(base["model"]):
+        build_estimator(base["model"], seed=0, n_jobs=1)
+        return
     model = build_model(base["model"], data.input_shape, data.n_classes)
     build_optimizer(base["optim"], model.parameters())

@@ -33,6 +33,7 @@ class TrialRow:
     epochs: int
     stop_reason: str
     history: list[float] = field(default_factory=list, repr=False)
+    spread: float | None = None  # cross-validation: the folds' std at the best epoch
 
 
 def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> list[TrialRow]:
@@ -54,6 +55,11 @@ def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> 
             # A resumed trial can report an epoch twice (redone or re-reported after a kill).
             frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch")
         history = [float(v) for v in frame[metric]] if frame is not None and metric in frame else []
+        spreads = (
+            [float(v) for v in frame[f"{metric}_std"]]
+            if frame is not None and f"{metric}_std" in frame
+            else []
+        )
         epochs = int(frame["epoch"].max()) if frame is not None and "epoch" in frame else 0
         error = _error(StudyDir(study_dir.fs, str(trial.path)))
         status, reason = _status(trial.status, epochs, budget, error)
@@ -73,6 +79,7 @@ def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> 
                 epochs=epochs,
                 stop_reason=reason,
                 history=history,
+                spread=_at_best(history, spreads, mode),
             )
         )
     return rows
@@ -95,6 +102,14 @@ def _error(trial_dir: StudyDir) -> str:
     return lines[-1].strip()[:200] if lines else ""
 
 
+def _at_best(values: Sequence[float], spreads: Sequence[float], mode: str) -> float | None:
+    """The spread reported with the best value (None without cross-validation)."""
+    best = _best(values, mode)
+    if best is None or len(spreads) != len(values):
+        return None
+    return spreads[list(values).index(best)]
+
+
 def _best(values: Sequence[float], mode: str) -> float | None:
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
@@ -114,10 +129,20 @@ def best_trial(rows: Sequence[TrialRow], mode: str) -> TrialRow | None:
 def write_results(study_dir: StudyDir | Path, rows: Sequence[TrialRow], metric: str) -> None:
     """results.csv: one row per trial, one column per sampled parameter."""
     names = sorted({name for row in rows for name in row.params})
+    cv = any(row.spread is not None for row in rows)  # a column for the folds' spread
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
-        ["trial_id", "status", *names, f"final_{metric}", f"best_{metric}", "epochs", "stop_reason"]
+        [
+            "trial_id",
+            "status",
+            *names,
+            f"final_{metric}",
+            f"best_{metric}",
+            *([f"best_{metric}_std"] if cv else []),
+            "epochs",
+            "stop_reason",
+        ]
     )
     for row in rows:
         writer.writerow(
@@ -127,6 +152,7 @@ def write_results(study_dir: StudyDir | Path, rows: Sequence[TrialRow], metric: 
                 *(row.params.get(n, "") for n in names),
                 _cell(row.final),
                 _cell(row.best),
+                *([_cell(row.spread)] if cv else []),
                 row.epochs,
                 row.stop_reason,
             ]
@@ -154,6 +180,7 @@ def summarise(rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float) -
             "params": best.params,
             "metric": metric,
             "value": best.best,
+            **({"std": best.spread} if best.spread is not None else {}),
         },
         "trials": {"total": len(rows), **counts},
         "epochs_total": sum(r.epochs for r in rows),
@@ -189,7 +216,8 @@ def format_table(
     if best is None:
         lines.append("best: none (no trial reported a finite metric)")
         return "\n".join(lines)
-    lines.append(f"best: trial {best['trial_id']}  {best['metric']}={best['value']:.4f}")
+    spread = f" ± {best['std']:.4f} over the folds" if "std" in best else ""
+    lines.append(f"best: trial {best['trial_id']}  {best['metric']}={best['value']:.4f}{spread}")
     for name, value in sorted(best["params"].items()):
         lines.append(f"  {name} = {_short(value)}")
     ranked = sorted(

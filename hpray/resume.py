@@ -20,6 +20,7 @@ HISTORY_KEYS = (
     "study.mode",
     "study.epochs",
     "study.seed",
+    "study.cv_folds",
     "model",
     "data",
     "optim",
@@ -27,6 +28,8 @@ HISTORY_KEYS = (
     "searcher",
     "scheduler",
 )
+ADDED_LATER = {"study.cv_folds": 0}  # what a config.yaml written before the key existed meant
+RENAMED = {"hpray.trainable.train_torch": "hpray.trainable.train"}  # the same function
 
 
 def stored_config(directory: StudyDir | Path) -> dict[str, Any] | None:
@@ -49,10 +52,16 @@ def differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The history-defining keys whose values differ, each as 'key: old -> new'."""
     lines = []
     for key in HISTORY_KEYS:
-        old, now = _get(stored, key), _get(new, key)
+        old, now = (_canonical(key, _get(config, key)) for config in (stored, new))
         if old != now:
             lines.extend(_diff(key, old, now))
     return lines
+
+
+def _canonical(key: str, value: Any) -> Any:
+    if value is None:
+        return ADDED_LATER.get(key)
+    return RENAMED.get(value, value) if isinstance(value, str) else value
 
 
 def _diff(key: str, old: Any, new: Any) -> list[str]:

@@ -18,10 +18,10 @@ from typing import Any
 import torch
 
 from hpray.best import BEST_FILE, read_best
-from hpray.build import build_model, build_optimizer, load_final_data
-from hpray.checkpoint import TrialState
+from hpray.build import is_estimator, load_final_data
+from hpray.data import Splits
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
-from hpray.trainable import evaluate, train_epoch
+from hpray.trainable import make_learner
 
 FINAL_FILE = "final.json"
 WEIGHTS_DIR = "final"
@@ -29,24 +29,20 @@ WEIGHTS_DIR = "final"
 
 def retrain(config: dict[str, Any], seeds: list[int], out: Path, device: torch.device) -> Any:
     """Train ``config`` once per seed; returns final.json's content (weights go to ``out``)."""
-    data = load_final_data(config["data"]).to(device)
-    epochs, batch_size = int(config["study"]["epochs"]), int(config["data"]["batch_size"])
+    final = load_final_data(config["data"])
+    data = Splits(final.train, final.test, final.input_shape, final.n_classes)
+    if not is_estimator(config["model"]):
+        data = data.to(device)
+    epochs = int(config["study"]["epochs"])
     out.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     for seed in seeds:
         started = time.monotonic()
-        torch.manual_seed(seed)
-        model = build_model(config["model"], data.input_shape, data.n_classes).to(device)
-        state = TrialState(
-            model=model,
-            optimizer=build_optimizer(config["optim"], model.parameters()),
-            shuffle=torch.Generator(device=device).manual_seed(seed),
-        )
-        for _ in range(epochs):
-            train_loss = train_epoch(state, data.train, batch_size)
-        test_loss, test_acc = evaluate(model, data.test)  # the one read of the test split
-        weights = out / f"model_seed{seed}.pt"
-        torch.save(model.state_dict(), weights)
+        learner = make_learner(config, data, device, seed)
+        for epoch in range(1, epochs + 1) if learner.iterative else [epochs]:
+            train_loss = learner.step(epoch, epochs)
+        test_loss, test_acc = learner.score()  # the one read of the test split
+        weights = learner.export(out / f"model_seed{seed}")
         runs.append(
             {
                 "seed": seed,
@@ -62,7 +58,7 @@ def retrain(config: dict[str, Any], seeds: list[int], out: Path, device: torch.d
         "config": BEST_FILE,
         "epochs": epochs,
         "train_rows": len(data.train),
-        "test_rows": len(data.test),
+        "test_rows": len(data.val),
         "device": str(device),
         "seeds": runs,
         "test_acc": _spread([r["test_acc"] for r in runs]),

@@ -1,4 +1,9 @@
-"""The trial function Ray Tune runs: build, (resume,) train, evaluate, report, checkpoint."""
+"""The trial function Ray Tune runs: build, (resume,) train, evaluate, report, checkpoint.
+
+A trial trains a torch model or a scikit-learn estimator, whichever ``model._target_`` builds,
+on the fixed train/validation split, or on ``study.cv_folds`` folds side by side: then every
+reported metric is the mean over the folds at that epoch, with the spread beside it.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,24 @@ import functools
 import json
 import logging
 import math
+import statistics
 import tempfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import ray
 import torch
-import torch.nn.functional as F
 from ray import tune
 
 from hpray import space
-from hpray.build import build_model, build_optimizer, load_data
+from hpray.build import build_estimator, build_model, build_optimizer, is_estimator, load_folds
 from hpray.checkpoint import TrialState, stored_checkpoint
-from hpray.data import Split, Splits
+from hpray.data import Splits
+from hpray.estimator_learner import EstimatorLearner
+from hpray.torch_learner import TorchLearner
 
 F_ = TypeVar("F_", bound=Callable[..., None])
-EVAL_BATCH = 4096
 
 
 def reports(*metrics: str) -> Callable[[F_], F_]:
@@ -36,26 +42,27 @@ def reports(*metrics: str) -> Callable[[F_], F_]:
 
 
 METRICS = ("val_acc", "val_loss", "train_loss", "epoch")
+SPREAD = ("val_acc", "val_loss")  # cross-validation reports <name>_std for these
 Report = Callable[..., None]
+Learner = TorchLearner | EstimatorLearner
 
 
 @reports(*METRICS)
-def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = tune.report) -> None:
+def train(config: dict[str, Any], base: dict[str, Any], report: Report = tune.report) -> None:
     """One trial: ``base`` (the study config) with the sampled ``config`` values applied."""
     # Ray logs a line per persisted checkpoint at INFO; one per epoch drowns the progress.
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     cfg = space.apply(base, config)
     study = cfg["study"]
-    torch.manual_seed(trial_seed(study["seed"], tune.get_context().get_trial_id()))
+    seed = trial_seed(study["seed"], tune.get_context().get_trial_id())
     torch.set_num_threads(max(1, int(cfg["resources"]["cpu"])))
-    device = trial_device()
-    data = cached_splits(json.dumps(cfg["data"], sort_keys=True), str(device))
-    model = build_model(cfg["model"], data.input_shape, data.n_classes).to(device)
-    state = TrialState(
-        model=model,
-        optimizer=build_optimizer(cfg["optim"], model.parameters()),
-        shuffle=torch.Generator(device=device).manual_seed(torch.initial_seed()),
+    estimator = is_estimator(cfg["model"])
+    device = torch.device("cpu") if estimator else trial_device()
+    folds = cached_folds(
+        json.dumps(cfg["data"], sort_keys=True), int(study.get("cv_folds") or 0), str(device)
     )
+    learners = [make_learner(cfg, fold, device, seed) for fold in folds]
+    state = TrialState(learners)
     handed = tune.get_checkpoint()
     checkpoint = handed or stored_checkpoint()
     if checkpoint is not None:
@@ -63,23 +70,20 @@ def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = t
         for metrics in state.history[seen:]:  # epochs done, but not in Ray's restored view
             report({**metrics, "replayed": True})  # reported again, not trained again
 
-    batch_size = int(cfg["data"]["batch_size"])
-    for epoch in range(state.epoch + 1, int(study["epochs"]) + 1):
-        train_loss = train_epoch(state, data.train, batch_size)
-        val_loss, val_acc = evaluate(model, data.val)
+    budget = int(study["epochs"])
+    every = int(study["checkpoint_every"])
+    # A learner that fits once (an SVM) reports once, at the full budget.
+    steps = range(1, budget + 1) if learners[0].iterative else [budget]
+    for epoch in (e for e in steps if e > state.epoch):
+        metrics = fold_metrics([fold_step(learner, epoch, budget) for learner in learners])
+        metrics["epoch"] = epoch
         state.epoch = epoch
-        metrics = {
-            "val_acc": val_acc,
-            "val_loss": val_loss,
-            "train_loss": train_loss,
-            "epoch": epoch,
-        }
-        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+        if not all(math.isfinite(metrics[k]) for k in ("train_loss", "val_loss")):
             # Diverged: more epochs cannot help, and the trial must never count as best.
             report({**metrics, "diverged": True})
             return
         state.history.append(metrics)
-        if epoch % int(study["checkpoint_every"]) == 0 or epoch == int(study["epochs"]):
+        if epoch % every == 0 or epoch == budget:
             with tempfile.TemporaryDirectory() as directory:
                 state.save(directory)
                 report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
@@ -87,34 +91,53 @@ def train_torch(config: dict[str, Any], base: dict[str, Any], report: Report = t
             report(metrics)
 
 
-def train_epoch(state: TrialState, train: Split, batch_size: int) -> float:
-    """One pass over the training split in shuffled mini-batches; the mean training loss."""
-    state.model.train()
-    order = torch.randperm(len(train), generator=state.shuffle, device=train.y.device)
-    total = torch.zeros((), device=train.y.device)
-    for start in range(0, len(train), batch_size):
-        batch = order[start : start + batch_size]
-        loss = F.cross_entropy(state.model(train.x[batch]), train.y[batch])
-        state.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        state.optimizer.step()
-        total += loss.detach() * len(batch)
-    # One device-to-host sync per epoch, not per batch.
-    return float(total) / len(train)
+train_torch = train  # the name studies started before scikit-learn models record
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, split: Split) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over ``split``."""
-    model.eval()
-    loss = torch.zeros((), device=split.y.device)
-    correct = torch.zeros((), device=split.y.device)
-    for start in range(0, len(split), EVAL_BATCH):
-        logits = model(split.x[start : start + EVAL_BATCH])
-        targets = split.y[start : start + EVAL_BATCH]
-        loss += F.cross_entropy(logits, targets, reduction="sum")
-        correct += (logits.argmax(dim=1) == targets).sum()
-    return float(loss) / len(split), float(correct) / len(split)
+def make_learner(cfg: dict[str, Any], data: Splits, device: torch.device, seed: int) -> Learner:
+    """The trial's learner on one split: ``cfg``'s model (and optimizer), seeded by ``seed``."""
+    if is_estimator(cfg["model"]):
+        cpus = max(1, int(cfg["resources"]["cpu"]))
+        return EstimatorLearner(
+            build_estimator(cfg["model"], seed=seed, n_jobs=cpus), data.train, data.val
+        )
+    torch.manual_seed(seed)  # the same initial weights on every fold
+    model = build_model(cfg["model"], data.input_shape, data.n_classes).to(device)
+    return TorchLearner(
+        model=model,
+        optimizer=build_optimizer(cfg["optim"], model.parameters()),
+        shuffle=torch.Generator(device=device).manual_seed(seed),
+        train=data.train,
+        val=data.val,
+        batch_size=int(cfg["data"]["batch_size"]),
+    )
+
+
+def fold_step(learner: Learner, epoch: int, budget: int) -> dict[str, float]:
+    """Train one learner to ``epoch`` and score it."""
+    train_loss = learner.step(epoch, budget)
+    val_loss, val_acc = learner.score()
+    return {"val_acc": val_acc, "val_loss": val_loss, "train_loss": train_loss}
+
+
+def fold_metrics(per_fold: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """The metrics to report: one fold's as they are; K folds' means, with their spread.
+
+    Example:
+        >>> m = fold_metrics([{"val_acc": 0.9, "val_loss": 0.3, "train_loss": 0.2},
+        ...                   {"val_acc": 0.8, "val_loss": 0.5, "train_loss": 0.4}])
+        >>> round(m["val_acc"], 6), round(m["val_acc_std"], 6), m["folds"]
+        (0.85, 0.05, 2)
+    """
+    if len(per_fold) == 1:
+        return dict(per_fold[0])
+    metrics: dict[str, Any] = {
+        name: statistics.fmean(fold[name] for fold in per_fold) for name in per_fold[0]
+    }
+    for name in SPREAD:  # the population spread, as scikit-learn's cv_results_ report it
+        metrics[f"{name}_std"] = statistics.pstdev(fold[name] for fold in per_fold)
+    metrics["folds"] = len(per_fold)
+    return metrics
 
 
 def trial_seed(study_seed: int, trial_id: str) -> int:
@@ -139,6 +162,6 @@ def trial_device() -> torch.device:
 
 
 @functools.lru_cache(maxsize=2)
-def cached_splits(data_json: str, device: str) -> Splits:
-    """The data splits on ``device``, loaded once per worker process: reused actors skip it."""
-    return load_data(json.loads(data_json)).to(torch.device(device))
+def cached_folds(data_json: str, folds: int, device: str) -> list[Splits]:
+    """The tuning splits on ``device``, loaded once per worker process: reused actors skip it."""
+    return [s.to(torch.device(device)) for s in load_folds(json.loads(data_json), folds)]

@@ -5,7 +5,14 @@ loaders and generators, or the file loaders here); splitting and scaling are sha
 """
 
 from hpray.data.loaders import load_csv, load_npz
-from hpray.data.splits import FinalSplits, Split, Splits, final_splits, make_splits
+from hpray.data.splits import (
+    FinalSplits,
+    Split,
+    Splits,
+    final_splits,
+    make_folds,
+    make_splits,
+)
 
 __all__ = [
     "FinalSplits",
@@ -14,5 +21,6 @@ __all__ = [
     "final_splits",
     "load_csv",
     "load_npz",
+    "make_folds",
     "make_splits",
 ]

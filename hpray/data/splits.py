@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.preprocessing import LabelEncoder, StandardScaler
 
 
@@ -123,6 +123,45 @@ def make_splits(
         part.input_shape,
         part.n_classes,
     )
+
+
+def make_folds(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    shape: Sequence[int] | None,
+    seed: int,
+    val: float,
+    test: float,
+    folds: int,
+) -> list[Splits]:
+    """K stratified folds of the training + validation rows (the test rows stay out).
+
+    Fold k trains on the other folds and validates on fold k, scaled with its own training
+    statistics. The folds are fixed by ``seed``, like the single split.
+
+    Example:
+        >>> from sklearn.datasets import load_digits
+        >>> x, y = load_digits(return_X_y=True)
+        >>> f = make_folds(x, y, shape=None, seed=0, val=0.2, test=0.2, folds=5)
+        >>> [len(s.val) for s in f], len(f[0].train) + len(f[0].val)
+        ([288, 288, 287, 287, 287], 1437)
+    """
+    part = _partition(x, y, shape, seed, val, test)
+    rows = np.sort(np.concatenate([part.train, part.val]))
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    out = []
+    for fit, held in splitter.split(rows, part.labels[rows]):
+        scaler = StandardScaler().fit(part.x[rows[fit]])
+        out.append(
+            Splits(
+                part.tensors(rows[fit], scaler),
+                part.tensors(rows[held], scaler),
+                part.input_shape,
+                part.n_classes,
+            )
+        )
+    return out
 
 
 def final_splits(

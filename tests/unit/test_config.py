@@ -5,9 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import BasicVariantGenerator, SearchGenerator
+from sklearn.base import BaseEstimator
 
+from hpray.build import locate
 from hpray.config import prepare
 from hpray.errors import ConfigError
 
@@ -23,12 +26,19 @@ def options(group: str) -> list[str]:
 
 
 def test_the_packaged_tree_has_the_contracts_groups() -> None:
-    assert options("model") == ["cnn", "mlp"]
+    assert options("model") == [
+        "cnn",
+        "gradient_boosting",
+        "logreg",
+        "mlp",
+        "random_forest",
+        "svm",
+    ]
     assert options("data") == ["csv", "digits", "npz", "synthetic"]
     assert options("searcher") == ["bayes", "gp", "grid", "random"]
     assert options("scheduler") == ["asha", "fifo"]
     assert options("resources") == ["auto", "cpu", "gpu", "gpu_shared"]
-    assert {"mlp", "cnn"} <= set(options("space"))
+    assert set(options("model")) <= set(options("space"))  # each model's default space
 
 
 def test_every_group_folder_ships_in_the_wheel() -> None:
@@ -70,8 +80,14 @@ def test_every_model_builds_on_every_data_option(
         if model == "cnn":
             overrides.append("data.shape=[1,2,3]")
     study = prepare(study_cfg(*[o for o in overrides if o]))
-    assert study.base["model"]["_target_"] == f"hpray.models.{model.upper()}"
-    assert "space" not in study.base and {p.path for p in study.params} >= {"optim.lr"}
+    built = locate("model._target_", study.base["model"]["_target_"])
+    if model in ("mlp", "cnn"):
+        assert built.__name__ == model.upper() and issubclass(built, torch.nn.Module)
+        assert {p.path for p in study.params} >= {"optim.lr"}
+    else:  # scikit-learn: its default space tunes the estimator alone
+        assert issubclass(built, BaseEstimator)
+        assert {p.path.split(".")[0] for p in study.params} == {"model"}
+    assert "space" not in study.base
 
 
 @pytest.mark.parametrize("searcher", options("searcher"))
@@ -155,6 +171,10 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["resources.cpu=0"], "resources.cpu"),
         (["searcher=grid", "space=grid", "searcher.repeats=0"], "searcher.repeats"),
         (["trainable=hpray.nope.train"], "trainable"),
+        (["study.cv_folds=1"], "study.cv_folds"),
+        (["study.cv_folds=500"], "study.cv_folds"),  # more folds than a class has rows
+        (["model=random_forest", "model.max_depth=-2"], "model"),
+        (["model=svm", "+model.gama=0.1"], "model.gama"),
     ],
 )
 def test_bad_input_names_the_key(study_cfg, overrides: list[str], key: str) -> None:

@@ -38,6 +38,15 @@ def test_changed_history_is_refused_listing_what_differs(study_cfg) -> None:
     assert differences(first.config, first.config) == []
 
 
+def test_a_config_written_before_cv_folds_and_the_rename_still_resumes(study_cfg) -> None:
+    current = prepare(study_cfg()).config
+    older = {**current, "trainable": "hpray.trainable.train_torch"}
+    older["study"] = {k: v for k, v in current["study"].items() if k != "cv_folds"}
+    assert differences(older, current) == []
+    folds = prepare(study_cfg("study.cv_folds=5")).config
+    assert differences(older, folds) == ["study.cv_folds: 0 -> 5"]
+
+
 def test_a_study_can_grow_but_not_shrink(study_cfg) -> None:
     from hpray.resume import grows
 

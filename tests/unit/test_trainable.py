@@ -6,10 +6,12 @@ import torch
 from ray import tune
 from sklearn.datasets import load_digits
 
-from hpray.build import build_model, build_optimizer
+from hpray.build import build_estimator, build_model, build_optimizer
 from hpray.checkpoint import TrialState
 from hpray.data import make_splits
-from hpray.trainable import evaluate, train_epoch, trial_seed
+from hpray.estimator_learner import EstimatorLearner
+from hpray.torch_learner import TorchLearner
+from hpray.trainable import trial_seed
 
 MODEL = {"_target_": "hpray.models.MLP", "layers": 1, "units": 32, "dropout": 0.2}
 OPTIM = {"_target_": "torch.optim.SGD", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4}
@@ -20,33 +22,43 @@ DATA = make_splits(*load_digits(return_X_y=True), shape=None, seed=0, val=0.2, t
 def fresh_state(seed: int = 7) -> TrialState:
     torch.manual_seed(seed)
     model = build_model(MODEL, DATA.input_shape, DATA.n_classes)
-    return TrialState(
-        model, build_optimizer(OPTIM, model.parameters()), torch.Generator().manual_seed(seed)
+    learner = TorchLearner(
+        model,
+        build_optimizer(OPTIM, model.parameters()),
+        torch.Generator().manual_seed(seed),
+        DATA.train,
+        DATA.val,
+        batch_size=64,
     )
+    return TrialState([learner])
+
+
+def train_epoch(state: TrialState) -> float:
+    return state.learners[0].step(1, 1)
 
 
 def test_training_learns_digits() -> None:
     state = fresh_state()
-    before = evaluate(state.model, DATA.val)
+    before = state.learners[0].score()
     for _ in range(5):
-        train_epoch(state, DATA.train, batch_size=64)
-    loss, acc = evaluate(state.model, DATA.val)
+        train_epoch(state)
+    loss, acc = state.learners[0].score()
     assert loss < before[0] and acc > 0.9
 
 
 def test_a_resumed_trial_continues_exactly(tmp_path: Path) -> None:
     straight = fresh_state()
-    losses = [train_epoch(straight, DATA.train, 64) for _ in range(4)]
+    losses = [train_epoch(straight) for _ in range(4)]
 
     first = fresh_state()
-    resumed = [train_epoch(first, DATA.train, 64) for _ in range(2)]
+    resumed = [train_epoch(first) for _ in range(2)]
     first.epoch = 2
     first.save(tmp_path)
     torch.manual_seed(123)  # the resumed process starts from other RNG states
     second = fresh_state(seed=99)
     second.load(tmp_path, torch.device("cpu"))
     assert second.epoch == 2
-    resumed += [train_epoch(second, DATA.train, 64) for _ in range(2)]
+    resumed += [train_epoch(second) for _ in range(2)]
     assert resumed == losses  # bit-identical: weights, optimizer, shuffling and dropout RNG
 
 
@@ -67,7 +79,7 @@ def checkpointed(tmp_path: Path, epochs: int) -> None:
     """checkpoint_000000 .. for epochs 1..N, each holding its metric history."""
     state = fresh_state()
     for epoch in range(1, epochs + 1):
-        loss = train_epoch(state, DATA.train, 64)
+        loss = train_epoch(state)
         state.epoch = epoch
         state.history.append({"epoch": epoch, "train_loss": loss})
         directory = tmp_path / f"checkpoint_{epoch - 1:06d}"
@@ -105,3 +117,61 @@ def test_handed_a_placeholder_the_trial_resumes_from_its_newest_checkpoint(tmp_p
     state = fresh_state(seed=5)
     seen = state.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000007"), CPU)
     assert (seen, state.epoch) == (0, 3)  # nothing known: the whole history is re-reported
+
+
+def test_fold_states_save_into_their_own_folders_and_continue_exactly(tmp_path: Path) -> None:
+    def two_folds(seed: int) -> TrialState:
+        return TrialState([fresh_state(seed).learners[0], fresh_state(seed + 1).learners[0]])
+
+    def step(state: TrialState) -> list[float]:
+        return [learner.step(1, 1) for learner in state.learners]
+
+    straight = two_folds(7)
+    expected = [step(straight) for _ in range(3)]
+    first = two_folds(7)
+    got = [step(first)]
+    first.epoch = 1
+    first.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fold0", "fold1", "meta.json"]
+    second = two_folds(50)
+    second.load(tmp_path, CPU)
+    got += [step(second) for _ in range(2)]
+    assert got == expected and second.epoch == 1
+
+
+def grown() -> EstimatorLearner:
+    node = {"_target_": "sklearn.ensemble.GradientBoostingClassifier", "n_estimators": 8}
+    return EstimatorLearner(build_estimator(node, seed=3, n_jobs=1), DATA.train, DATA.val)
+
+
+def test_an_ensemble_grows_over_the_budget_and_resumes_where_it_stopped(tmp_path: Path) -> None:
+    straight = grown()
+    sizes, scores = [], []
+    for epoch in range(1, 5):
+        straight.step(epoch, 4)
+        sizes.append(straight.estimator.n_estimators_)
+        scores.append(straight.score())
+    assert sizes == [2, 4, 6, 8]  # ceil(8 * e / 4) stages at epoch e
+    assert scores[-1][1] > 0.8 and scores[-1][0] < scores[0][0]
+
+    first = TrialState([grown()])
+    for epoch in (1, 2):
+        first.learners[0].step(epoch, 4)  # type: ignore[attr-defined]
+    first.epoch = 2
+    first.save(tmp_path)
+    second = TrialState([grown()])
+    second.load(tmp_path, CPU)
+    learner = second.learners[0]
+    assert isinstance(learner, EstimatorLearner) and learner.fitted == 4
+    for epoch in (3, 4):
+        learner.step(epoch, 4)
+    assert learner.score() == scores[-1]  # the same model as fitted straight through
+
+
+def test_an_svm_without_probabilities_reports_its_hinge_loss() -> None:
+    node = {"_target_": "sklearn.svm.SVC", "C": 1.0}
+    svm = EstimatorLearner(build_estimator(node, seed=0, n_jobs=1), DATA.train, DATA.val)
+    assert not svm.iterative
+    train_loss = svm.step(5, 5)
+    val_loss, val_acc = svm.score()
+    assert val_acc > 0.9 and 0 <= train_loss < val_loss
