@@ -23,9 +23,7 @@ HYDRA = {"run": {"dir": "."}, "output_subdir": None, "job": {"chdir": False}}
 
 def best_config(config: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """The study ``config`` with its fixed space values and the trial's ``params`` applied."""
-    fixed, _ = space.parse(config["space"])
-    base = {k: v for k, v in config.items() if k != "space"}
-    best = space.apply(space.apply(base, fixed), params)
+    best = space.apply(space.trial_base(config), params)
     best["space"] = {}  # nothing to search: a study from it is this one model
     best["study"] = {**best["study"], "num_samples": 1}
     best["hydra"] = HYDRA

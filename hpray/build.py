@@ -22,7 +22,7 @@ from hpray.data import FinalSplits, Splits, final_splits, make_folds, make_split
 from hpray.errors import ConfigError
 from hpray.estimator_learner import is_estimator_class
 from hpray.searchers import SearchPlan
-from hpray.space import Param
+from hpray.space import Space
 
 UNEXPECTED = re.compile(r"unexpected keyword argument '(\w+)'")
 
@@ -92,17 +92,16 @@ def build_optimizer(
     """The optimizer of ``node`` (``optim:``).
 
     ``momentum`` is one tunable across optimizers: SGD and RMSprop take it as is, Adam-style
-    optimizers as their first beta (the literature's momentum term).
+    optimizers as their first beta (the literature's momentum term), ``beta2`` as the second.
     """
     node = dict(node)
-    momentum = node.pop("momentum", None)
+    momentum, beta2 = node.pop("momentum", None), node.pop("beta2", None)
     target = locate("optim._target_", str(node.get("_target_")))
     accepted = inspect.signature(target).parameters
-    if momentum is not None:
-        if "momentum" in accepted:
-            node["momentum"] = momentum
-        elif "betas" in accepted:
-            node["betas"] = (momentum, 0.999)
+    if "betas" in accepted and (momentum is not None or beta2 is not None):
+        node["betas"] = (0.9 if momentum is None else momentum, 0.999 if beta2 is None else beta2)
+    elif momentum is not None and "momentum" in accepted:
+        node["momentum"] = momentum  # beta2 means nothing here: dropped, as momentum for Adagrad
     optimizer = _instantiate("optim", node, params=parameters)
     assert isinstance(optimizer, torch.optim.Optimizer)
     return optimizer
@@ -144,14 +143,14 @@ def _splits(node: Mapping[str, Any], make: Callable[..., Any], **more: Any) -> A
         raise ConfigError("data", str(err)) from err
 
 
-def build_search(node: Mapping[str, Any], params: Sequence[Param], **study: Any) -> SearchPlan:
-    """The search plan of ``node`` (``searcher:``) over ``params``.
+def build_search(node: Mapping[str, Any], space: Space, **study: Any) -> SearchPlan:
+    """The search plan of ``node`` (``searcher:``) over the parsed ``space``.
 
     ``study`` holds what every searcher factory takes: num_samples, limit, metric and mode.
     """
     factory = _instantiate("searcher", node)
     try:
-        plan = factory(params, **study)
+        plan = factory(space, **study)
     except TypeError as err:
         raise ConfigError("searcher", f"{err}. Check the searcher option's keys.") from err
     if not isinstance(plan, SearchPlan):

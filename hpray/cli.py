@@ -7,6 +7,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
@@ -89,7 +90,15 @@ def compose(args: list[str], task: Callable[[DictConfig], int], prog: str) -> in
 
     @hydra.main(config_path="pkg://hpray.conf", config_name="study", version_base="1.3")
     def entered(cfg: DictConfig) -> None:
+        from hpray.branch_groups import expand
+
         outcome["entered"] = True
+        try:
+            cfg = expand(cfg, HydraConfig.get().job.config_name or "study")
+        except ConfigError as err:
+            print(f"hpray: invalid config: {err}", file=sys.stderr)
+            outcome["code"] = EXIT_CONFIG
+            return
         outcome["code"] = task(cfg)
 
     sys.argv = [prog, *args]

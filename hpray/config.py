@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class Study:
     scheduler: TrialScheduler
     trainable: Callable[..., None]
     tracking: list[Any]  # extra Ray Tune logger callbacks (MLflow); TensorBoard is built in
+    uses_torch: bool = True  # some trial trains a torch model (else resources.gpu=auto is 0)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -94,17 +96,16 @@ def prepare(cfg: DictConfig) -> Study:
             f"{config['trainable']}; it reports {list(reported)}.",
         )
 
-    fixed, params = space.parse(config["space"])
-    base = {k: v for k, v in config.items() if k != "space"}
-    space.check_paths(params, fixed, base)
-    for param in params:
+    parsed = space.parse_space(config["space"])
+    space.check_paths(parsed, {k: v for k, v in config.items() if k != "space"})
+    for param in parsed.all_params():
         if param.path.endswith("_target_"):  # a typo here would only fail inside the trials
             for value in param.values:
                 locate(param.key, str(value))
-    base = space.apply(base, fixed)
+    base = space.trial_base(config)
     plan = build_search(
         config["searcher"],
-        params,
+        parsed,
         num_samples=settings["num_samples"],
         limit=settings["max_concurrent"],
         metric=settings["metric"],
@@ -112,8 +113,10 @@ def prepare(cfg: DictConfig) -> Study:
     )
     scheduler = build_scheduler(config["scheduler"])
     tracking = build_tracking(config.get("tracking"))
-    dry_build(base)
-    return Study(config, base, params, plan, scheduler, trainable, tracking)
+    uses_torch = dry_build(base, parsed)
+    return Study(
+        config, base, parsed.all_params(), plan, scheduler, trainable, tracking, uses_torch
+    )
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:
@@ -167,15 +170,32 @@ def check_resources(resources: Mapping[str, Any]) -> None:
         )
 
 
-def dry_build(base: Mapping[str, Any]) -> None:
-    """Load the data and build the model (and optimizer) from the base config, on the CPU.
+def dry_build(base: Mapping[str, Any], parsed: space.Space) -> bool:
+    """Load the data and build each model (and optimizer) a trial can get, on the CPU.
 
     Catches a missing data file, a model that does not fit the data, a misspelled argument or
-    more folds than a class has rows before Ray starts, instead of in every trial.
+    more folds than a class has rows before Ray starts, instead of in every trial. A space
+    with branches is built once per option. True when some trial trains a torch model.
     """
-    data = load_folds(base["data"], int(base["study"].get("cv_folds") or 0))[0]
-    if is_estimator(base["model"]):
-        build_estimator(base["model"], seed=0, n_jobs=1)
-        return
-    model = build_model(base["model"], data.input_shape, data.n_classes)
-    build_optimizer(base["optim"], model.parameters())
+    uses_torch, loaded = False, {}
+    for example in space.examples(parsed):
+        trial = space.apply(base, example)
+        picks = {k: v for k, v in example.items() if k in parsed.branch_paths()}
+        try:
+            source = json.dumps(trial["data"], sort_keys=True, default=str)
+            if source not in loaded:  # options may differ in data (batch size), rarely in rows
+                folds = int(trial["study"].get("cv_folds") or 0)
+                loaded[source] = load_folds(trial["data"], folds)[0]
+            data = loaded[source]
+            if is_estimator(trial["model"]):
+                build_estimator(trial["model"], seed=0, n_jobs=1)
+                continue
+            model = build_model(trial["model"], data.input_shape, data.n_classes)
+            build_optimizer(trial["optim"], model.parameters())
+            uses_torch = True
+        except ConfigError as err:
+            if not picks:
+                raise
+            chosen = ", ".join(f"{k}={v}" for k, v in picks.items())
+            raise ConfigError(err.key, f"{err.message} (in a trial that picks {chosen})") from err
+    return uses_torch

@@ -62,7 +62,8 @@ def learning_curves(rows: Sequence[TrialRow], metric: str, budget: int) -> go.Fi
     for row in rows:
         if not row.history:
             continue
-        epochs = list(range(1, len(row.history) + 1))
+        # A model fitted once reports once, at its last epoch: place it there.
+        epochs = list(range(row.epochs - len(row.history) + 1, row.epochs + 1))
         fig.add_trace(
             go.Scatter(
                 x=epochs,

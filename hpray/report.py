@@ -75,7 +75,7 @@ def write_html(
         f"hpray study {config['study']['name']}",
         summary,
         rows,
-        space.parse(config["space"])[1],
+        space.parse_space(config["space"]).all_params(),
         config["study"],
         best.read_text() if best.is_file() else None,
     )

@@ -91,7 +91,7 @@ def ray_session(ray_cfg: dict[str, Any]) -> Iterator[None]:
 
 
 def _fit(study: Study, directory: StudyDir) -> None:
-    resources = trial_resources(study.config["resources"])
+    resources = trial_resources(study.config["resources"], study.uses_torch)
     study.base["resources"] = {"cpu": resources["cpu"], "gpu": resources["gpu"]}
     (directory / resume.CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
     print(
@@ -196,11 +196,14 @@ def connect(ray_cfg: dict[str, Any]) -> bool:
     return True
 
 
-def trial_resources(resources: dict[str, Any]) -> dict[str, float]:
-    """Per-trial resources; ``gpu: auto`` is one GPU when the cluster has any, else none."""
+def trial_resources(resources: dict[str, Any], uses_torch: bool = True) -> dict[str, float]:
+    """Per-trial resources; ``gpu: auto`` is one GPU when the cluster has any, else none.
+
+    A study of scikit-learn models alone runs on CPUs: ``auto`` then asks for no GPU.
+    """
     gpu = resources["gpu"]
     if gpu == "auto":
-        gpu = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        gpu = 1 if uses_torch and ray.cluster_resources().get("GPU", 0) >= 1 else 0
     return {"cpu": float(resources["cpu"]), "gpu": float(gpu)}
 
 

@@ -8,10 +8,12 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import DictConfig
 
+from hpray.branch_groups import expand
+
 
 def compose_study(storage: Path, *overrides: str) -> DictConfig:
     with initialize_config_module("hpray.conf", version_base="1.3"):
-        return compose("study", overrides=[f"study.storage={storage}", *overrides])
+        return expand(compose("study", overrides=[f"study.storage={storage}", *overrides]))
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["scheduler.grace_period=0"], "scheduler"),
         (["+space.optim.lr.hgh=3"], "space.optim.lr.hgh"),
         (["+space.optim.lrr=0.1"], "space.optim.lrr"),
-        (["optim._target_=torch.optim.Adm"], "optim._target_"),
+        (["optim._target_=torch.optim.Adm", "~space.optim._target_"], "optim._target_"),
         (
             ["space.optim._target_.values=[torch.optim.SGD,torch.optim.Nope]"],
             "space.optim._target_",
@@ -173,7 +173,7 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["trainable=hpray.nope.train"], "trainable"),
         (["study.cv_folds=1"], "study.cv_folds"),
         (["study.cv_folds=500"], "study.cv_folds"),  # more folds than a class has rows
-        (["model=random_forest", "model.max_depth=-2"], "model"),
+        (["model=random_forest", "+model.min_samples_split=-2"], "model"),
         (["model=svm", "+model.gama=0.1"], "model.gama"),
     ],
 )

@@ -20,7 +20,7 @@ STUDY = {"metric": "val_acc", "mode": "max"}
 
 
 def suggestions(sampler: optuna.samplers.BaseSampler, n: int = 5) -> list[dict]:
-    plan = optuna_search(space.parse(SPACE)[1], num_samples=n, limit=0, sampler=sampler, **STUDY)
+    plan = optuna_search(space.parse_space(SPACE), num_samples=n, limit=0, sampler=sampler, **STUDY)
     return [plan.search_alg.searcher.suggest(f"t{i}") for i in range(2)]
 
 
@@ -33,7 +33,7 @@ def test_optuna_searchers_are_seeded(sampler: type) -> None:
 
 
 def test_optuna_plan_limits_concurrency() -> None:
-    params = space.parse(SPACE)[1]
+    params = space.parse_space(SPACE)
     plan = optuna_search(
         params,
         num_samples=9,
@@ -55,7 +55,7 @@ def test_optuna_plan_limits_concurrency() -> None:
 
 
 def test_random_plan_samples_every_leaf() -> None:
-    plan = random_search(space.parse(SPACE)[1], num_samples=7, limit=0, seed=1, **STUDY)
+    plan = random_search(space.parse_space(SPACE), num_samples=7, limit=0, seed=1, **STUDY)
     assert plan.num_samples == 7 and set(plan.param_space) == {
         "optim.lr",
         "model.units",
@@ -64,10 +64,10 @@ def test_random_plan_samples_every_leaf() -> None:
 
 
 def test_grid_plan_counts_combinations() -> None:
-    params = space.parse(
+    params = space.parse_space(
         {"a": {"type": "choice", "values": [1, 2]}, "b": {"type": "int", "low": 1, "high": 3}}
-    )[1]
+    )
     plan = grid_search(params, num_samples=50, limit=0, repeats=2, **STUDY)
     assert plan.num_samples == 2 and "6 combinations x 2 = 12 trials" in plan.description
     with pytest.raises(ConfigError):
-        grid_search(space.parse(SPACE)[1], num_samples=1, limit=0, **STUDY)
+        grid_search(space.parse_space(SPACE), num_samples=1, limit=0, **STUDY)

@@ -130,9 +130,9 @@ def test_apply_sets_paths_without_touching_the_base() -> None:
 
 
 def test_check_paths_refuses_keys_missing_from_the_config() -> None:
-    _, params = space.parse({"optim": {"lrr": LEAVES["uniform"]}})
+    parsed = space.parse_space({"optim": {"lrr": LEAVES["uniform"]}})
     with pytest.raises(ConfigError) as err:
-        space.check_paths(params, {}, {"optim": {"lr": 0.1}})
+        space.check_paths(parsed, {"optim": {"lr": 0.1}})
     assert err.value.key == "space.optim.lrr"
 
 
