@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,6 +54,13 @@ def _distribution(p: space.Param, rows: Sequence[TrialRow]) -> Any:
     except Exception:  # a leaf Optuna cannot sample (normal): the range the trials took
         seen = [float(r.params[p.path]) for r in rows if p.path in r.params]
         return optuna.distributions.FloatDistribution(min(seen), max(seen) or 1.0)
+
+
+def _quietly(plot: Any, study: optuna.Study, metric: str) -> Any:
+    # PED-ANOVA warns for each parameter that few trials sampled (every branch's leaves).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return plot(study, target_name=metric)
 
 
 def learning_curves(rows: Sequence[TrialRow], metric: str, budget: int) -> go.Figure:
@@ -190,9 +198,9 @@ def render(
             ),
         ),
         _section(
-            "Parameter importance (Optuna's fANOVA)",
+            "Parameter importance (Optuna's PED-ANOVA)",
             _optuna_plot(
-                lambda: optuna.visualization.plot_param_importances(study, target_name=metric),
+                lambda: _quietly(optuna.visualization.plot_param_importances, study, metric),
                 "Importance needs at least two finished trials whose values differ",
             ),
         ),

@@ -39,6 +39,16 @@ def test_help_lists_the_groups(capsys) -> None:
         (["study.metric=f1"], "study.metric: 'f1' is not reported"),
         (["data=npz", "data.source.path=missing.npz"], "data.source.path: no such file"),
         (["-m", "study.seed=1,2"], "multirun"),
+        (
+            ["space=families", "+space.model.options.xgboost={max_depth:3}"],
+            "space.model.options.xgboost: 'xgboost' is not an option of the config group model",
+        ),
+        (
+            ["space=families", "+space.data.batch_size={type:choice,values:[32,64]}"],
+            "space.model.options.mlp._with_.data.batch_size: sets data.batch_size, and "
+            "space.data.batch_size sets data.batch_size in the same trials",
+        ),
+        (["space=families", "searcher=grid"], "grid search needs discrete leaves"),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(
