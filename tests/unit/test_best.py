@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,29 @@ def test_best_yaml_is_the_whole_config_and_hydra_loads_it(study_cfg, tmp_path: P
     assert study.params == [] and study.plan.num_samples == 1
     assert study.base["optim"]["lr"] == 0.0123 and study.base["model"]["units"] == 77
     assert not write_best(tmp_path, config, {"best": None})
+
+
+def test_a_conditional_best_is_the_picked_family_and_retrains(study_cfg, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config = resolve(study_cfg("space=families", "study.name=f", "study.epochs=2"))
+    params = {"model": "random_forest", "model.n_estimators": 12, "model.max_depth": 6}
+    summary = {
+        "complete": True,
+        "best": {"trial_id": "t1", "params": params, "metric": "val_acc", "value": 0.9},
+    }
+    assert write_best(tmp_path, config, summary)
+    best = yaml.safe_load((tmp_path / BEST_FILE).read_text())
+    assert best["model"]["_target_"] == "sklearn.ensemble.RandomForestClassifier"
+    assert best["model"]["n_estimators"] == 12 and "layers" not in best["model"]
+    assert "_space_" not in best and best["space"] == {}
+    with initialize_config_dir(str(tmp_path), version_base="1.3"):
+        cfg = compose("best", overrides=[f"study.storage={tmp_path}", "study.name=again"])
+    assert prepare(cfg).uses_torch is False  # a forest alone: resources.gpu=auto asks none
+    assert retrain_main([str(tmp_path), "--seeds", "2", "--device", "cpu"]) == 0
+    final = json.loads((tmp_path / "final.json").read_text())
+    assert final["test_acc"]["mean"] > 0.85 and len(final["seeds"]) == 2
+    with (tmp_path / "final" / "model_seed0.pkl").open("rb") as f:
+        forest = pickle.load(f)
+    assert len(forest.estimators_) == 12 and forest.max_depth == 6
 
 
 def test_retrain_refuses_a_directory_without_best_yaml(
