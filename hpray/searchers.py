@@ -11,7 +11,6 @@ whose parameters depend on earlier choices); grid search enumerates its branches
 from __future__ import annotations
 
 import pickle
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +24,6 @@ from hpray.errors import ConfigError
 from hpray.space import Param, Space, grid_points, grid_size
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study it creates
-# TPE's `group` (conf/searcher/bayes.yaml) is marked experimental; it is what we want.
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 from hpray import space
 from hpray.config import prepare
 from hpray.errors import ConfigError
-from hpray.searchers import grid_search, optuna_search, random_search
+from hpray.searchers import optuna_search, random_search
 
 STUDY = {"metric": "val_acc", "mode": "max"}
 # What a trial of each family (and optimizer) may hold, and must hold, in space=families.
@@ -87,6 +87,7 @@ def test_grid_runs_each_option_with_its_own_grid(study_cfg) -> None:
         assert set(point) == keys
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 @pytest.mark.parametrize("searcher", ["random", "bayes", "gp"])
 def test_define_by_run_samples_only_the_picked_branch(study_cfg, searcher: str) -> None:
     parsed = space.parse_space(prepare(study_cfg("space=families")).config["space"])
