@@ -4,7 +4,7 @@ A trial trains one learner, or one per cross-validation fold (saved in ``fold<k>
 hard kill, Ray hands a restored trial the checkpoint its last experiment snapshot knew,
 which can be older than the newest one the trial had already written to storage. A trial
 therefore resumes from its newest readable checkpoint, and the metric history stored in it lets
-the trial re-report epochs Ray's restored view has not seen instead of training them again.
+the trial report its finished epochs again instead of training them again.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class TrialState:
 
         Candidates are ``handed`` and its sibling checkpoints, newest epoch first. A damaged one
         (a torn write, a full disk) is skipped with a warning; with none readable the trial
-        starts again from epoch 0. The caller re-reports ``history`` after the returned epoch.
+        starts again from epoch 0. The caller reports ``history`` again.
         """
         candidates = sorted(_with_epochs([handed, *_siblings(handed)]), key=lambda c: -c[0])
         # An empty placeholder (see resume.fill_checkpoint_gaps) tells nothing: report it all.

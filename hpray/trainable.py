@@ -58,17 +58,19 @@ def train(config: dict[str, Any], base: dict[str, Any], report: Report = tune.re
     torch.set_num_threads(max(1, int(cfg["resources"]["cpu"])))
     estimator = is_estimator(cfg["model"])
     device = torch.device("cpu") if estimator else trial_device()
+    rows = {k: v for k, v in cfg["data"].items() if k != "batch_size"}  # what loading reads
     folds = cached_folds(
-        json.dumps(cfg["data"], sort_keys=True), int(study.get("cv_folds") or 0), str(device)
+        json.dumps(rows, sort_keys=True), int(study.get("cv_folds") or 0), str(device)
     )
     learners = [make_learner(cfg, fold, device, seed) for fold in folds]
     state = TrialState(learners)
-    handed = tune.get_checkpoint()
-    checkpoint = handed or stored_checkpoint()
+    checkpoint = tune.get_checkpoint() or stored_checkpoint()
     if checkpoint is not None:
-        seen = state.resume(checkpoint, device) if handed else 0
-        for metrics in state.history[seen:]:  # epochs done, but not in Ray's restored view
-            report({**metrics, "replayed": True})  # reported again, not trained again
+        state.resume(checkpoint, device)
+        # Every epoch done is reported again, flagged (no training): the result files Ray
+        # restores can lag its snapshot, and this way none of the trial's history is lost.
+        for metrics in state.history:
+            report({**metrics, "replayed": True})
 
     budget = int(study["epochs"])
     every = int(study["checkpoint_every"])

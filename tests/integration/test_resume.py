@@ -22,8 +22,8 @@ STUDY = ("study.num_samples=6", "study.epochs=4", "scheduler=fifo")
 def assert_whole(directory: Path, trials: int, epochs: int) -> list[dict[str, str]]:
     """Exactly `trials` trials, distinct configurations, each with every epoch 1..N.
 
-    A resumed trial reports again, flagged ``replayed``, the epochs Ray's last snapshot had not
-    seen; it never trains an epoch twice, so it never starts over.
+    A resumed trial reports its finished epochs again, flagged ``replayed``; it never trains an
+    epoch twice, so it never starts over.
     """
     rows = results(directory)
     assert len(rows) == trials and all(r["status"] == "completed" for r in rows)

@@ -176,3 +176,27 @@ def test_an_empty_inline_option_is_refused() -> None:
     with pytest.raises(ConfigError) as err:
         space.parse_space({"head": {"type": "branch", "options": {"a": {"k": 1}, "b": None}}})
     assert err.value.key == "space.head.options.b"
+
+
+def test_conditional_searchers_save_and_restore_mid_study(study_cfg, tmp_path) -> None:
+    """What Ray Tune snapshots and restores on resume: the searcher's own state."""
+    grid = prepare(study_cfg("space=families_grid", "searcher=grid")).plan.search_alg.searcher
+    first = [grid.suggest(f"t{i}") for i in range(5)]
+    grid.save(str(tmp_path / "grid.pkl"))
+    again = prepare(study_cfg("space=families_grid", "searcher=grid")).plan.search_alg.searcher
+    again.restore(str(tmp_path / "grid.pkl"))
+    rest = [again.suggest(f"t{i}") for i in range(5, 12)]
+    points = [tuple(sorted(p.items())) for p in first + rest]
+    assert len(set(points)) == 12 and again.suggest("t12") == "FINISHED"
+
+    plan = prepare(study_cfg("space=families", "searcher=bayes")).plan
+    bayes = plan.search_alg.searcher.searcher  # the OptunaSearch inside the concurrency limit
+    for i in range(3):
+        bayes.suggest(f"t{i}")
+        bayes.on_trial_complete(f"t{i}", {"val_acc": 0.5 + i / 10})
+    bayes.save(str(tmp_path / "bayes.pkl"))
+    restored = prepare(study_cfg("space=families", "searcher=bayes")).plan.search_alg.searcher
+    restored.searcher.restore(str(tmp_path / "bayes.pkl"))
+    assert len(restored.searcher._ot_study.trials) == 3  # what it learned came back
+    config = restored.searcher.suggest("t3")
+    assert set(config) == expected_keys(config)

@@ -2,16 +2,19 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 from ray import tune
 from sklearn.datasets import load_digits
 
+from hpray import space
 from hpray.build import build_estimator, build_model, build_optimizer
 from hpray.checkpoint import TrialState
+from hpray.config import prepare
 from hpray.data import make_splits
 from hpray.estimator_learner import EstimatorLearner
 from hpray.torch_learner import TorchLearner
-from hpray.trainable import trial_seed
+from hpray.trainable import make_learner, trial_seed
 
 MODEL = {"_target_": "hpray.models.MLP", "layers": 1, "units": 32, "dropout": 0.2}
 OPTIM = {"_target_": "torch.optim.SGD", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4}
@@ -175,3 +178,29 @@ def test_an_svm_without_probabilities_reports_its_hinge_loss() -> None:
     train_loss = svm.step(5, 5)
     val_loss, val_acc = svm.score()
     assert val_acc > 0.9 and 0 <= train_loss < val_loss
+
+
+@pytest.mark.parametrize(
+    ("overrides", "grows"),
+    [
+        (["model._target_=sklearn.ensemble.ExtraTreesClassifier"], True),
+        (
+            [
+                "model._target_=sklearn.tree.DecisionTreeClassifier",
+                "~model.n_estimators",
+                "model.n_jobs=1",
+                "~model.n_jobs",
+                "~space.model.n_estimators",
+            ],
+            False,
+        ),
+    ],
+)
+def test_any_estimator_a_user_names_is_a_learner(study_cfg, overrides, grows: bool) -> None:  # type: ignore[no-untyped-def]
+    study = prepare(study_cfg("model=random_forest", "space.model.max_depth.low=8", *overrides))
+    assert study.uses_torch is False
+    config = space.apply(study.base, space.examples(space.parse_space(study.config["space"]))[0])
+    learner = make_learner(config, DATA, CPU, seed=1)
+    assert isinstance(learner, EstimatorLearner) and learner.iterative is grows
+    learner.step(4, 4)
+    assert learner.score()[1] > 0.7  # chance is 0.1
