@@ -149,3 +149,30 @@ def stored_checkpoint() -> tune.Checkpoint | None:
     except Exception:  # no trial directory yet: a new trial
         return None
     return max(found, key=lambda c: c.path) if found else None
+
+
+def logged_epochs() -> set[int]:
+    """The epochs this trial's stored result file (Ray's result.json) holds.
+
+    Ray restores a trial's result file from storage when the trial starts again, and a hard
+    kill can leave that copy behind the snapshot that handed the trial its checkpoint.
+    """
+    from ray.train._internal.session import get_session
+
+    storage = getattr(get_session(), "storage", None)
+    if storage is None:
+        return set()
+    try:
+        with storage.storage_filesystem.open_input_stream(
+            str(PurePosixPath(storage.trial_fs_path) / "result.json")
+        ) as stream:
+            lines = stream.read().decode().splitlines()
+    except Exception:  # no result file yet
+        return set()
+    epochs = set()
+    for line in lines:
+        try:
+            epochs.add(int(json.loads(line)["epoch"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line, or a result without an epoch
+    return epochs

@@ -23,7 +23,7 @@ from ray import tune
 
 from hpray import space
 from hpray.build import build_estimator, build_model, build_optimizer, is_estimator, load_folds
-from hpray.checkpoint import TrialState, stored_checkpoint
+from hpray.checkpoint import TrialState, logged_epochs, stored_checkpoint
 from hpray.data import Splits
 from hpray.estimator_learner import EstimatorLearner
 from hpray.torch_learner import TorchLearner
@@ -64,13 +64,15 @@ def train(config: dict[str, Any], base: dict[str, Any], report: Report = tune.re
     )
     learners = [make_learner(cfg, fold, device, seed) for fold in folds]
     state = TrialState(learners)
-    checkpoint = tune.get_checkpoint() or stored_checkpoint()
+    handed = tune.get_checkpoint()
+    checkpoint = handed or stored_checkpoint()
     if checkpoint is not None:
-        state.resume(checkpoint, device)
-        # Every epoch done is reported again, flagged (no training): the result files Ray
-        # restores can lag its snapshot, and this way none of the trial's history is lost.
-        for metrics in state.history:
-            report({**metrics, "replayed": True})
+        known = state.resume(checkpoint, device)
+        seen = known if handed else 0  # a stored checkpoint Ray's snapshot did not know of
+        logged = logged_epochs()
+        for metrics in state.history:  # done, but not in Ray's view or not in its result file
+            if metrics["epoch"] > seen or metrics["epoch"] not in logged:
+                report({**metrics, "replayed": True})  # reported again, not trained again
 
     budget = int(study["epochs"])
     every = int(study["checkpoint_every"])
