@@ -154,14 +154,21 @@ def test_asha_rungs_survive_a_resume(tmp_path: Path) -> None:
         "scheduler.reduction_factor=2",
     )
     first = Driver(tmp_path, *asha)
-    first.wait_until(lambda: checkpoints(directory) >= 6)
+    # Early, so that trials are still pending: they are recorded only after the resume.
+    first.wait_until(lambda: checkpoints(directory) >= 3)
     first.proc.terminate()
     assert first.finish(timeout=60) == 75
 
-    def recorded() -> set[str]:
+    def recorded() -> set[tuple[int, str]]:
+        """(rung milestone, trial) pairs the stored ASHA state holds."""
         [state] = sorted(directory.glob("callback-states-*.pkl"))[-1:]
         scheduler = pickle.loads(pickle.loads(state.read_bytes())[0]["scheduler"])  # callback 0
-        return {t for bracket in scheduler["_brackets"] for _, rung in bracket._rungs for t in rung}
+        return {
+            (milestone, trial)
+            for bracket in scheduler["_brackets"]
+            for milestone, rung in bracket._rungs
+            for trial in rung
+        }
 
     before = recorded()
     assert before, "the interrupted study recorded no ASHA rung"

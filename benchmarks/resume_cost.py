@@ -1,0 +1,138 @@
+"""What an interruption costs: a study SIGKILLed mid-way and resumed vs the same study run
+straight through.
+
+    python benchmarks/resume_cost.py                     # 3 seeds, 8 trials x 10 epochs
+    python benchmarks/resume_cost.py --seeds 1 --trials 4 --epochs 6       # small
+
+Each seed runs the study twice through `hpray tune` (random search, FIFO, so both runs train
+the same trials to the same budget): straight through, and killed (the driver's whole process
+group, SIGKILL) once half of its trial-epochs are checkpointed, then resumed with the same
+command. Reports the extra trial-epochs trained (epochs trained again: work since the last
+checkpoint) and the extra wall time (restart, restore, and the retraining).
+Writes resume_cost.json and resume_cost.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from harness import tune, write_record
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' kill helper
+from tests.integration.drivers import Driver, checkpoints
+
+
+def trained_epochs(directory: Path) -> int:
+    """Epochs actually trained: every reported epoch, less those a resumed trial replayed."""
+    total = 0
+    for result in directory.glob("trial_*/result.json"):
+        for line in result.read_text().splitlines():
+            if line.strip() and not json.loads(line).get("replayed"):
+                total += 1
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    args = parser.parse_args()
+    started = time.monotonic()
+    runs = []
+    with tempfile.TemporaryDirectory() as storage:
+        for seed in range(args.seeds):
+            overrides = [
+                "scheduler=fifo",
+                "resources=cpu",
+                f"study.seed={seed}",
+                f"study.num_samples={args.trials}",
+                f"study.epochs={args.epochs}",
+            ]
+            straight, _ = tune(Path(storage), f"straight_{seed}", *overrides)
+            name = f"killed_{seed}"
+            directory = Path(storage) / name
+            first = Driver(storage, f"study.name={name}", *overrides)
+            t0 = time.monotonic()
+            half = args.trials * args.epochs // 2
+            first.wait_until(lambda d=directory, h=half: checkpoints(d) >= h, timeout=1800)
+            killed_at = checkpoints(directory)
+            first.kill_group()
+            before_kill = time.monotonic() - t0
+            second = Driver(storage, f"study.name={name}", *overrides)
+            t1 = time.monotonic()
+            code = second.finish(timeout=3600)
+            after = time.monotonic() - t1
+            if code != 0:
+                raise SystemExit(f"the resumed study exited {code}:\n{second.stderr[-3000:]}")
+            summary = json.loads((directory / "summary.json").read_text())
+            run = {
+                "seed": seed,
+                "checkpoints_at_kill": killed_at,
+                "straight": {
+                    "trained_epochs": trained_epochs(Path(storage) / f"straight_{seed}"),
+                    "wall_s": straight["wall_s"],
+                },
+                "resumed": {
+                    "trained_epochs": trained_epochs(directory),
+                    "wall_s": round(before_kill + after, 2),
+                    "complete": summary["complete"],
+                },
+            }
+            run["extra_epochs"] = (
+                run["resumed"]["trained_epochs"] - run["straight"]["trained_epochs"]
+            )
+            run["extra_wall_s"] = round(run["resumed"]["wall_s"] - straight["wall_s"], 2)
+            runs.append(run)
+            print(json.dumps(run), flush=True)
+    record: dict[str, Any] = {
+        "seeds": args.seeds,
+        "trials": args.trials,
+        "epochs": args.epochs,
+        "machine": f"{os.cpu_count()} CPUs",
+        "runs": runs,
+        "median_extra_epochs": statistics.median(r["extra_epochs"] for r in runs),
+        "median_extra_wall_s": statistics.median(r["extra_wall_s"] for r in runs),
+        "wall_s": round(time.monotonic() - started, 1),
+    }
+    total = args.trials * args.epochs
+    write_record(
+        args.out,
+        "resume_cost",
+        record,
+        f"A study of {args.trials} trials x {args.epochs} epochs ({total} trial-epochs) "
+        f"SIGKILLed at half its checkpoints and resumed, vs run straight through; "
+        f"{record['machine']}",
+        [
+            "seed",
+            "trained epochs (straight / resumed)",
+            "extra epochs",
+            "wall s (straight / killed + resumed)",
+            "extra wall s",
+        ],
+        [
+            [
+                r["seed"],
+                f"{r['straight']['trained_epochs']} / {r['resumed']['trained_epochs']}",
+                r["extra_epochs"],
+                f"{r['straight']['wall_s']} / {r['resumed']['wall_s']}",
+                r["extra_wall_s"],
+            ]
+            for r in runs
+        ],
+        f"median: {record['median_extra_epochs']} extra trial-epochs, "
+        f"{record['median_extra_wall_s']} s extra wall time.",
+    )
+
+
+if __name__ == "__main__":
+    main()
