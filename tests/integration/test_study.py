@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hpray.objectives import branin
 from tests.integration.conftest import assert_trained_once, history, results, run_study, summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
@@ -215,3 +216,22 @@ def test_mlflow_tracking_logs_a_run_per_trial(tmp_path: Path) -> None:
             name.startswith("model.") or name.startswith("optim.") for name in run.data.params
         )
     assert len(by_trial) == 3 and (tmp_path / "mlflow.db").stat().st_size > 0
+
+
+def test_a_test_function_runs_as_a_study(tmp_path: Path) -> None:
+    """experiment=branin (benchmarks/search_quality.py): the driver, a searcher, the value."""
+    code, directory = run_study(
+        tmp_path,
+        "experiment=branin",
+        "searcher=gp",
+        "study.num_samples=10",
+        "searcher.sampler.n_startup_trials=4",
+    )
+    assert code == 0
+    rows = results(directory)
+    assert len(rows) == 10 and {r["status"] for r in rows} == {"completed"}
+    best = summary(directory)["best"]
+    point = best["params"]
+    assert best["metric"] == "value"
+    assert best["value"] == pytest.approx(branin(point["objective.x1"], point["objective.x2"]))
+    assert best["value"] == min(float(r["best_value"]) for r in rows) >= 0.397887
