@@ -88,7 +88,11 @@ def regret(values: list[float], budget: int, minimum: float) -> float:
 
 
 def summarise(regrets: list[float]) -> dict[str, float]:
-    q = statistics.quantiles(regrets, n=4) if len(regrets) > 1 else [regrets[0]] * 3
+    q = (
+        statistics.quantiles(regrets, n=4, method="inclusive")
+        if len(regrets) > 1
+        else [regrets[0]] * 3
+    )
     return {"median": statistics.median(regrets), "q1": q[0], "q3": q[2]}
 
 
