@@ -9,8 +9,10 @@ all in one process on one local Ray, alternating the order over repeats:
   epoch, reports written at the end);
 - plain Ray Tune: `tune.Tuner` on the same trainable and search space, its default settings
   (no actor reuse, Ray's checkpoint and snapshot defaults).
-The ideal is the trials' own time (Ray's `time_total_s`) divided by the slots. Writes
-overhead.json and overhead.md.
+The ideal is the trials' own time (Ray's `time_total_s`) in the hpray run, divided by the
+slots: with actor reuse that is the training loop with the data already loaded, the same work
+plain Ray Tune's trials do (its own `time_total_s` also holds each new actor's set-up, shown as
+"own ideal"). Writes overhead.json and overhead.md.
 """
 
 from __future__ import annotations
@@ -136,6 +138,13 @@ def main() -> None:
     def median(kind: str, key: str) -> float:
         return round(statistics.median(r[key] for r in runs[kind]), 3)
 
+    # One ideal for both: the training work, as the hpray runs measured it.
+    for kind in runs:
+        for i, r in enumerate(runs[kind]):
+            r["own_ideal_s"] = r["ideal_s"]
+            r["ideal_s"] = runs["hpray"][i]["own_ideal_s"] if kind != "hpray" else r["ideal_s"]
+            r["x_ideal"] = round(r["wall_s"] / r["ideal_s"], 3)
+            r["overhead_per_trial_s"] = round((r["wall_s"] - r["ideal_s"]) / args.trials, 3)
     medians = {kind: {k: median(kind, k) for k in runs[kind][0]} for kind in runs}
     ratios = [
         h["wall_s"] / p["wall_s"]
@@ -159,9 +168,16 @@ def main() -> None:
         f"{args.trials} trials of the MLP on digits ({args.epochs} epochs each, median trial "
         f"{medians['hpray']['trial_s_median']} s), {args.slots} at a time, {record['machine']}, "
         f"Ray {ray.__version__}; median of {args.repeats} alternating runs",
-        ["driver", "wall s", "ideal s", "x ideal", "overhead s/trial"],
+        ["driver", "wall s", "ideal s", "x ideal", "overhead s/trial", "own ideal s"],
         [
-            [kind, m["wall_s"], m["ideal_s"], m["x_ideal"], m["overhead_per_trial_s"]]
+            [
+                kind,
+                m["wall_s"],
+                m["ideal_s"],
+                m["x_ideal"],
+                m["overhead_per_trial_s"],
+                m["own_ideal_s"],
+            ]
             for kind, m in medians.items()
         ],
         f"hpray wall / plain Ray Tune wall: {record['hpray_over_plain']} (median of the "

@@ -83,6 +83,7 @@ def main() -> None:
             first.wait_until(lambda d=directory, h=half: trained_epochs(d) >= h, timeout=1800)
             first.kill_group()
             killed_at, before_kill = time.time(), time.monotonic() - t0
+            time.sleep(2)  # trial processes (own process groups) die when their node does
             kept = checkpointed_epochs(directory)
             second = Driver(storage, f"study.name={name}", *overrides)
             t1 = time.monotonic()
