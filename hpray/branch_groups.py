@@ -18,7 +18,8 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hpray.errors import ConfigError
-from hpray.space import BRANCH, WITH
+from hpray.leaves import BRANCH
+from hpray.space import WITH
 
 
 def expand(cfg: DictConfig, config_name: str = "study") -> DictConfig:

@@ -26,6 +26,7 @@ from hpray.build import (
     locate,
 )
 from hpray.errors import ConfigError
+from hpray.leaves import Param
 from hpray.searchers import SearchPlan
 from hpray.storage import StudyDir
 
@@ -38,7 +39,7 @@ class Study:
 
     config: dict[str, Any]  # the resolved composed config (what config.yaml records)
     base: dict[str, Any]  # the config every trial starts from: space removed, fixed leaves applied
-    params: list[space.Param]
+    params: list[Param]
     plan: SearchPlan
     scheduler: TrialScheduler
     trainable: Callable[..., None]

@@ -19,16 +19,14 @@ import optuna
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from hpray import space
+from hpray.leaves import Param
 from hpray.outputs import TrialRow
 from hpray.searchers import optuna_distribution
 
 REPORT_FILE = "report.html"
 
 
-def optuna_study(
-    rows: Sequence[TrialRow], params: Sequence[space.Param], mode: str
-) -> optuna.Study:
+def optuna_study(rows: Sequence[TrialRow], params: Sequence[Param], mode: str) -> optuna.Study:
     """The trials as a finished Optuna study: each trial's best metric, its sampled values."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
@@ -48,7 +46,7 @@ def optuna_study(
     return study
 
 
-def _distribution(p: space.Param, rows: Sequence[TrialRow]) -> Any:
+def _distribution(p: Param, rows: Sequence[TrialRow]) -> Any:
     try:
         return optuna_distribution(p)
     except Exception:  # a leaf Optuna cannot sample (normal): the range the trials took
@@ -154,7 +152,7 @@ def render(
     title: str,
     summary: dict[str, Any],
     rows: Sequence[TrialRow],
-    params: Sequence[space.Param],
+    params: Sequence[Param],
     settings: dict[str, Any],
     best_yaml: str | None,
 ) -> str:

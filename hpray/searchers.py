@@ -21,7 +21,8 @@ from ray.tune.search.optuna import OptunaSearch
 
 from hpray.amend import AmendableSearchGenerator, AmendableVariants
 from hpray.errors import ConfigError
-from hpray.space import Param, Space, grid_points, grid_size
+from hpray.leaves import Param
+from hpray.space import Space, grid_points, grid_size
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # not a line per study it creates
 
