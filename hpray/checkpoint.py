@@ -20,9 +20,12 @@ import pyarrow.fs
 import torch
 from ray import tune
 
+from hpray.storage import StudyDir
+
 log = logging.getLogger("hpray")
 
 META_FILE = "meta.json"  # epoch and metric history: small, read without loading the state
+RESULT_FILE = "result.json"  # Ray's record of a trial's reports, a JSON object per line
 
 
 class Saved(Protocol):
@@ -129,6 +132,19 @@ def _siblings(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
     ]
 
 
+def newest_history(trial_dir: StudyDir) -> list[dict[str, Any]]:
+    """The metric history of the trial's newest readable checkpoint (none: empty)."""
+    newest: tuple[int, list[dict[str, Any]]] = (-1, [])
+    for meta in trial_dir.glob(f"checkpoint_*/{META_FILE}"):
+        try:
+            stored = json.loads(meta.read_text())
+            epoch, history = int(stored["epoch"]), list(stored["history"])
+        except Exception:  # a torn or missing meta.json: the checkpoint tells nothing
+            continue
+        newest = max(newest, (epoch, history), key=lambda pair: pair[0])
+    return newest[1]
+
+
 def stored_checkpoint() -> tune.Checkpoint | None:
     """One of this trial's checkpoints in storage, when Ray hands the trial none.
 
@@ -164,7 +180,7 @@ def logged_epochs() -> set[int]:
         return set()
     try:
         with storage.storage_filesystem.open_input_stream(
-            str(PurePosixPath(storage.trial_fs_path) / "result.json")
+            str(PurePosixPath(storage.trial_fs_path) / RESULT_FILE)
         ) as stream:
             lines = stream.read().decode().splitlines()
     except Exception:  # no result file yet

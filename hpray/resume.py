@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from hpray.checkpoint import RESULT_FILE, newest_history
 from hpray.errors import ConfigError
 from hpray.storage import StudyDir, as_dir
 
@@ -137,6 +139,38 @@ def fill_checkpoint_gaps(directory: StudyDir | Path) -> int:
             (trial_dir / f"checkpoint_{index:06d}").mkdir()
             made += 1
     return made
+
+
+def complete_result_files(directory: StudyDir | Path) -> int:
+    """Bring every trial's result file level with its newest checkpoint; returns lines added.
+
+    Ray copies the driver's files to storage in the background, a file at a time, so a hard
+    kill can leave a trial's ``result.json`` behind the experiment snapshot, or cut short in
+    mid-line, while the snapshot already counts the trial finished: Ray never runs it again and
+    its curve would miss its last epochs. The checkpoint's metric history has them; they are
+    added flagged ``replayed`` (reported, not trained, again), and a torn line is dropped.
+    """
+    added = 0
+    for trial_dir in as_dir(directory).glob("trial_*"):
+        history = newest_history(trial_dir)
+        file = trial_dir / RESULT_FILE
+        lines = file.read_text().splitlines() if file.is_file() else []
+        kept = [line for line in lines if _parses(line)]
+        logged = {json.loads(line).get("epoch") for line in kept}
+        missing = [m for m in history if m["epoch"] not in logged]
+        if missing or len(kept) < len(lines):
+            trial_id = trial_dir.name.removeprefix("trial_")
+            kept += [json.dumps({**m, "replayed": True, "trial_id": trial_id}) for m in missing]
+            file.write_text("".join(f"{line}\n" for line in kept))
+            added += len(missing)
+    return added
+
+
+def _parses(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def remove_placeholders(directory: StudyDir | Path) -> None:

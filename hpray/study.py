@@ -129,6 +129,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
     if tune.Tuner.can_restore(directory.path, storage_filesystem=filesystem):
         print(f"[hpray] resuming the unfinished study in {directory}", file=sys.stderr)
         resume.fill_checkpoint_gaps(directory)
+        resume.complete_result_files(directory)
         return tune.Tuner.restore(
             directory.path,
             trainable,

@@ -79,6 +79,38 @@ def test_checkpoint_gaps_get_placeholders_that_are_removed_later(tmp_path: Path)
     assert sorted(p.name for p in trial.iterdir()) == ["checkpoint_000002", "checkpoint_000003"]
 
 
+def test_result_files_are_completed_from_the_newest_checkpoint(tmp_path: Path) -> None:
+    """A kill mid-upload: result.json behind the checkpoints and cut in mid-line."""
+    import json
+
+    from hpray.resume import complete_result_files
+
+    history = [{"epoch": e, "val_acc": e / 10} for e in (1, 2, 3)]
+    behind, whole, new = (tmp_path / f"trial_a_0000{i}" for i in range(3))
+    for trial, epoch in ((behind, 3), (whole, 3)):
+        for at in (epoch - 1, epoch):
+            meta = trial / f"checkpoint_00000{at}" / "meta.json"
+            meta.parent.mkdir(parents=True)
+            meta.write_text(json.dumps({"epoch": at, "history": history[:at]}))
+    (behind / "checkpoint_000009").mkdir()  # an empty placeholder tells nothing
+    lines = [json.dumps({**m, "trial_id": "a_00000", "training_iteration": 1}) for m in history]
+    (behind / "result.json").write_text(lines[0] + "\n" + lines[1][:20])
+    (whole / "result.json").write_text("".join(f"{line}\n" for line in lines))
+    new.mkdir()
+
+    assert complete_result_files(tmp_path) == 2
+    rows = [json.loads(line) for line in (behind / "result.json").read_text().splitlines()]
+    assert [(r["epoch"], r["val_acc"], r.get("replayed", False)) for r in rows] == [
+        (1, 0.1, False),
+        (2, 0.2, True),
+        (3, 0.3, True),
+    ]
+    assert rows[2]["trial_id"] == "a_00000"
+    assert (whole / "result.json").read_text() == "".join(f"{line}\n" for line in lines)
+    assert not (new / "result.json").exists()  # no checkpoint: nothing to add
+    assert complete_result_files(tmp_path) == 0  # a second resume adds nothing
+
+
 def test_fresh_never_moves_a_study_another_driver_runs(study_cfg, capsys) -> None:
     from hpray.lock import StudyLock
     from hpray.study import run
