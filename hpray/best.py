@@ -7,6 +7,8 @@ reads it, and so does Hydra (``hpray tune --config-path <study> --config-name be
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import yaml
 
 from hpray import space
+from hpray.resume import stored_config
 from hpray.storage import StudyDir, as_dir
 
 BEST_FILE = "best.yaml"
@@ -56,3 +59,14 @@ def read_best(directory: StudyDir | Path) -> dict[str, Any] | None:
         return None
     loaded: dict[str, Any] = yaml.safe_load(path.read_text())
     return loaded
+
+
+def trial_config(directory: StudyDir | Path, trial_id: str) -> dict[str, Any] | None:
+    """Trial ``trial_id``'s whole config, as best.yaml holds the best's; None if no such trial."""
+    if not re.fullmatch(r"[\w-]+", trial_id):  # a name inside the study, never a path
+        return None
+    params = as_dir(directory) / f"trial_{trial_id}" / "params.json"  # Ray's record of its values
+    study = stored_config(directory)
+    if study is None or not params.is_file():
+        return None
+    return best_config(study, json.loads(params.read_text()))

@@ -75,6 +75,20 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
     return plain  # type: ignore[return-value]
 
 
+def planned_trials(config: Mapping[str, Any]) -> int:
+    """How many trials a resolved study config runs: its searcher's plan (grid: the grid)."""
+    settings = config["study"]
+    plan = build_search(
+        config["searcher"],
+        space.parse_space(config["space"]),
+        num_samples=settings["num_samples"],
+        limit=settings["max_concurrent"],
+        metric=settings["metric"],
+        mode=settings["mode"],
+    )
+    return plan.num_samples
+
+
 def prepare(cfg: DictConfig) -> Study:
     """Resolve, validate and build every part of the study; raises ConfigError on bad input."""
     config = resolve(cfg)

@@ -164,15 +164,18 @@ def _cell(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-def summarise(rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float) -> dict[str, Any]:
-    """summary.json's content."""
+def summarise(
+    rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float, planned: int = 0
+) -> dict[str, Any]:
+    """summary.json's content; complete once ``planned`` trials exist and all have ended."""
     best = best_trial(rows, mode)
     counts = {
         s: sum(r.status == s for r in rows)
         for s in ("completed", "early_stopped", "diverged", "errored")
     }
     return {
-        "complete": all(r.status in counts for r in rows) and bool(rows),
+        # Ended trials alone are not enough: a stop can fall before the searcher made the rest.
+        "complete": all(r.status in counts for r in rows) and bool(rows) and len(rows) >= planned,
         "best": None
         if best is None
         else {
@@ -182,7 +185,7 @@ def summarise(rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float) -
             "value": best.best,
             **({"std": best.spread} if best.spread is not None else {}),
         },
-        "trials": {"total": len(rows), **counts},
+        "trials": {"total": len(rows), "planned": max(planned, len(rows)), **counts},
         "epochs_total": sum(r.epochs for r in rows),
         "wall_s": round(wall_s, 2),
     }

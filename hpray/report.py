@@ -12,6 +12,7 @@ from typing import Any
 
 from hpray import outputs, space
 from hpray.best import BEST_FILE, write_best
+from hpray.config import planned_trials
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.resume import CONFIG_FILE, stored_config
 from hpray.storage import StudyDir, as_dir
@@ -33,7 +34,11 @@ def load(
     rows = outputs.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
     stored = outputs.read_summary(directory) or {}
     summary = outputs.summarise(
-        rows, settings["metric"], settings["mode"], float(stored.get("wall_s", 0.0))
+        rows,
+        settings["metric"],
+        settings["mode"],
+        float(stored.get("wall_s", 0.0)),
+        planned_trials(config),
     )
     write_best(directory, config, summary)
     return config, rows, summary
@@ -50,7 +55,7 @@ def text_report(directory: Path, top: int = 10) -> str:
     )
     header = (
         f"study {settings['name']} ({directory}): {state}, {len(rows)} of "
-        f"{settings['num_samples']} trials started{live}"
+        f"{summary['trials']['planned']} trials started{live}"
     )
     return header + "\n" + outputs.format_table(summary, rows, settings["mode"], top=top)
 

@@ -1,5 +1,6 @@
 """``hpray retrain STUDY_DIR``: the best config trained on training + validation data for its
 full budget, then scored once on the held-out test split, for one or more seeds.
+``--trial ID`` trains that trial's config instead (a runner-up, a smaller model).
 
 Tuning chose the config on the validation split; the test split was never read then (the tuning
 splits do not hold it), so this is the study's one honest estimate of how the model generalises.
@@ -17,17 +18,22 @@ from typing import Any
 
 import torch
 
-from hpray.best import BEST_FILE, read_best
+from hpray.best import BEST_FILE, read_best, trial_config
 from hpray.build import is_estimator, load_final_data
 from hpray.data import Splits
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.trainable import make_learner
 
-FINAL_FILE = "final.json"
-WEIGHTS_DIR = "final"
+FINAL = "final"  # final.json and final/ (--trial ID: final_<ID>.json and final_<ID>/)
 
 
-def retrain(config: dict[str, Any], seeds: list[int], out: Path, device: torch.device) -> Any:
+def retrain(
+    config: dict[str, Any],
+    seeds: list[int],
+    out: Path,
+    device: torch.device,
+    source: str = BEST_FILE,
+) -> Any:
     """Train ``config`` once per seed; returns final.json's content (weights go to ``out``)."""
     final = load_final_data(config["data"])
     data = Splits(final.train, final.test, final.input_shape, final.n_classes)
@@ -55,7 +61,7 @@ def retrain(config: dict[str, Any], seeds: list[int], out: Path, device: torch.d
         )
         print(f"[hpray] seed {seed}: test_acc={test_acc:.4f} test_loss={test_loss:.4f}")
     return {
-        "config": BEST_FILE,
+        "config": source,
         "epochs": epochs,
         "train_rows": len(data.train),
         "test_rows": len(data.val),
@@ -85,13 +91,26 @@ def main(args: list[str]) -> int:
     parser.add_argument("study_dir", help="the study's directory (<study.storage>/<study.name>)")
     parser.add_argument("--seeds", type=int, default=1, help="how many seeds (default 1)")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1... (default: auto)")
+    parser.add_argument(
+        "--trial",
+        help="train this trial's config (its id in results.csv) instead of the best; writes "
+        "final_<ID>.json and final_<ID>/",
+    )
     try:
         opts = parser.parse_args(args)
     except SystemExit as exit_:
         return EXIT_CONFIG if exit_.code else EXIT_OK
     directory = Path(opts.study_dir)
+    name = f"{FINAL}_{opts.trial}" if opts.trial else FINAL
+    source = f"trial_{opts.trial}" if opts.trial else BEST_FILE
     try:
-        config = read_best(directory)
+        config = trial_config(directory, opts.trial) if opts.trial else read_best(directory)
+        if config is None and opts.trial:
+            raise ConfigError(
+                "--trial",
+                f"{directory} has no trial {opts.trial} (or no config.yaml); pick a trial_id "
+                "from its results.csv.",
+            )
         if config is None:
             raise ConfigError(
                 str(directory / BEST_FILE),
@@ -108,16 +127,16 @@ def main(args: list[str]) -> int:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device", f"{opts.device} asked for, but this machine has no GPU.")
         seed = int(config["study"]["seed"])
-        final = retrain(
-            config, [seed + i for i in range(opts.seeds)], directory / WEIGHTS_DIR, device
-        )
+        seeds = [seed + i for i in range(opts.seeds)]
+        final = retrain(config, seeds, directory / name, device, source)
     except ConfigError as err:
         print(f"hpray: invalid input: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    (directory / FINAL_FILE).write_text(json.dumps(final, indent=2) + "\n")
+    written = directory / f"{name}.json"
+    written.write_text(json.dumps(final, indent=2) + "\n")
     acc = final["test_acc"]
     print(
         f"[hpray] test_acc {acc['mean']:.4f} ± {acc['std']:.4f} over {len(final['seeds'])} "
-        f"seed(s); wrote {directory / FINAL_FILE}"
+        f"seed(s); wrote {written}"
     )
     return EXIT_OK

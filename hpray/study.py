@@ -50,7 +50,7 @@ def run(study: Study, fresh: bool = False) -> int:
         resume.check_resumable(directory, study.config)  # before anything is written
         if _finished(directory) and not resume.grows(directory, study.config):
             print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
-            _report(directory, settings, wall_s=None)
+            _report(directory, settings, study.plan.num_samples, wall_s=None)
             return EXIT_OK
         storage.check_writable(directory)
         StudyLock(directory).check_not_owned_here()  # a second driver here: refused before Ray
@@ -61,7 +61,9 @@ def run(study: Study, fresh: bool = False) -> int:
     except StudyBusy as busy:
         print(f"hpray: {busy}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    summary = _report(directory, settings, wall_s=time.monotonic() - started)
+    summary = _report(
+        directory, settings, study.plan.num_samples, wall_s=time.monotonic() - started
+    )
     if summary["complete"]:
         resume.remove_placeholders(directory)
     else:
@@ -225,7 +227,9 @@ def _finished(directory: StudyDir) -> bool:
     return bool(summary and summary.get("complete"))
 
 
-def _report(directory: StudyDir, settings: dict[str, Any], wall_s: float | None) -> dict[str, Any]:
+def _report(
+    directory: StudyDir, settings: dict[str, Any], planned: int, wall_s: float | None
+) -> dict[str, Any]:
     """Write results.csv and summary.json from the experiment, and print the summary table."""
     rows = outputs.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
     stored = outputs.read_summary(directory)
@@ -234,7 +238,9 @@ def _report(directory: StudyDir, settings: dict[str, Any], wall_s: float | None)
     else:
         if stored is not None and not stored.get("complete"):  # earlier runs of a resumed study
             wall_s = (wall_s or 0.0) + float(stored.get("wall_s", 0.0))
-        summary = outputs.summarise(rows, settings["metric"], settings["mode"], wall_s or 0.0)
+        summary = outputs.summarise(
+            rows, settings["metric"], settings["mode"], wall_s or 0.0, planned
+        )
         outputs.write_results(directory, rows, settings["metric"])
         outputs.write_summary(directory, summary)
         config = resume.stored_config(directory)

@@ -16,8 +16,6 @@ from tests.integration.drivers import Driver, checkpoints, finished_trials
 
 pytestmark = pytest.mark.integration
 
-STUDY = ("study.num_samples=6", "study.epochs=4", "scheduler=fifo")
-
 
 def assert_whole(directory: Path, trials: int, epochs: int) -> list[dict[str, str]]:
     """Exactly `trials` trials, distinct configurations, each with every epoch 1..N.
@@ -37,86 +35,72 @@ def assert_whole(directory: Path, trials: int, epochs: int) -> list[dict[str, st
 
 
 def test_sigkill_then_the_same_command_resumes(tmp_path: Path) -> None:
-    """Killed once some trials finished; a kill at the first checkpoints is in test_k8s and
-    test_storage (the same command after a lost pod, and a study on S3)."""
+    """Killed once some trials finished; the grid runs each combination once all the same. A
+    kill at the first checkpoints is in test_k8s and test_storage (the same command after a
+    lost pod, and a study on S3)."""
     directory = tmp_path / "digits_mlp"
-    first = Driver(tmp_path, *STUDY)
-    first.wait_until(lambda: finished_trials(directory, 4) >= 3)
+    grid = (
+        "searcher=grid",
+        "space=grid",
+        "space.optim.lr.values=[0.003,0.01]",
+        "study.epochs=6",
+        "scheduler=fifo",
+        "data.batch_size=2",  # slow epochs: the kill lands with trials still to run
+    )
+    first = Driver(tmp_path, *grid)
+    first.wait_until(lambda: finished_trials(directory, 6) >= 2)
     time.sleep(0.5)
     first.kill_group()
     # Ray uploads result files in the background: a kill mid-copy can cut one short while the
     # snapshot counts its trial finished. Cut a finished trial's file in its last line.
     files = directory.glob("trial_*/result.json")
-    finished = next(f for f in files if '"epoch": 4' in f.read_text())
+    finished = next(f for f in files if '"epoch": 6' in f.read_text())
     finished.write_text(finished.read_text().rstrip("\n").rsplit("\n", 1)[0] + '\n{"val_a')
     # What a person on a remote shell sees of the interrupted study, from its directory alone.
     report = text_report(directory)  # as far as Ray's last snapshot knew
-    assert report.startswith("study digits_mlp (") and "of 6 trials started" in report
+    assert report.startswith("study digits_mlp (") and "unfinished" in report, report
+    assert "of 8 trials started" in report
     assert "best: trial" in report
     page = Path(html_report(directory).path).read_text()  # the page too, mid-study
     assert "Learning curves" in page and "hpray study digits_mlp" in page
 
-    again = Driver(tmp_path, *STUDY)
+    again = Driver(tmp_path, *grid)
     assert again.finish() == 0, again.stderr[-3000:]
     assert "resuming the unfinished study" in again.stderr
-    assert_whole(directory, trials=6, epochs=4)
+    rows = assert_whole(directory, trials=8, epochs=6)
+    assert {(r["optim.lr"], r["model.layers"], r["model.activation"]) for r in rows} == {
+        (lr, layers, act)
+        for lr in ("0.003", "0.01")
+        for layers in ("1", "2")
+        for act in ("relu", "tanh")
+    }
     assert "<b>complete</b>" in (directory / "report.html").read_text()  # redrawn on resume
 
 
 def test_sigterm_saves_and_exits_75_then_resumes(tmp_path: Path) -> None:
-    """SIGTERM (Kubernetes, schedulers); SIGINT is what `ray job stop` sends (test_cluster)."""
+    """SIGTERM (Kubernetes, schedulers); SIGINT is what `ray job stop` sends (test_cluster).
+    Before it, a second driver on the same study is refused and leaves the first alone."""
     directory = tmp_path / "digits_mlp"
-    first = Driver(tmp_path, *STUDY)
-    first.wait_until(lambda: finished_trials(directory, 4) >= 1)
-    first.proc.send_signal(signal.SIGTERM)
+    study = ("study.num_samples=4", "study.epochs=100", "scheduler=fifo")  # outlives the checks
+    first = Driver(tmp_path, *study)
+    try:
+        first.wait_until(lambda: checkpoints(directory) >= 2)
+        second = Driver(tmp_path, *study)
+        assert second.finish(timeout=120) == 75, second.stderr
+        assert f"being run by pid {first.proc.pid}" in second.stderr
+        assert "Ray" not in second.stderr  # refused before starting Ray
+        assert first.proc.poll() is None, first.stderr[-3000:]  # the first driver is untouched
+    finally:
+        first.proc.send_signal(signal.SIGTERM)
     started = time.monotonic()
     assert first.finish(timeout=60) == 75
     assert time.monotonic() - started < 30
     assert "run the same command again" in first.stderr
     assert not summary(directory)["complete"]
 
-    again = Driver(tmp_path, *STUDY)
+    again = Driver(tmp_path, *study)
     assert again.finish() == 0, again.stderr[-3000:]
-    assert_whole(directory, trials=6, epochs=4)
-
-
-def test_grid_after_a_kill_runs_each_combination_once(tmp_path: Path) -> None:
-    directory = tmp_path / "digits_mlp"
-    grid = (
-        "searcher=grid",
-        "space=grid",
-        "space.optim.lr.values=[0.01,0.1]",
-        "study.epochs=3",
-        "scheduler=fifo",
-    )
-    first = Driver(tmp_path, *grid)
-    first.wait_until(lambda: finished_trials(directory, 3) >= 2)
-    first.kill_group()
-    again = Driver(tmp_path, *grid)
-    assert again.finish() == 0, again.stderr[-3000:]
-    rows = assert_whole(directory, trials=8, epochs=3)
-    assert {(r["optim.lr"], r["model.layers"], r["model.activation"]) for r in rows} == {
-        (lr, layers, act)
-        for lr in ("0.01", "0.1")
-        for layers in ("1", "2")
-        for act in ("relu", "tanh")
-    }
-
-
-def test_a_second_driver_is_refused_while_the_first_runs(tmp_path: Path) -> None:
-    directory = tmp_path / "digits_mlp"
-    long = ("study.num_samples=6", "study.epochs=200", "scheduler=fifo")  # outlives the check
-    first = Driver(tmp_path, *long)
-    try:
-        first.wait_until(lambda: checkpoints(directory) >= 1)
-        second = Driver(tmp_path, *long)
-        assert second.finish(timeout=120) == 75, second.stderr
-        assert f"being run by pid {first.proc.pid}" in second.stderr
-        assert "Ray" not in second.stderr  # refused before starting Ray
-        assert first.proc.poll() is None  # the first driver is untouched
-    finally:
-        first.proc.terminate()
-        assert first.finish(timeout=60) == 75
+    assert_whole(directory, trials=4, epochs=100)
 
 
 def test_a_resumed_trial_repeats_the_uninterrupted_curve(tmp_path: Path) -> None:
@@ -128,8 +112,8 @@ def test_a_resumed_trial_repeats_the_uninterrupted_curve(tmp_path: Path) -> None
         "data=synthetic",
         "data.source.n_samples=4000",
     )
+    # Side by side: the two studies share nothing, and CPU training does not depend on timing.
     plain = Driver(tmp_path / "plain", *study)
-    assert plain.finish() == 0
     killed_dir = tmp_path / "killed" / "digits_mlp"
     killed = Driver(tmp_path / "killed", *study)
     # Mid-trial: past its third checkpoint, before its last (only the newest two are kept).
@@ -138,6 +122,7 @@ def test_a_resumed_trial_repeats_the_uninterrupted_curve(tmp_path: Path) -> None
     )
     killed.kill_group()
     assert not (killed_dir / "summary.json").exists()  # really interrupted mid-study
+    assert plain.finish() == 0
     assert Driver(tmp_path / "killed", *study).finish() == 0
 
     def curves(directory: Path) -> list[dict[int, float]]:

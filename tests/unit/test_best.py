@@ -108,3 +108,21 @@ def test_report_refuses_a_directory_that_is_not_a_study(
 
     assert report_main([str(tmp_path), "--text"]) == 2
     assert "config.yaml: not found: not a study directory" in capsys.readouterr().err
+
+
+def test_retrain_trains_a_named_trial_beside_the_best(study_cfg, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    config = resolve(study_cfg("space=families", "study.name=f", "study.epochs=2"))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    trial = tmp_path / "trial_ab12_00003"
+    trial.mkdir()
+    params = {"model": "random_forest", "model.n_estimators": 7, "model.max_depth": 3}
+    (trial / "params.json").write_text(json.dumps(params))
+    assert retrain_main([str(tmp_path), "--trial", "ab12_00003", "--device", "cpu"]) == 0
+    final = json.loads((tmp_path / "final_ab12_00003.json").read_text())
+    assert final["config"] == "trial_ab12_00003" and final["test_acc"]["mean"] > 0.5
+    with (tmp_path / "final_ab12_00003" / "model_seed0.pkl").open("rb") as f:
+        assert len(pickle.load(f).estimators_) == 7
+    assert not (tmp_path / "final.json").exists()  # the best's record is left alone
+    for unknown in ("ab12_00009", "../trial_ab12_00003"):
+        assert retrain_main([str(tmp_path), "--trial", unknown]) == 2
+        assert "--trial" in capsys.readouterr().err

@@ -28,7 +28,7 @@ def test_best_ignores_missing_and_respects_mode() -> None:
 
 
 def test_summary_and_files(tmp_path) -> None:
-    summary = summarise(ROWS, "val_acc", "max", wall_s=12.345)
+    summary = summarise(ROWS, "val_acc", "max", wall_s=12.345, planned=4)
     assert summary["complete"] is True
     assert summary["best"] == {
         "trial_id": "a_00003",
@@ -38,6 +38,7 @@ def test_summary_and_files(tmp_path) -> None:
     }
     assert summary["trials"] == {
         "total": 4,
+        "planned": 4,
         "completed": 2,
         "early_stopped": 1,
         "diverged": 0,
@@ -65,6 +66,10 @@ def test_summary_and_files(tmp_path) -> None:
 def test_unfinished_trials_make_the_summary_incomplete() -> None:
     running = [*ROWS, TrialRow("a_00004", "running", {}, None, None, 3, "")]
     assert summarise(running, "val_acc", "max", 1.0)["complete"] is False
+    # Every trial made so far has ended, but the searcher had yet to make the rest.
+    early = summarise(ROWS, "val_acc", "max", 1.0, planned=len(ROWS) + 2)
+    assert early["complete"] is False and early["trials"]["planned"] == len(ROWS) + 2
+    assert summarise(ROWS, "val_acc", "max", 1.0, planned=len(ROWS))["complete"] is True
 
 
 def test_table_shows_best_and_counts() -> None:
