@@ -6,7 +6,7 @@
 Each hpray study is a full `hpray tune` run (experiment=branin / hartmann6: the driver, Ray
 Tune, the searcher, trials that evaluate the function), `--parallel` trials at a time, all on
 one local Ray started here. Regret at budget B is the best value among the first B trials (in
-the order Ray Tune created them) minus the known minimum. The standalone counterparts are
+the order the searcher proposed them) minus the known minimum. The standalone counterparts are
 Optuna's samplers run sequentially (`study.optimize`) with the same seeds and budgets. Grid
 search is deterministic: one run per budget, with L levels per dimension where L^d <= B.
 Writes search_quality.json and search_quality.md.
@@ -52,7 +52,9 @@ def hpray_values(storage: Path, name: str, overrides: list[str]) -> list[float]:
     if code != 0:
         raise SystemExit(f"study {name} exited {code}:\n{quiet.getvalue()[-3000:]}")
     analysis = ExperimentAnalysis(str(storage / name))
-    return [float(t.last_result["value"]) for t in analysis.trials if t.last_result]
+    # Ray's trial ids end in the index the searcher's suggestions were made in.
+    trials = sorted(analysis.trials, key=lambda t: int(t.trial_id.rsplit("_", 1)[1]))
+    return [float(t.last_result["value"]) for t in trials if t.last_result]
 
 
 def grid_overrides(function: str, budget: int) -> tuple[list[str], int]:
