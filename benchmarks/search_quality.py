@@ -52,9 +52,8 @@ def hpray_values(storage: Path, name: str, overrides: list[str]) -> list[float]:
     if code != 0:
         raise SystemExit(f"study {name} exited {code}:\n{quiet.getvalue()[-3000:]}")
     analysis = ExperimentAnalysis(str(storage / name))
-    # Ray's trial ids end in the index the searcher's suggestions were made in.
-    trials = sorted(analysis.trials, key=lambda t: int(t.trial_id.rsplit("_", 1)[1]))
-    return [float(t.last_result["value"]) for t in trials if t.last_result]
+    # Ray's snapshot lists trials in the order the searcher proposed them.
+    return [float(t.last_result["value"]) for t in analysis.trials if t.last_result]
 
 
 def grid_overrides(function: str, budget: int) -> tuple[list[str], int]:
