@@ -180,6 +180,13 @@ def build_tracking(node: Mapping[str, Any] | None) -> list[Any]:
 
 def build_scheduler(node: Mapping[str, Any]) -> TrialScheduler:
     """The trial scheduler of ``node`` (``scheduler:``), e.g. Ray Tune's ASHAScheduler."""
+    grace, budget = node.get("grace_period"), node.get("max_t")
+    if isinstance(grace, int) and isinstance(budget, int) and grace > budget:
+        raise ConfigError(
+            "scheduler.grace_period",
+            f"is {grace} epochs, more than a trial's budget (study.epochs={budget}); set "
+            f"scheduler.grace_period={budget} or less, or use scheduler=fifo.",
+        )
     scheduler = _instantiate("scheduler", node)  # Ray's own argument checks surface here too
     if not isinstance(scheduler, TrialScheduler):
         raise ConfigError("scheduler._target_", "must build a ray.tune.schedulers.TrialScheduler.")

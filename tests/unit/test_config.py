@@ -150,6 +150,7 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["data=csv", "data.source.path=/no/such.csv"], "data.source.path"),
         (["+scheduler.grace=3"], "scheduler.grace"),
         (["scheduler.grace_period=0"], "scheduler"),
+        (["study.epochs=1"], "scheduler.grace_period"),  # ASHA's default grace period is 2
         (["+space.optim.lr.hgh=3"], "space.optim.lr.hgh"),
         (["+space.optim.lrr=0.1"], "space.optim.lrr"),
         (["optim._target_=torch.optim.Adm", "~space.optim._target_"], "optim._target_"),
