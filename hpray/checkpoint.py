@@ -185,10 +185,17 @@ def logged_epochs() -> set[int]:
             lines = stream.read().decode().splitlines()
     except Exception:  # no result file yet
         return set()
-    epochs = set()
+    return {int(r["epoch"]) for r in result_rows(lines) if "epoch" in r}
+
+
+def result_rows(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """The results a result file's lines hold; a torn line (a kill mid-write) is skipped."""
+    rows = []
     for line in lines:
         try:
-            epochs.add(int(json.loads(line)["epoch"]))
-        except (ValueError, KeyError, TypeError):
-            continue  # a torn last line, or a result without an epoch
-    return epochs
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows

@@ -75,18 +75,22 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
     return plain  # type: ignore[return-value]
 
 
-def planned_trials(config: Mapping[str, Any]) -> int:
-    """How many trials a resolved study config runs: its searcher's plan (grid: the grid)."""
+def search_plan(config: Mapping[str, Any], parsed: space.Space) -> SearchPlan:
+    """The searcher's plan for a resolved study config over its parsed space."""
     settings = config["study"]
-    plan = build_search(
+    return build_search(
         config["searcher"],
-        space.parse_space(config["space"]),
+        parsed,
         num_samples=settings["num_samples"],
         limit=settings["max_concurrent"],
         metric=settings["metric"],
         mode=settings["mode"],
     )
-    return plan.num_samples
+
+
+def planned_trials(config: Mapping[str, Any]) -> int:
+    """How many trials a resolved study config runs: its searcher's plan (grid: the grid)."""
+    return search_plan(config, space.parse_space(config["space"])).num_samples
 
 
 def prepare(cfg: DictConfig) -> Study:
@@ -118,14 +122,7 @@ def prepare(cfg: DictConfig) -> Study:
             for value in param.values:
                 locate(param.key, str(value))
     base = space.trial_base(config)
-    plan = build_search(
-        config["searcher"],
-        parsed,
-        num_samples=settings["num_samples"],
-        limit=settings["max_concurrent"],
-        metric=settings["metric"],
-        mode=settings["mode"],
-    )
+    plan = search_plan(config, parsed)
     scheduler = build_scheduler(config["scheduler"])
     tracking = build_tracking(config.get("tracking"))
     uses_torch = dry_build(base, parsed)

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from hpray.checkpoint import RESULT_FILE, newest_history
+from hpray.checkpoint import RESULT_FILE, newest_history, result_rows
 from hpray.errors import ConfigError
 from hpray.storage import StudyDir, as_dir
 
@@ -155,22 +155,15 @@ def complete_result_files(directory: StudyDir | Path) -> int:
         history = newest_history(trial_dir)
         file = trial_dir / RESULT_FILE
         lines = file.read_text().splitlines() if file.is_file() else []
-        kept = [line for line in lines if _parses(line)]
-        logged = {json.loads(line).get("epoch") for line in kept}
+        rows = result_rows(lines)
+        logged = {r.get("epoch") for r in rows}
         missing = [m for m in history if m["epoch"] not in logged]
-        if missing or len(kept) < len(lines):
+        if missing or len(rows) < len(lines):
             trial_id = trial_dir.name.removeprefix("trial_")
-            kept += [json.dumps({**m, "replayed": True, "trial_id": trial_id}) for m in missing]
-            file.write_text("".join(f"{line}\n" for line in kept))
+            rows += [{**m, "replayed": True, "trial_id": trial_id} for m in missing]
+            file.write_text("".join(f"{json.dumps(r)}\n" for r in rows))
             added += len(missing)
     return added
-
-
-def _parses(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
 
 
 def remove_placeholders(directory: StudyDir | Path) -> None:
