@@ -6,11 +6,12 @@ Everything else receives built objects or plain values. Config nodes arrive as p
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -107,6 +108,25 @@ def build_optimizer(
     optimizer = _instantiate("optim", node, params=parameters)
     assert isinstance(optimizer, torch.optim.Optimizer)
     return optimizer
+
+
+@contextlib.contextmanager
+def optimizers_without_compiler() -> Iterator[None]:
+    """Build optimizers without importing torch's compiler, for a check that never trains.
+
+    ``Optimizer.add_param_group`` imports ``torch._dynamo`` (over a second) on its first call to
+    wrap itself; the driver's dry build only checks that the optimizer can be built. torch
+    looks for the wrapped function in ``__dynamo_disable`` first: set for the block, removed after.
+    """
+    wrapped = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", None)
+    if wrapped is None or hasattr(wrapped, "__dynamo_disable"):
+        yield
+        return
+    wrapped.__dynamo_disable = wrapped
+    try:
+        yield
+    finally:
+        del wrapped.__dynamo_disable
 
 
 def load_data(node: Mapping[str, Any]) -> Splits:

@@ -24,6 +24,7 @@ from hpray.build import (
     is_estimator,
     load_folds,
     locate,
+    optimizers_without_compiler,
 )
 from hpray.errors import ConfigError
 from hpray.leaves import Param
@@ -203,7 +204,8 @@ def dry_build(base: Mapping[str, Any], parsed: space.Space) -> bool:
                 build_estimator(trial["model"], seed=0, n_jobs=1)
                 continue
             model = build_model(trial["model"], data.input_shape, data.n_classes)
-            build_optimizer(trial["optim"], model.parameters())
+            with optimizers_without_compiler():
+                build_optimizer(trial["optim"], model.parameters())
             uses_torch = True
         except ConfigError as err:
             if not picks:

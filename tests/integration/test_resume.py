@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hpray.lock import LOCK_FILE
 from hpray.report import html_report, text_report
 from tests.integration.conftest import assert_trained_once, history, results, summary
 from tests.integration.drivers import Driver, checkpoints, finished_trials
@@ -81,15 +82,17 @@ def test_sigterm_saves_and_exits_75_then_resumes(tmp_path: Path) -> None:
     """SIGTERM (Kubernetes, schedulers); SIGINT is what `ray job stop` sends (test_cluster).
     Before it, a second driver on the same study is refused and leaves the first alone."""
     directory = tmp_path / "digits_mlp"
-    study = ("study.num_samples=4", "study.epochs=100", "scheduler=fifo")  # outlives the checks
+    study = ("study.num_samples=2", "study.epochs=60", "scheduler=fifo", "data.batch_size=16")
     first = Driver(tmp_path, *study)
     try:
-        first.wait_until(lambda: checkpoints(directory) >= 2)
+        # The lock is taken once Ray is up: the second driver is refused while trials start.
+        first.wait_until(lambda: (directory / LOCK_FILE).exists())
         second = Driver(tmp_path, *study)
         assert second.finish(timeout=120) == 75, second.stderr
         assert f"being run by pid {first.proc.pid}" in second.stderr
         assert "Ray" not in second.stderr  # refused before starting Ray
         assert first.proc.poll() is None, first.stderr[-3000:]  # the first driver is untouched
+        first.wait_until(lambda: checkpoints(directory) >= 2)
     finally:
         first.proc.send_signal(signal.SIGTERM)
     started = time.monotonic()
@@ -100,7 +103,7 @@ def test_sigterm_saves_and_exits_75_then_resumes(tmp_path: Path) -> None:
 
     again = Driver(tmp_path, *study)
     assert again.finish() == 0, again.stderr[-3000:]
-    assert_whole(directory, trials=4, epochs=100)
+    assert_whole(directory, trials=2, epochs=60)
 
 
 def test_a_resumed_trial_repeats_the_uninterrupted_curve(tmp_path: Path) -> None:
