@@ -1,5 +1,7 @@
 """Every config option composes and builds; every bad input names its key."""
 
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -160,6 +162,7 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         ),
         (["model=cnn", "data=synthetic", "data.shape=null"], "model"),
         (["+model.depth=3"], "model.depth"),
+        (["~space.optim._target_", "optim._target_=torch.optim.Adam", "+optim.eps=-1"], "optim"),
         (
             [
                 "searcher=bayes",
@@ -182,6 +185,23 @@ def test_bad_input_names_the_key(study_cfg, overrides: list[str], key: str) -> N
     with pytest.raises(ConfigError) as err:
         prepare(study_cfg(*overrides))
     assert err.value.key == key, err.value
+
+
+def test_the_dry_build_leaves_torch_s_compiler_unloaded_and_as_it_was() -> None:
+    """A fresh interpreter: the unit tests' own process has long imported torch._dynamo."""
+    check = (
+        "import sys, torch\n"
+        "from tests.conftest import compose_study\n"
+        "from hpray.config import prepare\n"
+        "prepare(compose_study('/tmp/unused', 'model=cnn'))\n"
+        "assert 'torch._dynamo' not in sys.modules, 'the dry build imported the compiler'\n"
+        "wrapped = torch.optim.Optimizer.add_param_group.__wrapped__\n"
+        "assert not hasattr(wrapped, '__dynamo_disable')\n"
+        "torch.optim.Adam(torch.nn.Linear(2, 2).parameters())  # outside: wrapped as usual\n"
+        "assert 'torch._dynamo' in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_csv_without_the_label_column(study_cfg, data_files) -> None:
