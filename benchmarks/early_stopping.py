@@ -30,6 +30,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--data", nargs="+", default=["synthetic", "digits"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--asha",
+        nargs="*",
+        default=[],
+        help="overrides for the ASHA runs, e.g. scheduler.reduction_factor=4",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     runs: dict[str, list[dict[str, Any]]] = {}
@@ -50,6 +56,7 @@ def main() -> None:
                         f"study.num_samples={args.trials}",
                         f"study.epochs={args.epochs}",
                         "resources=cpu",
+                        *(args.asha if scheduler == "asha" else []),
                     )
                     pair[scheduler] = {
                         "best_val_acc": summary["best"]["value"],
@@ -69,6 +76,7 @@ def main() -> None:
         "trials": args.trials,
         "epochs": args.epochs,
         "machine": f"{os.cpu_count()} CPUs",
+        "asha_overrides": args.asha,
         "runs": runs,
         "wall_s": round(time.monotonic() - started, 1),
     }
@@ -94,8 +102,9 @@ def main() -> None:
         args.out,
         "early_stopping",
         record,
-        f"ASHA vs full budget: random search, {args.trials} trials x up to {args.epochs} "
-        f"epochs, the same seeds; median over {args.seeds} seeds; {record['machine']}",
+        f"ASHA ({' '.join(args.asha) or 'conf/scheduler/asha.yaml'}) vs full budget: random "
+        f"search, {args.trials} trials x up to {args.epochs} epochs, the same seeds; median over "
+        f"{args.seeds} seeds; {record['machine']}",
         [
             "data",
             "ASHA best val_acc",
