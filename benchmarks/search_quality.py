@@ -7,7 +7,9 @@ Each hpray study is a full `hpray tune` run (experiment=branin / hartmann6: the 
 Tune, the searcher, trials that evaluate the function), `--parallel` trials at a time, all on
 one local Ray started here. Regret at budget B is the best value among the first B trials (in
 the order the searcher proposed them) minus the known minimum. The standalone counterparts are
-Optuna's samplers run sequentially (`study.optimize`) with the same seeds and budgets. Grid
+Optuna's samplers with the same seeds and budgets, run sequentially (`study.optimize`) and
+asked `--parallel` at a time (ask/tell, the oldest told first: the same parallelism as hpray's
+studies, without Ray or hpray). Grid
 search is deterministic: one run per budget, with L levels per dimension where L^d <= B.
 Writes search_quality.json and search_quality.md.
 """
@@ -70,18 +72,26 @@ def grid_overrides(function: str, budget: int) -> tuple[list[str], int]:
     return out, levels ** len(domain)
 
 
-def optuna_values(function: str, sampler: str, seed: int, budget: int) -> list[float]:
-    """Standalone sequential Optuna with its default sampler settings."""
+def optuna_values(
+    function: str, sampler: str, seed: int, budget: int, parallel: int = 1
+) -> list[float]:
+    """Standalone Optuna with its default sampler settings, `parallel` trials pending at a time."""
     fn, _ = FUNCTIONS[function]
     domain = DOMAINS[function]
-
-    def objective(trial: optuna.Trial) -> float:
-        return fn(*(trial.suggest_float(f"x{i}", lo, hi) for i, (lo, hi) in enumerate(domain)))
-
+    space = {
+        f"x{i}": optuna.distributions.FloatDistribution(lo, hi) for i, (lo, hi) in enumerate(domain)
+    }
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(sampler=getattr(optuna.samplers, sampler)(seed=seed))
-    study.optimize(objective, n_trials=budget)
-    return [float(t.value) for t in study.trials]
+    pending: list[optuna.Trial] = []
+    values: list[float] = []
+    while len(values) < budget:
+        while len(pending) < parallel and len(values) + len(pending) < budget:
+            pending.append(study.ask(space))
+        trial = pending.pop(0)  # the oldest finishes first
+        values.append(fn(*(trial.params[f"x{i}"] for i in range(len(domain)))))
+        study.tell(trial, values[-1])
+    return values
 
 
 def regret(values: list[float], budget: int, minimum: float) -> float:
@@ -128,7 +138,7 @@ def main() -> None:
                 for function in args.functions:
                     minimum = FUNCTIONS[function][1]
                     for searcher in args.searchers:
-                        entry: dict[str, Any] = {"hpray": {}, "optuna": {}}
+                        entry: dict[str, Any] = {"hpray": {}, "optuna": {}, "optuna_parallel": {}}
                         base = [
                             f"experiment={function}",
                             f"searcher={searcher}",
@@ -159,13 +169,21 @@ def main() -> None:
                                 optuna_values(function, COUNTERPART[searcher], seed, top)
                                 for seed in range(args.seeds)
                             ]
+                            together = [
+                                optuna_values(
+                                    function, COUNTERPART[searcher], seed, top, args.parallel
+                                )
+                                for seed in range(args.seeds)
+                            ]
                             for budget in args.budgets:
-                                entry["hpray"][str(budget)] = {
-                                    "regrets": [regret(v, budget, minimum) for v in runs]
-                                }
-                                entry["optuna"][str(budget)] = {
-                                    "regrets": [regret(v, budget, minimum) for v in sequential]
-                                }
+                                for side, values in (
+                                    ("hpray", runs),
+                                    ("optuna", sequential),
+                                    ("optuna_parallel", together),
+                                ):
+                                    entry[side][str(budget)] = {
+                                        "regrets": [regret(v, budget, minimum) for v in values]
+                                    }
                         for side in entry.values():
                             for cell in side.values():
                                 cell.update(summarise(cell["regrets"]))
@@ -181,22 +199,21 @@ def main() -> None:
         function, searcher = key.split("/")
         for budget in args.budgets:
             mine = entry["hpray"][str(budget)]
-            theirs = entry["optuna"].get(str(budget))
-            ratio = (
-                f"{mine['median'] / theirs['median']:.2f}"
-                if theirs and theirs["median"] > 0
-                else "-"
-            )
+            cells = [entry[side].get(str(budget)) for side in ("optuna", "optuna_parallel")]
             rows.append(
                 [
                     function,
                     searcher + (f" ({mine['points']} points)" if "points" in mine else ""),
                     budget,
                     f"{fmt(mine['median'])} [{fmt(mine['q1'])}, {fmt(mine['q3'])}]",
-                    f"{fmt(theirs['median'])} [{fmt(theirs['q1'])}, {fmt(theirs['q3'])}]"
-                    if theirs
-                    else "-",
-                    ratio,
+                    *(
+                        f"{fmt(c['median'])} [{fmt(c['q1'])}, {fmt(c['q3'])}]" if c else "-"
+                        for c in cells
+                    ),
+                    *(
+                        f"{mine['median'] / c['median']:.2f}" if c and c["median"] > 0 else "-"
+                        for c in cells
+                    ),
                 ]
             )
     write_record(
@@ -204,12 +221,22 @@ def main() -> None:
         "search_quality",
         record,
         f"Median regret [quartiles] over {args.seeds} seeds; hpray runs {args.parallel} trials "
-        f"at a time through the full driver, Optuna runs sequentially; {record['machine']}, "
+        f"at a time through the full driver, Optuna sequentially and {args.parallel} at a time; "
+        f"{record['machine']}, "
         f"Ray {ray.__version__}, Optuna {optuna.__version__}; {record['wall_s']} s in all",
-        ["function", "hpray searcher", "evaluations", "hpray regret", "Optuna regret", "ratio"],
+        [
+            "function",
+            "hpray searcher",
+            "evaluations",
+            "hpray regret",
+            "Optuna regret, sequential",
+            f"Optuna regret, {args.parallel} at a time",
+            "ratio to sequential",
+            f"ratio to {args.parallel} at a time",
+        ],
         rows,
         "Counterparts: random - RandomSampler, bayes - TPESampler, gp - GPSampler (Optuna's "
-        "defaults, sequential). Known minima: Branin 0.397887, Hartmann6 -3.32237.",
+        "defaults). Known minima: Branin 0.397887, Hartmann6 -3.32237.",
     )
 
 
