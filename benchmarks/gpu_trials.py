@@ -10,7 +10,6 @@ in training from time between trials. Writes gpu_trials.json and gpu_trials.md.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import tempfile
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import tune, write_record
+from harness import trial_results, tune, write_record
 from overhead import trial_seconds
 
 SHARES = (1.0, 0.5, 0.25)
@@ -45,13 +44,9 @@ def sample_gpu(stop: threading.Event, samples: list[tuple[float, float]]) -> Non
 
 def processes(directory: Path) -> int:
     """Distinct trial processes (host, pid) that reported: fewer than trials means reuse."""
-    seen = set()
-    for result in directory.glob("*/result.json"):
-        for line in result.read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                seen.add((row.get("hostname"), row.get("pid")))
-    return len(seen)
+    return len(
+        {(r.get("hostname"), r.get("pid")) for rows in trial_results(directory) for r in rows}
+    )
 
 
 def run(share: float, storage: Path, model: str, overrides: list[str]) -> dict[str, Any]:

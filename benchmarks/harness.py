@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hpray.checkpoint import result_rows
+
 
 def tune(storage: Path, name: str, *overrides: str) -> tuple[dict[str, Any], str]:
     """Run study `name` under `storage` to the end; returns its summary.json and stderr."""
@@ -30,6 +32,13 @@ def tune(storage: Path, name: str, *overrides: str) -> tuple[dict[str, Any], str
         raise SystemExit(f"study {name} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     summary: dict[str, Any] = json.loads((storage / name / "summary.json").read_text())
     return summary, done.stderr
+
+
+def trial_results(directory: Path) -> list[list[dict[str, Any]]]:
+    """Each trial's reports (its result.json under `directory`), torn lines skipped."""
+    return [
+        result_rows(f.read_text().splitlines()) for f in sorted(directory.glob("*/result.json"))
+    ]
 
 
 def write_record(

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import statistics
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from harness import write_record
+from harness import trial_results, write_record
 from hydra import compose, initialize_config_module
 from ray import tune
 
@@ -40,12 +39,7 @@ from hpray.study import RAY_ENV_DEFAULTS, run
 
 def trial_seconds(directory: Path) -> list[float]:
     """Each trial's own time (Ray's time_total_s at its last result)."""
-    times = []
-    for result in directory.glob("*/result.json"):
-        lines = [line for line in result.read_text().splitlines() if line.strip()]
-        if lines:
-            times.append(float(json.loads(lines[-1])["time_total_s"]))
-    return times
+    return [float(rows[-1]["time_total_s"]) for rows in trial_results(directory) if rows]
 
 
 def overrides(args: argparse.Namespace, storage: Path, name: str) -> list[str]:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import tune, write_record
+from harness import trial_results, tune, write_record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' kill helper
 from tests.integration.drivers import Driver
@@ -32,15 +32,11 @@ from tests.integration.drivers import Driver
 
 def trained_epochs(directory: Path, since: float = -1.0) -> int:
     """Epochs trained (reports not flagged replayed) and stored, reported after `since`."""
-    total = 0
-    for result in directory.glob("trial_*/result.json"):
-        for line in result.read_text().splitlines():
-            if not line.strip():
-                continue
-            report = json.loads(line)
-            if not report.get("replayed") and report["timestamp"] > since:
-                total += 1
-    return total
+    return sum(
+        not r.get("replayed") and r["timestamp"] > since
+        for rows in trial_results(directory)
+        for r in rows
+    )
 
 
 def checkpointed_epochs(directory: Path) -> int:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import tune, write_record
+from harness import trial_results, tune, write_record
 
 
 def retrain(directory: Path, seeds: int, trial: str) -> dict[str, Any]:
@@ -43,12 +43,12 @@ def retrain(directory: Path, seeds: int, trial: str) -> dict[str, Any]:
 
 def within_budget(directory: Path, budget: int) -> tuple[str, float, int]:
     """The best trial, its best val_acc and the trial-epochs counted, of the first ``budget``."""
-    reports = []
-    for file in directory.glob("trial_*/result.json"):
-        for line in file.read_text().splitlines():
-            r = json.loads(line)
-            if not r.get("replayed"):  # one report per trained epoch
-                reports.append((r["timestamp"], r["trial_id"], r["epoch"], r["val_acc"]))
+    reports = [
+        (r["timestamp"], r["trial_id"], r["epoch"], r["val_acc"])
+        for rows in trial_results(directory)
+        for r in rows
+        if not r.get("replayed")  # one report per trained epoch
+    ]
     counted = sorted(reports)[:budget]
     _, trial, _, value = max(counted, key=lambda r: r[3])
     return trial, value, len(counted)
