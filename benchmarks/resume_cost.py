@@ -6,7 +6,8 @@ straight through.
 
 Each seed runs the study twice through `hpray tune` (random search, FIFO, so both runs train
 the same trials to the same budget): straight through, and killed (the driver's whole process
-group, SIGKILL) once half of its trial-epochs are in its stored results, then resumed with
+group, SIGKILL) once half of its trial-epochs are in stored checkpoints (trials write those
+at once; result files follow with the next snapshot), then resumed with
 the same command. Reports the extra trial-epochs trained (epochs trained again: work since the last
 checkpoint) and the extra wall time (restart, restore, and the retraining).
 Writes resume_cost.json and resume_cost.md.
@@ -43,10 +44,13 @@ def checkpointed_epochs(directory: Path) -> int:
     """Per trial, the newest epoch a stored checkpoint holds, summed: work a resume keeps."""
     total = 0
     for trial in directory.glob("trial_*"):
-        epochs = [
-            json.loads(meta.read_text())["epoch"] for meta in trial.glob("checkpoint_*/meta.json")
-        ]
-        total += max(epochs, default=0)
+        epochs = [0]
+        for meta in trial.glob("checkpoint_*/meta.json"):
+            try:
+                epochs.append(json.loads(meta.read_text())["epoch"])
+            except (OSError, ValueError):  # Ray deleting an old one, or a trial writing one
+                continue
+        total += max(epochs)
     return total
 
 
@@ -76,7 +80,7 @@ def main() -> None:
             first = Driver(storage, f"study.name={name}", *overrides)
             t0 = time.monotonic()
             half = args.trials * args.epochs // 2
-            first.wait_until(lambda d=directory, h=half: trained_epochs(d) >= h, timeout=1800)
+            first.wait_until(lambda d=directory, h=half: checkpointed_epochs(d) >= h, timeout=1800)
             first.kill_group()
             killed_at, before_kill = time.time(), time.monotonic() - t0
             time.sleep(2)  # trial processes (own process groups) die when their node does
@@ -121,7 +125,7 @@ def main() -> None:
         "resume_cost",
         record,
         f"A study of {args.trials} trials x {args.epochs} epochs ({total} trial-epochs) "
-        f"SIGKILLed once half of them were stored, and resumed, vs run straight through; "
+        f"SIGKILLed once half of them were checkpointed, and resumed, vs run straight through; "
         f"{record['machine']}",
         [
             "seed",

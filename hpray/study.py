@@ -19,6 +19,7 @@ from ray import tune
 from hpray import amend, outputs, resume, storage
 from hpray.best import write_best
 from hpray.config import Study
+from hpray.driver_load import TensorBoardLogger, snapshots_on_period
 from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from hpray.lock import StudyBusy, StudyLock
 from hpray.progress import Progress
@@ -26,7 +27,7 @@ from hpray.scheduler_state import SchedulerState
 from hpray.storage import StudyDir
 
 # Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
-# The snapshot warning fires by design: keeping num_to_keep checkpoints forces a state snapshot.
+# Ray warns of snapshots in quick succession: not hpray's case (see driver_load), so it is off.
 # Snapshots (trial states, searcher and scheduler state, result files) every 2 s instead of
 # Ray's >= 10 s, so a hard kill loses at most 2 s of progress. Each can be overridden.
 RAY_ENV_DEFAULTS = {
@@ -103,7 +104,8 @@ def _fit(study: Study, directory: StudyDir) -> None:
     )
     amend.set_target(study.plan.num_samples)  # a restored study grows to this count
     tuner = make_tuner(study, resources, directory)
-    with _sigterm_as_sigint():  # after ray.init, which installs a SIGTERM handler of its own
+    # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
+    with _sigterm_as_sigint(), snapshots_on_period():
         tuner.fit()
 
 
@@ -170,6 +172,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
                     budget=settings["epochs"],
                 ),
                 *study.tracking,
+                TensorBoardLogger(),
             ],
         ),
     )

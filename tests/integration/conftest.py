@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 import ray
+from tensorboardX.proto.event_pb2 import Event
 
 from hpray.config import prepare
 from hpray.study import run
@@ -66,3 +68,16 @@ def assert_trained_once(raw: list[dict[str, Any]], epochs: int) -> None:
     shown = [(r["epoch"], "replayed" if r.get("replayed") else "trained") for r in raw]
     assert sorted({r["epoch"] for r in raw}) == list(range(1, epochs + 1)), shown
     assert len(trained) == len(set(trained)), shown
+
+
+def tensorboard_steps(trial_dir: Path, tag: str) -> list[int]:
+    """The steps of ``tag``'s scalars in the trial's TensorBoard event files, as written."""
+    steps = []
+    for file in sorted(trial_dir.glob("events.out.tfevents.*")):
+        data, at = file.read_bytes(), 0
+        while at + 12 <= len(data):  # TFRecord: length, its CRC, the record, its CRC
+            (length,) = struct.unpack("<Q", data[at : at + 8])
+            event = Event.FromString(data[at + 12 : at + 12 + length])
+            steps += [event.step for value in event.summary.value if value.tag == tag]
+            at += 12 + length + 4
+    return steps

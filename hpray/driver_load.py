@@ -1,0 +1,54 @@
+"""Ray Tune driver work per result that hpray does not need, and the two cuts to it.
+
+A function trainable waits for the driver after every report, so the driver's time per result
+is time every trial spends idle. With a checkpoint per epoch of short epochs (the default), two
+pieces of Ray Tune's own bookkeeping took most of it on 2 CPUs (benchmarks/overhead.py):
+
+- a forced experiment snapshot whenever one trial has saved ``num_to_keep`` checkpoints since
+  the last one (Ray's note on it: a non-performant workaround, so that a snapshot never names a
+  checkpoint already deleted). hpray's resume already handles such a snapshot
+  (``resume.fill_checkpoint_gaps``, ``checkpoint.TrialState.resume``), so snapshots keep to
+  their period (``TUNE_GLOBAL_CHECKPOINT_S``) alone;
+- an fsync of the trial's TensorBoard file after every result. Events are written as they come
+  and flushed every ``flush_secs`` and when the trial ends, as TensorBoard's own writer does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from ray.tune.execution import experiment_state
+from ray.tune.logger import TBXLoggerCallback
+
+_Manager = experiment_state._ExperimentCheckpointManager
+
+
+@contextlib.contextmanager
+def snapshots_on_period() -> Iterator[None]:
+    """While the block runs, trial checkpoints never force an experiment snapshot."""
+    original = _Manager.on_trial_checkpoint
+    _Manager.on_trial_checkpoint = _count_nothing  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _Manager.on_trial_checkpoint = original  # type: ignore[method-assign]
+
+
+def _count_nothing(self: Any, trial: Any) -> None:
+    """Ray counts each trial's checkpoints here to force a snapshot; hpray does not need it."""
+
+
+class TensorBoardLogger(TBXLoggerCallback):
+    """Ray Tune's TensorBoard logger without an fsync per result."""
+
+    def log_trial_start(self, trial: Any) -> None:
+        super().log_trial_start(trial)
+        # The instance's flush only: close() at the trial's end still flushes the file, and
+        # tensorboardX's writer thread flushes every flush_secs (30 s) meanwhile.
+        self._trial_writer[trial].flush = _flush_later
+
+
+def _flush_later() -> None:
+    """Stands in for SummaryWriter.flush, which Ray calls after every result."""

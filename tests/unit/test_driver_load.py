@@ -1,0 +1,23 @@
+"""The cuts to Ray Tune's per-result driver work, against Ray's own classes (no Ray started)."""
+
+from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
+
+from hpray.driver_load import snapshots_on_period
+
+
+def forced_after_checkpoints(count: int) -> bool:
+    """Whether Ray would force a snapshot after ``count`` checkpoints of one trial."""
+    manager = _ExperimentCheckpointManager(
+        storage=None, checkpoint_period=2, sync_every_n_trial_checkpoints=2
+    )
+    for _ in range(count):
+        manager.on_trial_checkpoint("trial")
+    return bool(manager._should_force_sync_up)
+
+
+def test_checkpoints_force_no_snapshot_while_the_study_runs() -> None:
+    # Ray's own behaviour, which the cut relies on: num_to_keep (2) checkpoints force one.
+    assert forced_after_checkpoints(2)
+    with snapshots_on_period():
+        assert not forced_after_checkpoints(5)
+    assert forced_after_checkpoints(2)  # Ray as it was once the study is done
