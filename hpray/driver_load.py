@@ -9,14 +9,16 @@ pieces of Ray Tune's own bookkeeping took most of it on 2 CPUs (benchmarks/overh
   checkpoint already deleted). hpray's resume already handles such a snapshot
   (``resume.fill_checkpoint_gaps``, ``checkpoint.TrialState.resume``), so snapshots keep to
   their period (``TUNE_GLOBAL_CHECKPOINT_S``) alone;
-- an fsync of the trial's TensorBoard file after every result. Events are written as they come
-  and flushed every ``flush_secs`` and when the trial ends, as TensorBoard's own writer does.
+- an fsync of the trial's TensorBoard file after every result. It is flushed at most every
+  2 s instead (the snapshot period, which already bounds what a hard kill keeps from the study
+  directory) and when the trial ends.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ray.tune.execution import experiment_state
@@ -41,14 +43,26 @@ def _count_nothing(self: Any, trial: Any) -> None:
 
 
 class TensorBoardLogger(TBXLoggerCallback):
-    """Ray Tune's TensorBoard logger without an fsync per result."""
+    """Ray Tune's TensorBoard logger, flushing a trial's file at most every ``flush_s``."""
+
+    flush_s = 2.0
 
     def log_trial_start(self, trial: Any) -> None:
         super().log_trial_start(trial)
-        # The instance's flush only: close() at the trial's end still flushes the file, and
-        # tensorboardX's writer thread flushes every flush_secs (30 s) meanwhile.
-        self._trial_writer[trial].flush = _flush_later
+        # The instance's flush only: close() at the trial's end still flushes the file.
+        writer = self._trial_writer[trial]
+        writer.flush = Throttled(writer.flush, self.flush_s)
 
 
-def _flush_later() -> None:
-    """Stands in for SummaryWriter.flush, which Ray calls after every result."""
+class Throttled:
+    """Calls ``action`` when ``every_s`` seconds have passed since it last ran (or was set up)."""
+
+    def __init__(self, action: Callable[[], None], every_s: float) -> None:
+        self.action, self.every_s = action, every_s
+        self.last = time.monotonic()  # a trial shorter than every_s is flushed once, at its end
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every_s:
+            self.last = now
+            self.action()

@@ -2,7 +2,7 @@
 
 from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 
-from hpray.driver_load import snapshots_on_period
+from hpray.driver_load import Throttled, snapshots_on_period
 
 
 def forced_after_checkpoints(count: int) -> bool:
@@ -21,3 +21,19 @@ def test_checkpoints_force_no_snapshot_while_the_study_runs() -> None:
     with snapshots_on_period():
         assert not forced_after_checkpoints(5)
     assert forced_after_checkpoints(2)  # Ray as it was once the study is done
+
+
+def test_a_throttled_flush_waits_out_its_period() -> None:
+    calls: list[str] = []
+    flush = Throttled(lambda: calls.append("throttled"), every_s=3600)
+    for _ in range(5):
+        flush()
+    assert calls == []  # within the period: left to the writer's close at the trial's end
+    flush.last -= 3600
+    flush()
+    flush()
+    assert calls == ["throttled"]
+    unthrottled = Throttled(lambda: calls.append("every call"), every_s=0)
+    for _ in range(3):
+        unthrottled()
+    assert calls == ["throttled"] + ["every call"] * 3
