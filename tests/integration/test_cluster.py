@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from hpray.checkpoint import result_rows
 from tests.integration.cluster import Cluster
 from tests.integration.conftest import assert_trained_once, summary
 
@@ -178,18 +179,22 @@ def test_trials_of_a_lost_worker_resume_on_the_other(cluster: Cluster, storage: 
         f"study.epochs={epochs}",
         "study.name=lost",
         "study.num_samples=4",
-        *STUDY,
+        *(o for o in STUDY if not o.startswith("space.data.batch_size")),
+        "space.data.batch_size=2",  # slow epochs: seconds per trial, for the kill to land in
     )
     directory = storage / "lost"
     lost, kept = WORKERS[1], WORKERS[0]
     proc = cluster.submit(storage.parent, *args)
 
     def mid_trial_on_lost_node() -> Path | None:
+        # The node from the trial's result file (it reaches the study with each snapshot, every
+        # 2 s), how far the trial is from its checkpoints (the trial writes them as it goes).
         for trial_dir in directory.glob("trial_*"):
             if not (trial_dir / "result.json").exists():
                 continue
-            last = raw_history(trial_dir)[-1:]
-            if last and last[0]["node_ip"] == lost and 2 <= last[0]["epoch"] <= epochs - 8:
+            rows = result_rows((trial_dir / "result.json").read_text().splitlines())
+            saved = [int(c.name[-6:]) + 1 for c in trial_dir.glob("checkpoint_*[0-9]")]
+            if rows and rows[-1]["node_ip"] == lost and 2 <= max(saved, default=0) <= epochs - 8:
                 return trial_dir
         return None
 
