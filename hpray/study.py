@@ -27,12 +27,10 @@ from hpray.scheduler_state import SchedulerState
 from hpray.storage import StudyDir
 
 # Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
-# Ray warns of snapshots in quick succession: not hpray's case (see driver_load), so it is off.
 # Snapshots (trial states, searcher and scheduler state, result files) every 2 s instead of
 # Ray's >= 10 s, so a hard kill loses at most 2 s of progress. Each can be overridden.
 RAY_ENV_DEFAULTS = {
     "RAY_AIR_NEW_OUTPUT": "0",
-    "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
     "TUNE_GLOBAL_CHECKPOINT_S": "2",
 }
 
