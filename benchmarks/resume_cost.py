@@ -27,6 +27,9 @@ from typing import Any
 
 from harness import trial_results, tune, write_record
 
+from hpray.checkpoint import newest_history
+from hpray.storage import as_dir
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' kill helper
 from tests.integration.drivers import Driver
 
@@ -42,16 +45,9 @@ def trained_epochs(directory: Path, since: float = -1.0) -> int:
 
 def checkpointed_epochs(directory: Path) -> int:
     """Per trial, the newest epoch a stored checkpoint holds, summed: work a resume keeps."""
-    total = 0
-    for trial in directory.glob("trial_*"):
-        epochs = [0]
-        for meta in trial.glob("checkpoint_*/meta.json"):
-            try:
-                epochs.append(json.loads(meta.read_text())["epoch"])
-            except (OSError, ValueError):  # Ray deleting an old one, or a trial writing one
-                continue
-        total += max(epochs)
-    return total
+    # The package's reader skips a checkpoint Ray is deleting or a trial is still writing.
+    histories = (newest_history(as_dir(trial)) for trial in directory.glob("trial_*"))
+    return sum(history[-1]["epoch"] for history in histories if history)
 
 
 def main() -> None:
