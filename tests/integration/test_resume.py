@@ -49,7 +49,13 @@ def test_sigkill_then_the_same_command_resumes(tmp_path: Path) -> None:
         "data.batch_size=2",  # slow epochs: the kill lands with trials still to run
     )
     first = Driver(tmp_path, *grid)
-    first.wait_until(lambda: finished_trials(directory, 6) >= 2)
+    # Checkpoints are stored as trials write them; result files with the next snapshot (2 s).
+    first.wait_until(
+        lambda: (
+            finished_trials(directory, 6) >= 2
+            and any('"epoch": 6' in f.read_text() for f in directory.glob("trial_*/result.json"))
+        )
+    )
     time.sleep(0.5)
     first.kill_group()
     # Ray uploads result files in the background: a kill mid-copy can cut one short while the
