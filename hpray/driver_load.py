@@ -1,4 +1,4 @@
-"""Ray Tune driver work per result that hpray does not need, and the two cuts to it.
+"""Ray Tune driver work that hpray does not need, and the cuts to it.
 
 A function trainable waits for the driver after every report, so the driver's time per result
 is time every trial spends idle. With a checkpoint per epoch of short epochs (the default), two
@@ -12,6 +12,10 @@ pieces of Ray Tune's own bookkeeping took most of it on 2 CPUs (benchmarks/overh
 - an fsync of the trial's TensorBoard file after every result. It is flushed at most every
   2 s instead (the snapshot period, which already bounds what a hard kill keeps from the study
   directory) and when the trial ends.
+
+Before the first trial, Ray's usage telemetry imports the MLflow, W&B, Comet and Aim
+integrations to name the callbacks it was given (about a second with mlflow installed, the
+driver's single busiest import); the callbacks are not tagged instead.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ray.air._internal import usage
 from ray.tune.execution import experiment_state
 from ray.tune.logger import TBXLoggerCallback
 
@@ -28,18 +33,32 @@ _Manager = experiment_state._ExperimentCheckpointManager
 
 
 @contextlib.contextmanager
-def snapshots_on_period() -> Iterator[None]:
-    """While the block runs, trial checkpoints never force an experiment snapshot."""
-    original = _Manager.on_trial_checkpoint
-    _Manager.on_trial_checkpoint = _count_nothing  # type: ignore[method-assign]
+def lighter_driver() -> Iterator[None]:
+    """While the block runs, trial checkpoints never force an experiment snapshot and Ray's
+    telemetry does not tag the callbacks."""
+    with (
+        _replaced(_Manager, "on_trial_checkpoint", _count_nothing),
+        _replaced(usage, "tag_callbacks", _tag_nothing),
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def _replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, value)
     try:
         yield
     finally:
-        _Manager.on_trial_checkpoint = original  # type: ignore[method-assign]
+        setattr(owner, name, original)
 
 
 def _count_nothing(self: Any, trial: Any) -> None:
     """Ray counts each trial's checkpoints here to force a snapshot; hpray does not need it."""
+
+
+def _tag_nothing(callbacks: Any) -> bool:
+    return False  # what Ray's tag_callbacks returns when it records nothing
 
 
 class TensorBoardLogger(TBXLoggerCallback):

@@ -19,7 +19,7 @@ from ray import tune
 from hpray import amend, outputs, resume, storage
 from hpray.best import write_best
 from hpray.config import Study
-from hpray.driver_load import TensorBoardLogger, snapshots_on_period
+from hpray.driver_load import TensorBoardLogger, lighter_driver
 from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from hpray.lock import StudyBusy, StudyLock
 from hpray.progress import Progress
@@ -103,7 +103,7 @@ def _fit(study: Study, directory: StudyDir) -> None:
     amend.set_target(study.plan.num_samples)  # a restored study grows to this count
     tuner = make_tuner(study, resources, directory)
     # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
-    with _sigterm_as_sigint(), snapshots_on_period():
+    with _sigterm_as_sigint(), lighter_driver():
         tuner.fit()
 
 
