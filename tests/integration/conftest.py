@@ -41,10 +41,10 @@ def local_ray() -> Iterator[None]:
     yield from start_ray(num_cpus=2, num_gpus=0)
 
 
-def run_study(storage: Path, *overrides: str) -> tuple[int, Path]:
+def run_study(storage: Path, *overrides: str, fresh: bool = False) -> tuple[int, Path]:
     """Run a study in this process on the module's Ray; returns (exit code, study directory)."""
     study = prepare(compose_study(storage, *overrides))
-    return run(study), study.directory
+    return run(study, fresh=fresh), study.directory
 
 
 def results(directory: Path) -> list[dict[str, str]]:

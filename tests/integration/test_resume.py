@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import signal
 import time
@@ -176,21 +175,3 @@ def test_asha_rungs_survive_a_resume(tmp_path: Path) -> None:
     # Strictly more: the restored rungs live in the scheduler Tune uses, which kept recording.
     assert before < recorded()
     assert len(results(directory)) == 8
-
-
-def test_changed_space_is_refused_and_fresh_sets_the_study_aside(tmp_path: Path) -> None:
-    small = ("study.num_samples=2", "study.epochs=1", "scheduler=fifo")
-    assert Driver(tmp_path, *small).finish() == 0
-    directory = tmp_path / "digits_mlp"
-    before = {p: p.stat().st_mtime_ns for p in directory.rglob("*")}
-
-    changed = Driver(tmp_path, *small, "space.optim.lr.high=0.05")
-    assert changed.finish() == 2
-    assert "space.optim.lr.high: 0.2 -> 0.05" in changed.stderr
-    assert {p: p.stat().st_mtime_ns for p in directory.rglob("*")} == before  # nothing written
-
-    fresh = Driver(tmp_path, *small, "space.optim.lr.high=0.05", fresh=True)
-    assert fresh.finish() == 0, fresh.stderr[-3000:]
-    [aside] = tmp_path.glob("digits_mlp.replaced-*")
-    assert json.loads((aside / "summary.json").read_text())["complete"]
-    assert summary(directory)["complete"] and len(results(directory)) == 2

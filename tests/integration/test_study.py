@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hpray.errors import ConfigError
 from hpray.objectives import branin
 from tests.integration.conftest import (
     assert_trained_once,
@@ -175,6 +176,25 @@ def test_a_finished_study_grows_on_resume(tmp_path: Path, searcher: str) -> None
         state = sorted(directory.glob("searcher-state-*.pkl"))[-1]
         optuna_study = pickle.loads(state.read_bytes())["_ot_study"]
         assert len([t for t in optuna_study.trials if t.state.name == "COMPLETE"]) == 5
+
+
+def test_changed_space_is_refused_and_fresh_sets_the_study_aside(tmp_path: Path) -> None:
+    # The refusal's exit code 2 is the CLI's for every ConfigError (tests/unit/test_cli.py).
+    small = ("study.num_samples=2", "study.epochs=1", "scheduler=fifo")
+    code, directory = run_study(tmp_path, *small)
+    assert code == 0
+    before = {p: p.stat().st_mtime_ns for p in directory.rglob("*")}
+
+    with pytest.raises(ConfigError, match=r"space\.optim\.lr\.high: 0\.2 -> 0\.05"):
+        run_study(tmp_path, *small, "space.optim.lr.high=0.05")
+    assert {p: p.stat().st_mtime_ns for p in directory.rglob("*")} == before  # nothing written
+
+    code, _ = run_study(tmp_path, *small, "space.optim.lr.high=0.05", fresh=True)
+    assert code == 0
+    [aside] = tmp_path.glob("digits_mlp.replaced-*")
+    assert summary(aside)["complete"]
+    assert summary(directory)["complete"] and len(results(directory)) == 2
+    assert all(float(r["optim.lr"]) <= 0.05 for r in results(directory))
 
 
 def test_a_trial_out_of_retries_is_errored_and_the_study_goes_on(tmp_path: Path) -> None:

@@ -3,8 +3,11 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hpray.cli import main
+from hpray.config import prepare
+from hpray.resume import CONFIG_FILE
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -59,6 +62,22 @@ def test_bad_input_exits_2_and_writes_nothing(
     assert code == 2
     assert words in err
     assert not storage.exists()
+
+
+def test_a_resume_with_a_changed_space_exits_2_and_writes_nothing(
+    capsys, study_cfg, tmp_path: Path
+) -> None:
+    # The study's own record of its config, as `hpray tune` writes it; refused before Ray.
+    stored = prepare(study_cfg())
+    stored.directory.mkdir(parents=True)
+    (stored.directory / CONFIG_FILE).write_text(yaml.safe_dump(stored.config))
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
+    code, _, err = run(
+        capsys, "tune", f"study.storage={tmp_path / 'studies'}", "space.optim.lr.high=0.05"
+    )
+    assert code == 2
+    assert "space.optim.lr.high: 0.2 -> 0.05" in err and "--fresh" in err
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")} == before
 
 
 def test_unknown_verb_is_a_usage_error(capsys) -> None:
