@@ -44,9 +44,9 @@ def cluster() -> Iterator[Cluster]:
     try:
         c.start_head(num_cpus=0)
         c.wait_for({c.HEAD})
-        for n, ip in enumerate(WORKERS, 1):
+        for ip in WORKERS:  # joining side by side
             c.start_worker(ip, num_cpus=1)
-            c.wait_for({c.HEAD, *WORKERS[:n]})
+        c.wait_for({c.HEAD, *WORKERS})
         yield c
     finally:
         c.close()
