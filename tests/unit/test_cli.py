@@ -3,11 +3,9 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hpray.cli import main
-from hpray.config import prepare
-from hpray.resume import CONFIG_FILE
+from tests.unit.conftest import stored
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -67,10 +65,7 @@ def test_bad_input_exits_2_and_writes_nothing(
 def test_a_resume_with_a_changed_space_exits_2_and_writes_nothing(
     capsys, study_cfg, tmp_path: Path
 ) -> None:
-    # The study's own record of its config, as `hpray tune` writes it; refused before Ray.
-    stored = prepare(study_cfg())
-    stored.directory.mkdir(parents=True)
-    (stored.directory / CONFIG_FILE).write_text(yaml.safe_dump(stored.config))
+    stored(study_cfg)  # refused before Ray
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
     code, _, err = run(
         capsys, "tune", f"study.storage={tmp_path / 'studies'}", "space.optim.lr.high=0.05"

@@ -3,18 +3,11 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from hpray.config import prepare
 from hpray.errors import ConfigError
 from hpray.resume import CONFIG_FILE, check_resumable, differences, set_aside
-
-
-def stored(study_cfg, *overrides: str):  # type: ignore[no-untyped-def]
-    study = prepare(study_cfg(*overrides))
-    study.directory.mkdir(parents=True)
-    (study.directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config))
-    return study
+from tests.unit.conftest import stored
 
 
 def test_same_config_resumes_and_harmless_changes_are_allowed(study_cfg) -> None:
