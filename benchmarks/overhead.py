@@ -34,9 +34,10 @@ from harness import trial_results, write_record
 from hydra import compose, initialize_config_module
 from ray import tune
 
-from hpray.branch_groups import expand
-from hpray.config import prepare
-from hpray.study import RAY_ENV_DEFAULTS, run
+from hpray.config.branch_groups import expand
+from hpray.config.prepare import prepare
+from hpray.driver.run import run
+from hpray.driver.tuner import RAY_ENV_DEFAULTS
 
 
 def trial_seconds(directory: Path) -> list[float]:

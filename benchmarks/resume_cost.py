@@ -19,19 +19,15 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from harness import trial_results, tune, write_record
+from harness import Run, trial_results, tune, write_record
 
-from hpray.checkpoint import newest_history
-from hpray.storage import as_dir
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' kill helper
-from tests.integration.drivers import Driver
+from hpray.store.layout import newest_history
+from hpray.store.location import as_dir
 
 
 def trained_epochs(directory: Path, since: float = -1.0) -> int:
@@ -73,17 +69,17 @@ def main() -> None:
             straight_wall = round(time.monotonic() - t, 2)
             name = f"killed_{seed}"
             directory = Path(storage) / name
-            first = Driver(storage, f"study.name={name}", *overrides)
+            first = Run(storage, name, *overrides)
             t0 = time.monotonic()
             half = args.trials * args.epochs // 2
             first.wait_until(lambda d=directory, h=half: checkpointed_epochs(d) >= h, timeout=1800)
-            first.kill_group()
+            first.kill()
             killed_at, before_kill = time.time(), time.monotonic() - t0
             time.sleep(2)  # trial processes (own process groups) die when their node does
             kept = checkpointed_epochs(directory)
-            second = Driver(storage, f"study.name={name}", *overrides)
+            second = Run(storage, name, *overrides)
             t1 = time.monotonic()
-            code = second.finish(timeout=3600)
+            code = second.wait(timeout=3600)
             after = time.monotonic() - t1
             if code != 0:
                 raise SystemExit(f"the resumed study exited {code}:\n{second.stderr[-3000:]}")

@@ -32,10 +32,10 @@ from harness import write_record
 from hydra import compose, initialize_config_module
 from ray.tune import ExperimentAnalysis
 
-from hpray.branch_groups import expand
-from hpray.config import prepare
-from hpray.objectives import FUNCTIONS
-from hpray.study import run
+from hpray.config.branch_groups import expand
+from hpray.config.prepare import prepare
+from hpray.driver.run import run
+from hpray.trial.objectives import FUNCTIONS
 
 DOMAINS = {"branin": [(-5.0, 10.0), (0.0, 15.0)], "hartmann6": [(0.0, 1.0)] * 6}
 COUNTERPART = {"random": "RandomSampler", "bayes": "TPESampler", "gp": "GPSampler"}

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from hpray.config.compose import compose
 from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 
 USAGE = """usage: hpray VERB [ARGS...]
@@ -46,19 +45,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     if verb == "tune":
         sys.exit(tune(rest))
     if verb == "submit":
-        from hpray.submit import submit
+        from hpray.deploy.submit import submit
 
         sys.exit(submit(rest))
     if verb == "k8s":
-        from hpray.k8s import main as k8s_main
+        from hpray.deploy.k8s import main as k8s_main
 
         sys.exit(k8s_main(rest))
     if verb == "report":
-        from hpray.report import main as report_main
+        from hpray.results.report import main as report_main
 
         sys.exit(report_main(rest))
     if verb == "retrain":
-        from hpray.retrain import main as retrain_main
+        from hpray.results.retrain import main as retrain_main
 
         sys.exit(retrain_main(rest))
     print(f"hpray: unknown verb {verb!r}\n\n{USAGE}", end="", file=sys.stderr)
@@ -73,50 +72,10 @@ def tune(args: list[str]) -> int:
     )
 
 
-def compose(args: list[str], task: Callable[[DictConfig], int], prog: str) -> int:
-    """Compose the study config from ``args`` with Hydra's command line and hand it to ``task``.
-
-    Hydra's own flags (``--help``, ``--cfg job``, ``--config-dir``) behave as usual; the exit
-    code is ``task``'s, or 2 when Hydra refuses the overrides.
-    """
-    if "-m" in args or "--multirun" in args:
-        print(
-            "hpray: Hydra multirun is not how hpray tunes; put the values to search under "
-            "space.* (e.g. space.optim.lr.high=0.05) and run `hpray tune`.",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
-    outcome = {"entered": False, "code": EXIT_OK}
-
-    @hydra.main(config_path="pkg://hpray.conf", config_name="study", version_base="1.3")
-    def entered(cfg: DictConfig) -> None:
-        from hpray.branch_groups import expand
-
-        outcome["entered"] = True
-        try:
-            cfg = expand(cfg, HydraConfig.get().job.config_name or "study")
-        except ConfigError as err:
-            print(f"hpray: invalid config: {err}", file=sys.stderr)
-            outcome["code"] = EXIT_CONFIG
-            return
-        outcome["code"] = task(cfg)
-
-    sys.argv = [prog, *args]
-    try:
-        entered()
-    except SystemExit as exit_:
-        # Hydra reports a composition error (unknown option or key, bad override) and exits 1
-        # before the task runs: that is invalid input.
-        if exit_.code == 1 and not outcome["entered"]:
-            return EXIT_CONFIG
-        raise
-    return int(outcome["code"])
-
-
 def run_task(cfg: DictConfig, fresh: bool = False) -> int:
     # Imported here so `hpray --help` and config errors stay fast (no torch or Ray import).
-    from hpray.config import prepare
-    from hpray.study import run
+    from hpray.config.prepare import prepare
+    from hpray.driver.run import run
 
     try:
         study = prepare(cfg)

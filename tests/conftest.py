@@ -1,19 +1,12 @@
-"""Composes study configs the way `hpray tune` does, with Hydra's compose API."""
+"""Fixtures every test may use; the helpers themselves live in tests/helpers/."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_module
-from omegaconf import DictConfig
 
-from hpray.branch_groups import expand
-
-
-def compose_study(storage: Path, *overrides: str) -> DictConfig:
-    with initialize_config_module("hpray.conf", version_base="1.3"):
-        return expand(compose("study", overrides=[f"study.storage={storage}", *overrides]))
+from tests.helpers.compose import compose_study
 
 
 @pytest.fixture

@@ -1,38 +1,18 @@
-"""A real local Ray per test module, started and ended by this process.
+"""Fixtures of the integration tests: a real local Ray per test module, started and ended by
+this process (never by a command that stops every Ray process on the machine), and a local S3.
 
-Never by a command that stops every Ray process on the machine.
+Each integration module marks itself (``pytestmark``); tests/unit/test_markers.py checks that
+``pytest -m integration`` collects every one of them.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import os
-import struct
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-import ray
-from tensorboardX.proto.event_pb2 import Event
 
-from hpray.config import prepare
-from hpray.study import run
-from tests.conftest import compose_study
-
-pytestmark = pytest.mark.integration
-
-
-def start_ray(**resources: Any) -> Iterator[None]:
-    os.environ.pop("RAY_ADDRESS", None)  # never join a cluster that happens to be around
-    with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
-        ray.init(include_dashboard=False, _temp_dir=temp_dir, **resources)
-        try:
-            yield
-        finally:
-            ray.shutdown()
+from tests.helpers.s3 import s3_server
+from tests.helpers.studies import start_ray
 
 
 @pytest.fixture(scope="module")
@@ -41,43 +21,8 @@ def local_ray() -> Iterator[None]:
     yield from start_ray(num_cpus=2, num_gpus=0)
 
 
-def run_study(storage: Path, *overrides: str, fresh: bool = False) -> tuple[int, Path]:
-    """Run a study in this process on the module's Ray; returns (exit code, study directory)."""
-    study = prepare(compose_study(storage, *overrides))
-    return run(study, fresh=fresh), study.directory
-
-
-def results(directory: Path) -> list[dict[str, str]]:
-    with (directory / "results.csv").open() as f:
-        return list(csv.DictReader(f))
-
-
-def summary(directory: Path) -> dict[str, Any]:
-    return json.loads((directory / "summary.json").read_text())  # type: ignore[no-any-return]
-
-
-def history(directory: Path, trial_id: str) -> list[dict[str, Any]]:
-    """Every result the trial reported, in order (Ray's result.json)."""
-    lines = (directory / f"trial_{trial_id}" / "result.json").read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
-def assert_trained_once(raw: list[dict[str, Any]], epochs: int) -> None:
-    """Every epoch 1..N reported, and none trained twice (replayed reports are not training)."""
-    trained = [r["epoch"] for r in raw if not r.get("replayed")]
-    shown = [(r["epoch"], "replayed" if r.get("replayed") else "trained") for r in raw]
-    assert sorted({r["epoch"] for r in raw}) == list(range(1, epochs + 1)), shown
-    assert len(trained) == len(set(trained)), shown
-
-
-def tensorboard_steps(trial_dir: Path, tag: str) -> list[int]:
-    """The steps of ``tag``'s scalars in the trial's TensorBoard event files, as written."""
-    steps = []
-    for file in sorted(trial_dir.glob("events.out.tfevents.*")):
-        data, at = file.read_bytes(), 0
-        while at + 12 <= len(data):  # TFRecord: length, its CRC, the record, its CRC
-            (length,) = struct.unpack("<Q", data[at : at + 8])
-            event = Event.FromString(data[at + 12 : at + 12 + length])
-            steps += [event.step for value in event.summary.value if value.tag == tag]
-            at += 12 + length + 4
-    return steps
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, str]]:
+    """The environment that points AWS clients (pyarrow's too) at a fresh local S3 server."""
+    with s3_server() as env:
+        yield env

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.browser import open_page
+from tests.helpers.browser import open_page
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from hpray.checkpoint import result_rows
-from tests.integration.cluster import Cluster
-from tests.integration.conftest import assert_trained_once, summary
+from hpray.trial.state import result_rows
+from tests.helpers.cluster import Cluster
+from tests.helpers.studies import assert_trained_once, summary
 
 pytestmark = pytest.mark.integration
 
@@ -213,7 +213,7 @@ DASHBOARD = """
 import sys, time
 import ray
 from ray._private.worker import get_dashboard_url
-from hpray.study import connect
+from hpray.driver.run import connect
 connect({"dashboard": True, "num_cpus": 1, "num_gpus": 0, "temp_dir": sys.argv[1]})
 print(get_dashboard_url(), flush=True)
 time.sleep(60)

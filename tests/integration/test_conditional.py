@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import history, results, run_study, summary
-from tests.unit.test_branches import expected_keys
+from tests.helpers.families import expected_keys
+from tests.helpers.studies import history, results, run_study, summary
+
+pytestmark = pytest.mark.integration
 
 SMALL = [  # short trials: two epochs, small forests and networks
     "study.epochs=2",

@@ -14,8 +14,10 @@ from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from hpray.trainable import METRICS
-from tests.integration.conftest import history, results, run_study, summary
+from hpray.trial.builtin import METRICS
+from tests.helpers.studies import history, results, run_study, summary
+
+pytestmark = pytest.mark.integration
 
 GROWN = {"gradient_boosting": "n_estimators_", "random_forest": "estimators_"}
 SMALL = {  # small ensembles and a sensible SVM range keep each study to seconds

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpray.storage import StudyDir
-from tests.integration.conftest import assert_trained_once
-from tests.integration.drivers import Driver
-from tests.integration.s3 import BUCKET, s3  # noqa: F401  (the fixture)
+from hpray.store.location import StudyDir
+from tests.helpers.drivers import Driver
+from tests.helpers.s3 import BUCKET
+from tests.helpers.studies import assert_trained_once
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ BIN = Path(sys.executable).parent
 
 def test_the_rendered_command_runs_and_a_retry_resumes(
     tmp_path: Path,
-    s3: dict[str, str],  # noqa: F811
+    s3: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ray_dir = tempfile.mkdtemp(prefix="hpray-ray-", dir="/tmp")
@@ -82,4 +82,4 @@ def test_the_rendered_command_runs_and_a_retry_resumes(
     for trial in trials:
         lines = (trial / "result.json").read_text().splitlines()
         assert_trained_once([json.loads(line) for line in lines if line.strip()], 4)
-    assert not (directory / ".hpray.lock").exists()
+    assert not (directory / ".hpray.driver.lock").exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import results, run_study, start_ray
+from tests.helpers.studies import results, run_study, start_ray
 
 pytestmark = pytest.mark.integration
 

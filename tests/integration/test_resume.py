@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from hpray.lock import LOCK_FILE
-from hpray.report import html_report, text_report
-from tests.integration.conftest import assert_trained_once, history, results, summary
-from tests.integration.drivers import Driver, checkpoints, finished_trials
+from hpray.driver.lock import LOCK_FILE
+from hpray.results.report import html_report, text_report
+from tests.helpers.drivers import Driver, checkpoints, finished_trials
+from tests.helpers.studies import assert_trained_once, history, results, summary
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from hpray.errors import ConfigError
-from hpray.objectives import branin
-from tests.integration.conftest import (
+from hpray.trial.objectives import branin
+from tests.helpers.studies import (
     assert_trained_once,
     history,
     results,
@@ -115,7 +115,7 @@ def test_random_search_is_seeded(tmp_path: Path) -> None:
 def test_a_failed_trial_continues_from_its_checkpoint(tmp_path: Path) -> None:
     code, directory = run_study(
         tmp_path,
-        "trainable=hpray.faults.train_torch_failing_once",
+        "trainable=hpray.trial.faults.train_failing_once",
         "+faults.fail_at_epoch=3",
         "study.num_samples=1",
         "study.epochs=4",
@@ -200,7 +200,7 @@ def test_changed_space_is_refused_and_fresh_sets_the_study_aside(tmp_path: Path)
 def test_a_trial_out_of_retries_is_errored_and_the_study_goes_on(tmp_path: Path) -> None:
     code, directory = run_study(
         tmp_path,
-        "trainable=hpray.faults.train_torch_failing_once",
+        "trainable=hpray.trial.faults.train_failing_once",
         "+faults.fail_at_epoch=2",
         "+faults.trial_index=0",
         "study.num_samples=2",

@@ -13,11 +13,12 @@ import yaml
 from hydra import compose, initialize_config_dir
 from sklearn.datasets import load_digits
 
-from hpray.best import BEST_FILE, best_config, write_best
-from hpray.build import load_data, load_final_data
-from hpray.config import prepare, resolve
+from hpray.config.build import load_data, load_final_data
+from hpray.config.prepare import prepare, resolve
 from hpray.data.splits import _partition
-from hpray.retrain import main as retrain_main
+from hpray.results.best import BEST_FILE, best_config, write_best
+from hpray.results.retrain import main as retrain_main
+from tests.helpers.compose import params_of
 
 
 def data_node(path: Path) -> dict[str, object]:
@@ -65,7 +66,7 @@ def test_best_yaml_is_the_whole_config_and_hydra_loads_it(study_cfg, tmp_path: P
     with initialize_config_dir(str(tmp_path), version_base="1.3"):
         cfg = compose("best", overrides=[f"study.storage={tmp_path}", "study.name=again"])
     study = prepare(cfg)  # a valid study: the one model, nothing to search
-    assert study.params == [] and study.plan.num_samples == 1
+    assert params_of(study) == [] and study.plan.num_samples == 1
     assert study.base["optim"]["lr"] == 0.0123 and study.base["model"]["units"] == 77
     assert not write_best(tmp_path, config, {"best": None})
 
@@ -104,7 +105,7 @@ def test_retrain_refuses_a_directory_without_best_yaml(
 def test_report_refuses_a_directory_that_is_not_a_study(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from hpray.report import main as report_main
+    from hpray.results.report import main as report_main
 
     assert report_main([str(tmp_path), "--text"]) == 2
     assert "config.yaml: not found: not a study directory" in capsys.readouterr().err

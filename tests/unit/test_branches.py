@@ -7,29 +7,12 @@ from typing import Any
 import pytest
 
 from hpray import space
-from hpray.config import prepare
+from hpray.config.prepare import prepare
 from hpray.errors import ConfigError
-from hpray.searchers import optuna_search, random_search
+from hpray.search.searchers import optuna_search, random_search
+from tests.helpers.families import FAMILY_KEYS, expected_keys
 
 STUDY = {"metric": "val_acc", "mode": "max"}
-# What a trial of each family (and optimizer) may hold, and must hold, in space=families.
-FAMILY_KEYS = {
-    "random_forest": {"model.n_estimators", "model.max_depth", "model.max_features"},
-    "svm": {"model.C", "model.gamma"},
-    "logreg": {"model.C"},
-    "mlp": {"model.layers", "model.units", "model.dropout", "optim", "data.batch_size"},
-}
-OPTIM_KEYS = {
-    "sgd": {"optim.lr", "optim.momentum"},
-    "adamw": {"optim.lr", "optim.momentum", "optim.beta2"},
-}
-
-
-def expected_keys(config: dict[str, Any]) -> set[str]:
-    keys = {"model"} | FAMILY_KEYS[config["model"]]
-    if config["model"] == "mlp":
-        keys |= OPTIM_KEYS[config["optim"]]
-    return keys
 
 
 def test_families_parse_into_branches_with_their_own_leaves(study_cfg) -> None:

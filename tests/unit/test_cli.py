@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from hpray.cli import main
-from tests.unit.conftest import stored
+from tests.helpers.compose import stored
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

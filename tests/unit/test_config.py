@@ -12,9 +12,10 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import BasicVariantGenerator, SearchGenerator
 from sklearn.base import BaseEstimator
 
-from hpray.build import locate
-from hpray.config import prepare
+from hpray.config.build import locate
+from hpray.config.prepare import prepare
 from hpray.errors import ConfigError
+from tests.helpers.compose import params_of
 
 CONF = resources.files("hpray.conf")
 
@@ -85,10 +86,10 @@ def test_every_model_builds_on_every_data_option(
     built = locate("model._target_", study.base["model"]["_target_"])
     if model in ("mlp", "cnn"):
         assert built.__name__ == model.upper() and issubclass(built, torch.nn.Module)
-        assert {p.path for p in study.params} >= {"optim.lr"}
+        assert {p.path for p in params_of(study)} >= {"optim.lr"}
     else:  # scikit-learn: its default space tunes the estimator alone
         assert issubclass(built, BaseEstimator)
-        assert {p.path.split(".")[0] for p in study.params} == {"model"}
+        assert {p.path.split(".")[0] for p in params_of(study)} == {"model"}
     assert "space" not in study.base
 
 
@@ -124,8 +125,8 @@ def test_asha_budget_is_the_study_epochs(study_cfg) -> None:
 def test_fixed_space_values_go_into_the_base(study_cfg) -> None:
     study = prepare(study_cfg("space.model.layers=3", "space.optim.lr.high=0.05"))
     assert study.base["model"]["layers"] == 3
-    assert "model.layers" not in {p.path for p in study.params}
-    assert next(p for p in study.params if p.path == "optim.lr").high == 0.05
+    assert "model.layers" not in {p.path for p in params_of(study)}
+    assert next(p for p in params_of(study) if p.path == "optim.lr").high == 0.05
 
 
 def test_experiment_overlay_composes(study_cfg) -> None:
@@ -133,7 +134,7 @@ def test_experiment_overlay_composes(study_cfg) -> None:
     assert study.settings["name"] == "digits_cnn" and study.config["model"]["_target_"].endswith(
         "CNN"
     )
-    assert {"model.channels", "model.blocks"} <= {p.path for p in study.params}
+    assert {"model.channels", "model.blocks"} <= {p.path for p in params_of(study)}
 
 
 @pytest.mark.parametrize(
@@ -191,8 +192,8 @@ def test_the_dry_build_leaves_torch_s_compiler_unloaded_and_as_it_was() -> None:
     """A fresh interpreter: the unit tests' own process has long imported torch._dynamo."""
     check = (
         "import sys, torch\n"
-        "from tests.conftest import compose_study\n"
-        "from hpray.config import prepare\n"
+        "from tests.helpers.compose import compose_study\n"
+        "from hpray.config.prepare import prepare\n"
         "prepare(compose_study('/tmp/unused', 'model=cnn'))\n"
         "assert 'torch._dynamo' not in sys.modules, 'the dry build imported the compiler'\n"
         "wrapped = torch.optim.Optimizer.add_param_group.__wrapped__\n"

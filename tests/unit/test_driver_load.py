@@ -6,7 +6,7 @@ import textwrap
 
 from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 
-from hpray.driver_load import Throttled, lighter_driver
+from hpray.driver.lighter import Throttled, lighter_driver
 
 
 def forced_after_checkpoints(count: int) -> bool:
@@ -34,7 +34,7 @@ def test_callbacks_are_not_tagged_so_the_trackers_are_not_imported() -> None:
         import sys
         from ray.air._internal import usage
         from ray.tune import Callback
-        from hpray.driver_load import lighter_driver
+        from hpray.driver.lighter import lighter_driver
 
         with lighter_driver():
             usage.tag_callbacks([Callback()])

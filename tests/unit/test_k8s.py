@@ -16,9 +16,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from hpray.config import resolve
+from hpray.config.prepare import resolve
+from hpray.deploy.k8s import RAY_IMAGE, RAY_VERSION, dump, render
 from hpray.errors import ConfigError
-from hpray.k8s import RAY_IMAGE, RAY_VERSION, dump, render
 
 REPO = Path(__file__).resolve().parents[2]
 # KubeRay v1.7.0's RayJob CRD (ray-operator/config/crd/bases/ray.io_rayjobs.yaml), v1 schema.
@@ -277,7 +277,7 @@ def test_bad_k8s_settings_are_refused_naming_the_key(study_cfg, override: str, k
 
 
 def test_hpray_k8s_exits_2_on_bad_input_and_writes_nothing(tmp_path: Path) -> None:
-    from hpray.k8s import main
+    from hpray.deploy.k8s import main
 
     out = tmp_path / "out"
     assert main([f"--out={out}", "k8s.workers.max=-2"]) == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hpray.lock import LOCK_FILE, StudyBusy, StudyLock
+from hpray.driver.lock import LOCK_FILE, StudyBusy, StudyLock
 
 
 def test_a_second_writer_is_refused_while_the_first_beats(tmp_path: Path) -> None:
@@ -23,7 +23,7 @@ def test_a_second_writer_is_refused_while_the_first_beats(tmp_path: Path) -> Non
             [
                 sys.executable,
                 "-c",
-                "import sys; from pathlib import Path; from hpray.lock import StudyLock\n"
+                "import sys; from pathlib import Path; from hpray.driver.lock import StudyLock\n"
                 f"with StudyLock(Path({str(tmp_path)!r})): pass",
             ],
             capture_output=True,

@@ -4,7 +4,7 @@ import csv
 import json
 import math
 
-from hpray.outputs import (
+from hpray.results.trials import (
     TrialRow,
     best_trial,
     format_table,

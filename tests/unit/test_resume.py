@@ -4,17 +4,18 @@ from pathlib import Path
 
 import pytest
 
-from hpray.config import prepare
+from hpray.config.prepare import prepare
+from hpray.driver.resume import check_resumable, differences, set_aside
 from hpray.errors import ConfigError
-from hpray.resume import CONFIG_FILE, check_resumable, differences, set_aside
-from tests.unit.conftest import stored
+from hpray.store.layout import CONFIG_FILE
+from tests.helpers.compose import stored, study_dir
 
 
 def test_same_config_resumes_and_harmless_changes_are_allowed(study_cfg) -> None:
     first = stored(study_cfg)
-    check_resumable(first.directory, first.config)
+    check_resumable(study_dir(first), first.config)
     later = prepare(study_cfg("study.max_concurrent=1", "resources=cpu", "study.max_failures=5"))
-    check_resumable(first.directory, later.config)
+    check_resumable(study_dir(first), later.config)
 
 
 def test_changed_history_is_refused_listing_what_differs(study_cfg) -> None:
@@ -23,7 +24,7 @@ def test_changed_history_is_refused_listing_what_differs(study_cfg) -> None:
         study_cfg("study.metric=val_loss", "study.mode=min", "space.optim.lr.high=0.05")
     )
     with pytest.raises(ConfigError) as err:
-        check_resumable(first.directory, later.config)
+        check_resumable(study_dir(first), later.config)
     assert "space.optim.lr.high: 0.2 -> 0.05" in err.value.message
     assert "study.metric: 'val_acc' -> 'val_loss'" in err.value.message
     assert "study.mode: 'max' -> 'min'" in err.value.message
@@ -31,23 +32,14 @@ def test_changed_history_is_refused_listing_what_differs(study_cfg) -> None:
     assert differences(first.config, first.config) == []
 
 
-def test_a_config_written_before_cv_folds_and_the_rename_still_resumes(study_cfg) -> None:
-    current = prepare(study_cfg()).config
-    older = {**current, "trainable": "hpray.trainable.train_torch"}
-    older["study"] = {k: v for k, v in current["study"].items() if k != "cv_folds"}
-    assert differences(older, current) == []
-    folds = prepare(study_cfg("study.cv_folds=5")).config
-    assert differences(older, folds) == ["study.cv_folds: 0 -> 5"]
-
-
 def test_a_study_can_grow_but_not_shrink(study_cfg) -> None:
-    from hpray.resume import grows
+    from hpray.driver.resume import grows
 
     first = stored(study_cfg, "study.num_samples=4")
-    assert grows(first.directory, prepare(study_cfg("study.num_samples=6")).config)
-    check_resumable(first.directory, prepare(study_cfg("study.num_samples=6")).config)
+    assert grows(study_dir(first), prepare(study_cfg("study.num_samples=6")).config)
+    check_resumable(study_dir(first), prepare(study_cfg("study.num_samples=6")).config)
     with pytest.raises(ConfigError) as err:
-        check_resumable(first.directory, prepare(study_cfg("study.num_samples=3")).config)
+        check_resumable(study_dir(first), prepare(study_cfg("study.num_samples=3")).config)
     assert err.value.key == "study.num_samples" and "not shrink" in err.value.message
 
 
@@ -60,7 +52,7 @@ def test_set_aside_moves_and_never_deletes(tmp_path: Path) -> None:
 
 
 def test_checkpoint_gaps_get_placeholders_that_are_removed_later(tmp_path: Path) -> None:
-    from hpray.resume import fill_checkpoint_gaps, remove_placeholders
+    from hpray.driver.resume import fill_checkpoint_gaps, remove_placeholders
 
     trial = tmp_path / "trial_a_00000"
     for index in (2, 3):
@@ -76,7 +68,7 @@ def test_result_files_are_completed_from_the_newest_checkpoint(tmp_path: Path) -
     """A kill mid-upload: result.json behind the checkpoints and cut in mid-line."""
     import json
 
-    from hpray.resume import complete_result_files
+    from hpray.driver.resume import complete_result_files
 
     history = [{"epoch": e, "val_acc": e / 10} for e in (1, 2, 3)]
     behind, whole, new = (tmp_path / f"trial_a_0000{i}" for i in range(3))
@@ -105,12 +97,12 @@ def test_result_files_are_completed_from_the_newest_checkpoint(tmp_path: Path) -
 
 
 def test_fresh_never_moves_a_study_another_driver_runs(study_cfg, capsys) -> None:
-    from hpray.lock import StudyLock
-    from hpray.study import run
+    from hpray.driver.lock import StudyLock
+    from hpray.driver.run import run
 
     study = stored(study_cfg)
-    with StudyLock(study.directory):  # a live driver (this process) holds the study
+    with StudyLock(study_dir(study)):  # a live driver (this process) holds the study
         assert run(study, fresh=True) == 75
-    assert (study.directory / CONFIG_FILE).is_file()
-    assert not list(study.directory.parent.glob("*.replaced-*"))
+    assert (study_dir(study) / CONFIG_FILE).is_file()
+    assert not list(study_dir(study).parent.glob("*.replaced-*"))
     assert "is being run by pid" in capsys.readouterr().err

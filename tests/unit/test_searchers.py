@@ -5,7 +5,7 @@ import pytest
 
 from hpray import space
 from hpray.errors import ConfigError
-from hpray.searchers import grid_search, optuna_search, random_search
+from hpray.search.searchers import grid_search, optuna_search, random_search
 
 SPACE = {
     "optim": {"lr": {"type": "loguniform", "low": 1e-4, "high": 0.1}},

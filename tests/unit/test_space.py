@@ -3,7 +3,7 @@ import pytest
 
 from hpray import space
 from hpray.errors import ConfigError
-from hpray.searchers import optuna_distribution, tune_domain
+from hpray.search.searchers import optuna_distribution, tune_domain
 
 LEAVES = {
     "choice": {"type": "choice", "values": ["relu", "tanh"]},
@@ -20,16 +20,17 @@ LEAVES = {
 
 
 def sample(leaf: dict, n: int = 2000) -> np.ndarray:
-    _, [param] = space.parse({"x": leaf})
+    [param] = space.parse_space({"x": leaf}).params
     domain = tune_domain(param)
     rng = np.random.default_rng(0)
     return np.array([domain.sample(random_state=rng) for _ in range(n)], dtype=object)
 
 
 def test_parse_splits_fixed_values_from_sampled_leaves() -> None:
-    fixed, params = space.parse(
+    parsed = space.parse_space(
         {"optim": {"lr": LEAVES["loguniform"], "momentum": 0.9}, "model": {"hidden": [64, 32]}}
     )
+    fixed, params = parsed.fixed, parsed.params
     assert fixed == {"optim.momentum": 0.9, "model.hidden": [64, 32]}
     assert [(p.path, p.type, p.low, p.high, p.log) for p in params] == [
         ("optim.lr", "loguniform", 1e-4, 1e-1, True)
@@ -65,7 +66,7 @@ def test_choice_and_normal_leaves() -> None:
 
 def test_optuna_distributions_match_the_yaml() -> None:
     dists = {
-        name: optuna_distribution(space.parse({"x": leaf})[1][0])
+        name: optuna_distribution(space.parse_space({"x": leaf}).params[0])
         for name, leaf in LEAVES.items()
         if "normal" not in name
     }
@@ -86,7 +87,7 @@ def test_optuna_distributions_match_the_yaml() -> None:
 )
 def test_optuna_refuses_what_it_cannot_sample(leaf: dict, key: str) -> None:
     with pytest.raises(ConfigError) as err:
-        optuna_distribution(space.parse({"x": leaf})[1][0])
+        optuna_distribution(space.parse_space({"x": leaf}).params[0])
     assert err.value.key == key and "searcher=random" in err.value.message
 
 
@@ -108,15 +109,17 @@ def test_optuna_refuses_what_it_cannot_sample(leaf: dict, key: str) -> None:
 )
 def test_bad_leaves_name_their_key(leaf: dict, key: str, words: str) -> None:
     with pytest.raises(ConfigError) as err:
-        space.parse({"x": leaf})
+        space.parse_space({"x": leaf})
     assert err.value.key == key and words in err.value.message
 
 
 def test_grid_enumerates_discrete_leaves_and_refuses_continuous() -> None:
-    _, params = space.parse({"a": LEAVES["choice"], "b": LEAVES["qint"], "c": LEAVES["grid"]})
+    params = space.parse_space(
+        {"a": LEAVES["choice"], "b": LEAVES["qint"], "c": LEAVES["grid"]}
+    ).params
     assert [p.grid_values() for p in params] == [["relu", "tanh"], [16, 32, 48, 64], [1, 2, 3]]
     assert space.grid_size(params) == 24
-    _, params = space.parse({"a": LEAVES["choice"], "lr": LEAVES["loguniform"]})
+    params = space.parse_space({"a": LEAVES["choice"], "lr": LEAVES["loguniform"]}).params
     with pytest.raises(ConfigError) as err:
         space.grid_size(params)
     assert err.value.key == "space.lr" and "continuous" in err.value.message
@@ -138,5 +141,6 @@ def test_check_paths_refuses_keys_missing_from_the_config() -> None:
 
 def test_a_key_named_type_can_still_nest() -> None:
     # `type` is a leaf marker only when its value is a string.
-    fixed, params = space.parse({"model": {"type": {"type": "choice", "values": ["a", "b"]}}})
+    parsed = space.parse_space({"model": {"type": {"type": "choice", "values": ["a", "b"]}}})
+    fixed, params = parsed.fixed, parsed.params
     assert [p.path for p in params] == ["model.type"] and fixed == {}

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hpray.config import prepare
+from hpray.config.prepare import prepare
+from hpray.driver.storage import check_writable
 from hpray.errors import ConfigError
-from hpray.storage import StudyDir, check_writable, is_uri
+from hpray.store.location import StudyDir, is_uri
 
 
 def test_a_path_and_a_uri(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ import pytest
 import yaml
 from ray.job_submission import JobStatus
 
-from hpray.errors import ConfigError
-from hpray.submit import (
+from hpray.deploy.submit import (
     bundle_hpray,
     check_submittable,
     entrypoint,
@@ -19,6 +18,7 @@ from hpray.submit import (
     make_runtime_env,
     submit,
 )
+from hpray.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 NOWHERE = "--address=http://127.0.0.1:9"  # nothing listens: a check must stop us before it

@@ -8,13 +8,13 @@ from ray import tune
 from sklearn.datasets import load_digits
 
 from hpray import space
-from hpray.build import build_estimator, build_model, build_optimizer
-from hpray.checkpoint import TrialState
-from hpray.config import prepare
+from hpray.config.build import build_estimator, build_model, build_optimizer
+from hpray.config.prepare import prepare
 from hpray.data import make_splits
-from hpray.estimator_learner import EstimatorLearner
-from hpray.torch_learner import TorchLearner
-from hpray.trainable import make_learner, trial_seed
+from hpray.trial.builtin import make_learner, trial_seed
+from hpray.trial.estimator_learner import EstimatorLearner
+from hpray.trial.state import TrialState
+from hpray.trial.torch_learner import TorchLearner
 
 MODEL = {"_target_": "hpray.models.MLP", "layers": 1, "units": 32, "dropout": 0.2}
 OPTIM = {"_target_": "torch.optim.SGD", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-4}

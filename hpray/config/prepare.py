@@ -1,0 +1,138 @@
+"""The composed study config, resolved and checked before anything runs or is written."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig
+from ray.tune.schedulers import TrialScheduler
+
+from hpray import space
+from hpray.config.build import (
+    build_estimator,
+    build_model,
+    build_optimizer,
+    build_scheduler,
+    build_search,
+    build_tracking,
+    is_estimator,
+    load_folds,
+    locate,
+)
+from hpray.config.compose import resolve
+from hpray.config.settings import check_resources, check_settings
+from hpray.errors import ConfigError
+from hpray.internals import optimizers_without_compiler
+from hpray.search.searchers import SearchPlan
+from hpray.store.location import StudyDir
+
+
+@dataclass
+class Study:
+    """Everything the driver needs, built and validated."""
+
+    config: dict[str, Any]  # the resolved composed config (what config.yaml records)
+    base: dict[str, Any]  # the config every trial starts from: space removed, fixed leaves applied
+    plan: SearchPlan
+    scheduler: TrialScheduler
+    trainable: Callable[..., None]
+    tracking: list[Any]  # extra Ray Tune logger callbacks (MLflow); TensorBoard is built in
+    uses_torch: bool = True  # some trial trains a torch model (else resources.gpu=auto is 0)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.config["study"]  # type: ignore[no-any-return]
+
+    @property
+    def location(self) -> StudyDir:
+        """The study's directory, on a path or behind a URI."""
+        return StudyDir.at(str(self.settings["storage"]), str(self.settings["name"]))
+
+
+def search_plan(config: Mapping[str, Any], parsed: space.Space) -> SearchPlan:
+    """The searcher's plan for a resolved study config over its parsed space."""
+    settings = config["study"]
+    return build_search(
+        config["searcher"],
+        parsed,
+        num_samples=settings["num_samples"],
+        limit=settings["max_concurrent"],
+        metric=settings["metric"],
+        mode=settings["mode"],
+    )
+
+
+def planned_trials(config: Mapping[str, Any]) -> int:
+    """How many trials a resolved study config runs: its searcher's plan (grid: the grid)."""
+    return search_plan(config, space.parse_space(config["space"])).num_samples
+
+
+def prepare(cfg: DictConfig) -> Study:
+    """Resolve, validate and build every part of the study; raises ConfigError on bad input."""
+    config = resolve(cfg)
+    for group in ("study", "model", "data", "space", "searcher", "scheduler", "resources", "optim"):
+        if not isinstance(config.get(group), Mapping):
+            raise ConfigError(
+                group,
+                "missing from the composed config; pick an option, e.g. "
+                f"{group}=<option> (see `hpray tune --help`).",
+            )
+    settings = config["study"]
+    check_settings(settings)
+    check_resources(config["resources"])
+    trainable = locate("trainable", str(config.get("trainable")))
+    reported = getattr(trainable, "metrics", ())
+    if reported and settings["metric"] not in reported:
+        raise ConfigError(
+            "study.metric",
+            f"{settings['metric']!r} is not reported by "
+            f"{config['trainable']}; it reports {list(reported)}.",
+        )
+
+    parsed = space.parse_space(config["space"])
+    space.check_paths(parsed, {k: v for k, v in config.items() if k != "space"})
+    for param in parsed.all_params():
+        if param.path.endswith("_target_"):  # a typo here would only fail inside the trials
+            for value in param.values:
+                locate(param.key, str(value))
+    base = space.trial_base(config)
+    plan = search_plan(config, parsed)
+    scheduler = build_scheduler(config["scheduler"])
+    tracking = build_tracking(config.get("tracking"))
+    uses_torch = dry_build(base, parsed)
+    return Study(config, base, plan, scheduler, trainable, tracking, uses_torch)
+
+
+def dry_build(base: Mapping[str, Any], parsed: space.Space) -> bool:
+    """Load the data and build each model (and optimizer) a trial can get, on the CPU.
+
+    Catches a missing data file, a model that does not fit the data, a misspelled argument or
+    more folds than a class has rows before Ray starts, instead of in every trial. A space
+    with branches is built once per option. True when some trial trains a torch model.
+    """
+    uses_torch, loaded = False, {}
+    for example in space.examples(parsed):
+        trial = space.apply(base, example)
+        picks = {k: v for k, v in example.items() if k in parsed.branch_paths()}
+        try:
+            source = json.dumps(trial["data"], sort_keys=True, default=str)
+            if source not in loaded:  # options may differ in data (batch size), rarely in rows
+                folds = int(trial["study"].get("cv_folds") or 0)
+                loaded[source] = load_folds(trial["data"], folds)[0]
+            data = loaded[source]
+            if is_estimator(trial["model"]):
+                build_estimator(trial["model"], seed=0, n_jobs=1)
+                continue
+            model = build_model(trial["model"], data.input_shape, data.n_classes)
+            with optimizers_without_compiler():
+                build_optimizer(trial["optim"], model.parameters())
+            uses_torch = True
+        except ConfigError as err:
+            if not picks:
+                raise
+            chosen = ", ".join(f"{k}={v}" for k, v in picks.items())
+            raise ConfigError(err.key, f"{err.message} (in a trial that picks {chosen})") from err
+    return uses_torch

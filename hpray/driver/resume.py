@@ -1,0 +1,159 @@
+"""What to do with a study directory that already exists: resume it, refuse, or set it aside."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hpray.errors import ConfigError
+from hpray.store.layout import (
+    CHECKPOINT_PREFIX,
+    RESULT_FILE,
+    TRIAL_PREFIX,
+    checkpoint_index,
+    checkpoint_name,
+    newest_history,
+    result_rows,
+    stored_config,
+)
+from hpray.store.location import StudyDir, as_dir
+
+# Changing any of these makes the stored trials incomparable with new ones.
+HISTORY_KEYS = (
+    "space",
+    "study.metric",
+    "study.mode",
+    "study.epochs",
+    "study.seed",
+    "study.cv_folds",
+    "model",
+    "data",
+    "optim",
+    "trainable",
+    "searcher",
+    "scheduler",
+)
+
+
+def _get(config: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The history-defining keys whose values differ, each as 'key: old -> new'."""
+    lines = []
+    for key in HISTORY_KEYS:
+        old, now = _get(stored, key), _get(new, key)
+        if old != now:
+            lines.extend(_diff(key, old, now))
+    return lines
+
+
+def _diff(key: str, old: Any, new: Any) -> list[str]:
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        return [
+            line
+            for k in sorted(set(old) | set(new))
+            for line in _diff(f"{key}.{k}", old.get(k), new.get(k))
+            if old.get(k) != new.get(k)
+        ]
+    return [f"{key}: {old!r} -> {new!r}"]
+
+
+def check_resumable(directory: StudyDir | Path, config: Mapping[str, Any]) -> None:
+    """Refuse (exit 2) a resume whose config would make the stored history meaningless."""
+    stored = stored_config(directory)
+    if stored is None:
+        return
+    changed = differences(stored, config)
+    if changed:
+        raise ConfigError(
+            "study",
+            f"{directory} holds a study started with a different config:\n  "
+            + "\n  ".join(changed)
+            + "\nRun with the original settings to resume it, pick a new study.name, or pass "
+            "--fresh to set the old study aside and start over.",
+        )
+    old_n, new_n = _get(stored, "study.num_samples"), _get(config, "study.num_samples")
+    grid = str(_get(config, "searcher._target_")).endswith("grid_search")  # count from the grid
+    if not grid and new_n < old_n:
+        raise ConfigError(
+            "study.num_samples",
+            f"{directory} was started with num_samples={old_n}; a study can "
+            f"grow on resume but not shrink (asked for {new_n}). Resume with {old_n} or more.",
+        )
+
+
+def grows(directory: StudyDir | Path, config: Mapping[str, Any]) -> bool:
+    """Whether resuming with ``config`` asks for more trials than the study was started with."""
+    stored = stored_config(directory)
+    if stored is None:
+        return False
+    return bool(_get(config, "study.num_samples") > _get(stored, "study.num_samples"))
+
+
+def set_aside(directory: StudyDir | Path) -> StudyDir | None:
+    """Move an existing study out of the way (never delete it); returns where it went."""
+    directory = as_dir(directory)
+    if not directory.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    target = directory.parent / f"{directory.name}.replaced-{stamp}"
+    directory.move_to(target)
+    return target
+
+
+def fill_checkpoint_gaps(directory: StudyDir | Path) -> int:
+    """Give every checkpoint a restored trial may be handed a directory; returns how many made.
+
+    Ray keeps a trial's newest checkpoints and deletes older ones, and a hard kill can land
+    after a deletion but before the snapshot that stops referring to it; Ray then refuses to
+    restore the trial. An empty placeholder satisfies that check, and the trial resumes from
+    its newest readable checkpoint anyway (see trial.state.TrialState.resume).
+    """
+    made = 0
+    for trial_dir in as_dir(directory).glob(f"{TRIAL_PREFIX}*"):
+        found = (checkpoint_index(p.name) for p in trial_dir.glob(f"{CHECKPOINT_PREFIX}*"))
+        indices = {index for index in found if index is not None}
+        for index in set(range(max(indices, default=0))) - indices:
+            (trial_dir / checkpoint_name(index)).mkdir()
+            made += 1
+    return made
+
+
+def complete_result_files(directory: StudyDir | Path) -> int:
+    """Bring every trial's result file level with its newest checkpoint; returns lines added.
+
+    Ray copies the driver's files to storage in the background, a file at a time, so a hard
+    kill can leave a trial's ``result.json`` behind the experiment snapshot, or cut short in
+    mid-line, while the snapshot already counts the trial finished: Ray never runs it again and
+    its curve would miss its last epochs. The checkpoint's metric history has them; they are
+    added flagged ``replayed`` (reported, not trained, again), and a torn line is dropped.
+    """
+    added = 0
+    for trial_dir in as_dir(directory).glob(f"{TRIAL_PREFIX}*"):
+        history = newest_history(trial_dir)
+        file = trial_dir / RESULT_FILE
+        lines = file.read_text().splitlines() if file.is_file() else []
+        rows = result_rows(lines)
+        logged = {r.get("epoch") for r in rows}
+        missing = [m for m in history if m["epoch"] not in logged]
+        if missing or len(rows) < len(lines):
+            trial_id = trial_dir.name.removeprefix(TRIAL_PREFIX)
+            rows += [{**m, "replayed": True, "trial_id": trial_id} for m in missing]
+            file.write_text("".join(f"{json.dumps(r)}\n" for r in rows))
+            added += len(missing)
+    return added
+
+
+def remove_placeholders(directory: StudyDir | Path) -> None:
+    """Drop the empty checkpoint placeholders of a finished study."""
+    for placeholder in as_dir(directory).glob(f"{TRIAL_PREFIX}*/{CHECKPOINT_PREFIX}*"):
+        if placeholder.is_dir() and not placeholder.iterdir():
+            placeholder.rmdir()

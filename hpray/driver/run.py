@@ -1,0 +1,100 @@
+"""The driver: a prepared study -> Ray Tune Tuner (new or restored) -> fit -> outputs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import yaml
+
+from hpray.config.prepare import Study
+from hpray.driver import resume, storage
+from hpray.driver.lighter import lighter_driver
+from hpray.driver.lock import StudyBusy, StudyLock
+from hpray.driver.tuner import make_tuner, ray_session, trial_resources
+from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from hpray.results.report import write_outputs
+from hpray.search.grow import growing_to
+from hpray.store.layout import CONFIG_FILE, read_summary
+from hpray.store.location import StudyDir
+
+
+def run(study: Study, fresh: bool = False) -> int:
+    """Run (or resume) the study; returns the exit code of the contract."""
+    started = time.monotonic()
+    directory = study.location
+    settings = study.settings
+    try:
+        if fresh:
+            StudyLock(directory).check_free()  # never move a study another driver is running
+            moved = resume.set_aside(directory)
+            if moved:
+                print(f"[hpray] --fresh: the previous study was moved to {moved}", file=sys.stderr)
+        resume.check_resumable(directory, study.config)  # before anything is written
+        if _finished(directory) and not resume.grows(directory, study.config):
+            print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
+            write_outputs(directory, settings, study.plan.num_samples, wall_s=None)
+            return EXIT_OK
+        storage.check_writable(directory)
+        StudyLock(directory).check_not_owned_here()  # a second driver here: refused before Ray
+        with ray_session(study.config["ray"]):
+            storage.check_shared(directory.parent, bool(settings["shared_storage"]))
+            with StudyLock(directory):
+                _fit(study, directory)
+    except StudyBusy as busy:
+        print(f"hpray: {busy}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    summary = write_outputs(
+        directory, settings, study.plan.num_samples, wall_s=time.monotonic() - started
+    )
+    if summary["complete"]:
+        resume.remove_placeholders(directory)
+    else:
+        print(
+            f"[hpray] the study stopped before all trials finished; run the same command "
+            f"again to resume it from {directory}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    if summary["best"] is None:
+        print("[hpray] no trial produced a result (see the errors above)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+def _fit(study: Study, directory: StudyDir) -> None:
+    resources = trial_resources(study.config["resources"], study.uses_torch)
+    (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
+    print(
+        f"[hpray] study {directory}: {study.plan.description}; "
+        f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
+        file=sys.stderr,
+    )
+    tuner = make_tuner(study, resources, directory)
+    # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
+    # A restored search (restored inside fit) grows to the study's trial count.
+    with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
+        tuner.fit()
+
+
+@contextlib.contextmanager
+def _sigterm_as_sigint() -> Iterator[None]:
+    """Ray Tune saves the experiment on SIGINT only; schedulers and Kubernetes send SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _finished(directory: StudyDir) -> bool:
+    summary = read_summary(directory)
+    return bool(summary and summary.get("complete"))

@@ -1,0 +1,134 @@
+"""The study as a Ray Tune Tuner: a new one, or the stored one restored; and Ray to run it on."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import ray
+from ray import tune
+
+from hpray import internals
+from hpray.config.prepare import Study
+from hpray.driver import resume
+from hpray.driver.lighter import TensorBoardLogger
+from hpray.driver.progress import Progress
+from hpray.driver.scheduler_state import SchedulerState
+from hpray.store.layout import trial_dir_name
+from hpray.store.location import StudyDir
+
+# Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
+# Snapshots (trial states, searcher and scheduler state, result files) every 2 s instead of
+# Ray's >= 10 s, so a hard kill loses at most 2 s of progress. Each can be overridden.
+RAY_ENV_DEFAULTS = {
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_GLOBAL_CHECKPOINT_S": "2",
+}
+
+
+@contextlib.contextmanager
+def ray_session(ray_cfg: dict[str, Any]) -> Iterator[None]:
+    """Ray for the study: the configured cluster, or a local Ray shut down afterwards."""
+    for name, value in RAY_ENV_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    started_ray = connect(ray_cfg)
+    try:
+        yield
+    finally:
+        if started_ray:
+            ray.shutdown()
+
+
+def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -> tune.Tuner:
+    """A new Tuner, or the stored one restored when the directory holds an unfinished study."""
+    settings = study.settings
+    # Trials see the resources they got (gpu: auto resolved), e.g. for their thread count.
+    base = {**study.base, "resources": {"cpu": resources["cpu"], "gpu": resources["gpu"]}}
+    trainable = tune.with_resources(tune.with_parameters(study.trainable, base=base), resources)
+    # Ray writes local paths itself; anything else through the filesystem the URI named.
+    filesystem = None if directory.local else directory.fs
+    if tune.Tuner.can_restore(directory.path, storage_filesystem=filesystem):
+        print(f"[hpray] resuming the unfinished study in {directory}", file=sys.stderr)
+        resume.fill_checkpoint_gaps(directory)
+        resume.complete_result_files(directory)
+        return tune.Tuner.restore(
+            directory.path,
+            trainable,
+            storage_filesystem=filesystem,
+            resume_unfinished=True,
+            resume_errored=True,
+            param_space=study.plan.param_space,
+        )
+    return tune.Tuner(
+        trainable,
+        param_space=study.plan.param_space,
+        tune_config=tune.TuneConfig(
+            metric=settings["metric"],
+            mode=settings["mode"],
+            search_alg=study.plan.search_alg,
+            scheduler=study.scheduler,
+            num_samples=study.plan.num_samples,
+            reuse_actors=bool(settings["reuse_actors"]),
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=directory.name,
+            storage_path=directory.parent.path,
+            storage_filesystem=filesystem,
+            failure_config=tune.FailureConfig(max_failures=settings["max_failures"]),
+            # Two kept, so a damaged newest checkpoint still leaves one to fall back on.
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            verbose=0,
+            # Ray restores callback state by position: keep this order.
+            callbacks=[
+                SchedulerState(study.scheduler),
+                Progress(
+                    settings["metric"],
+                    settings["mode"],
+                    total=study.plan.num_samples,
+                    budget=settings["epochs"],
+                ),
+                *study.tracking,
+                TensorBoardLogger(),
+            ],
+        ),
+    )
+
+
+def trial_dirname(trial: Any) -> str:
+    """Short trial directory names (Ray's default embeds every parameter value)."""
+    return trial_dir_name(trial.trial_id)
+
+
+def connect(ray_cfg: dict[str, Any]) -> bool:
+    """Join the configured cluster, or start a local Ray; True when this call started it."""
+    if ray.is_initialized():
+        return False
+    address = ray_cfg.get("address") or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        ray.init(
+            num_cpus=ray_cfg.get("num_cpus"),
+            num_gpus=ray_cfg.get("num_gpus"),
+            include_dashboard=bool(ray_cfg.get("dashboard")),
+            dashboard_host="127.0.0.1",
+            **internals.temp_dir_option(ray_cfg.get("temp_dir")),
+            logging_level=logging.WARNING,
+        )
+    return True
+
+
+def trial_resources(resources: dict[str, Any], uses_torch: bool = True) -> dict[str, float]:
+    """Per-trial resources; ``gpu: auto`` is one GPU when the cluster has any, else none.
+
+    A study of scikit-learn models alone runs on CPUs: ``auto`` then asks for no GPU.
+    """
+    gpu = resources["gpu"]
+    if gpu == "auto":
+        gpu = 1 if uses_torch and ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    return {"cpu": float(resources["cpu"]), "gpu": float(gpu)}

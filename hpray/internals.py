@@ -1,0 +1,224 @@
+"""Every private name of Ray, torch and scikit-learn that hpray touches, fenced in one module.
+
+Each use says why no public API serves and the version it was checked against. ``FENCED``
+lists them all; ``tests/unit/test_internals.py`` fails, naming the name, when an upgrade moves
+one, so a new Ray breaks CI rather than a user's study. Libraries are imported inside the
+functions: importing this module costs nothing.
+
+Checked against Ray 2.60.0, torch 2.13.0 and scikit-learn 1.8.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import itertools
+from collections.abc import Iterator
+from typing import Any
+
+# (module, dotted attribute) of every private name used below, for the upgrade check.
+FENCED: tuple[tuple[str, str], ...] = (
+    ("ray.train._internal.session", "get_session"),
+    ("ray.tune.execution.experiment_state", "_ExperimentCheckpointManager.on_trial_checkpoint"),
+    ("ray.air._internal.usage", "tag_callbacks"),
+    ("ray.tune.logger", "TBXLoggerCallback"),  # its _trial_writer: see INSTANCE_FENCED
+    ("ray.tune.search.basic_variant", "_TrialIterator"),
+    ("torch.optim", "Optimizer.add_param_group.__wrapped__"),
+    ("sklearn.base", "BaseEstimator._validate_params"),
+)
+# Private attributes that exist on instances only: (class path, attribute, how to build one).
+INSTANCE_FENCED: tuple[tuple[str, str], ...] = (
+    ("ray.tune.search.BasicVariantGenerator", "_iterators"),
+    ("ray.tune.search.BasicVariantGenerator", "_uuid_prefix"),
+    ("ray.tune.search.BasicVariantGenerator", "_constant_grid_search"),
+    ("ray.tune.search.BasicVariantGenerator", "_total_samples"),
+    ("ray.tune.search.BasicVariantGenerator", "_random_state"),
+    ("ray.tune.search.BasicVariantGenerator", "_trial_generator"),
+    ("ray.tune.search.BasicVariantGenerator", "_finished"),
+    ("ray.tune.logger.TBXLoggerCallback", "_trial_writer"),
+)
+
+
+def missing() -> list[str]:
+    """The fenced names this installation lacks, each as ``module:attribute``."""
+    gone = []
+    for module, dotted in FENCED:
+        try:
+            found: Any = importlib.import_module(module)
+            for part in dotted.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError):
+            gone.append(f"{module}:{dotted}")
+    for path, attribute in INSTANCE_FENCED:
+        module, _, name = path.rpartition(".")
+        try:
+            instance = getattr(importlib.import_module(module), name)()
+        except (ImportError, AttributeError):
+            gone.append(f"{path} (the class)")
+            continue
+        if not hasattr(instance, attribute):
+            gone.append(f"{path}.{attribute}")
+    import inspect
+
+    import ray
+
+    if '"_temp_dir"' not in inspect.getsource(ray.init):  # read from its **kwargs
+        gone.append("ray.init(_temp_dir=...)")
+    return gone
+
+
+# --- Ray: a local Ray's session directory ------------------------------------------------------
+
+
+def temp_dir_option(temp_dir: str | None) -> dict[str, Any]:
+    """``ray.init``'s argument for a local Ray's session and log directory.
+
+    ``ray start`` has ``--temp-dir``; ``ray.init`` takes the same only as ``_temp_dir``.
+    """
+    return {"_temp_dir": temp_dir}
+
+
+# --- Ray: the trial's storage, from inside a trial --------------------------------------------
+
+
+def trial_storage() -> tuple[Any, str] | None:
+    """(filesystem, path) of the running trial's directory in the study's storage, or None.
+
+    Ray's public context gives the trial's local directory only; a restored trial must look
+    in storage for checkpoints and results its snapshot did not know of (a hard kill between
+    the two). Ray 2.60 keeps that location on the train session's ``storage``.
+    """
+    from ray.train._internal.session import get_session
+
+    storage = getattr(get_session(), "storage", None)
+    if storage is None:
+        return None
+    return storage.storage_filesystem, str(storage.trial_fs_path)
+
+
+# --- Ray: driver work hpray does not need ----------------------------------------------------
+
+
+@contextlib.contextmanager
+def no_forced_snapshots() -> Iterator[None]:
+    """Trial checkpoints never force an experiment snapshot while the block runs.
+
+    Ray forces one whenever a trial has saved ``num_to_keep`` checkpoints since the last (its
+    own note calls it a non-performant workaround); hpray's resume handles a snapshot that
+    names a deleted checkpoint, so snapshots keep to their period. No setting turns it off.
+    """
+    from ray.tune.execution import experiment_state
+
+    def count_nothing(self: Any, trial: Any) -> None:
+        """Ray counts each trial's checkpoints here to force a snapshot."""
+
+    with _replaced(
+        experiment_state._ExperimentCheckpointManager, "on_trial_checkpoint", count_nothing
+    ):
+        yield
+
+
+@contextlib.contextmanager
+def no_callback_tagging() -> Iterator[None]:
+    """Ray's usage telemetry does not tag the callbacks while the block runs.
+
+    ``tune.run`` calls it whenever callbacks are given, and it imports the MLflow, W&B, Comet
+    and Aim integrations to name them (about a second with mlflow installed). Ray's
+    ``RAY_USAGE_STATS_ENABLED=0`` turns reporting off, not this import.
+    """
+    from ray.air._internal import usage
+
+    def tag_nothing(callbacks: Any) -> bool:
+        return False  # what Ray's tag_callbacks returns when it records nothing
+
+    with _replaced(usage, "tag_callbacks", tag_nothing):
+        yield
+
+
+def trial_writer(callback: Any, trial: Any) -> Any:
+    """The TensorBoard writer Ray's ``TBXLoggerCallback`` opened for ``trial`` (no accessor)."""
+    return callback._trial_writer[trial]
+
+
+@contextlib.contextmanager
+def _replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+# --- Ray: growing a restored search ----------------------------------------------------------
+
+
+def grow_variants(generator: Any, target: int) -> None:
+    """More random draws for a restored ``BasicVariantGenerator``, up to ``target`` trials.
+
+    Ray restores the generator with the count it started with and has no call to raise it.
+    One more trial iterator chains on, drawing from the generator's own seeded RNG (as Ray's
+    ``add_configurations`` passes it), so the new trials are new, reproducible draws.
+    """
+    from ray.tune.search.basic_variant import _TrialIterator
+
+    have = sum(iterator.num_samples for iterator in generator._iterators)
+    if target <= have or not generator._iterators:
+        return
+    extra = _TrialIterator(
+        uuid_prefix=generator._uuid_prefix,
+        num_samples=target - have,
+        unresolved_spec=generator._iterators[0].unresolved_spec,
+        constant_grid_search=generator._constant_grid_search,
+        start=generator._total_samples,
+        random_state=generator._random_state,
+    )
+    generator._iterators.append(extra)
+    generator._trial_generator = itertools.chain(generator._trial_generator, extra)
+    generator._total_samples += target - have
+    generator._finished = False
+
+
+def grow_search(generator: Any, target: int) -> None:
+    """A restored ``SearchGenerator`` asks its searcher for up to ``target`` trials."""
+    if target > generator._total_samples:
+        generator._total_samples = target
+        generator._finished = False
+
+
+# --- torch: an optimizer built without its compiler -------------------------------------------
+
+
+@contextlib.contextmanager
+def optimizers_without_compiler() -> Iterator[None]:
+    """Build optimizers without importing torch's compiler, for a check that never trains.
+
+    ``Optimizer.add_param_group`` imports ``torch._dynamo`` (over a second) on its first call to
+    wrap itself; the driver's dry build only checks that the optimizer can be built. torch
+    looks for the wrapped function in ``__dynamo_disable`` first: set for the block, removed after.
+    """
+    import torch
+
+    wrapped = getattr(torch.optim.Optimizer.add_param_group, "__wrapped__", None)
+    if wrapped is None or hasattr(wrapped, "__dynamo_disable"):
+        yield
+        return
+    wrapped.__dynamo_disable = wrapped
+    try:
+        yield
+    finally:
+        del wrapped.__dynamo_disable
+
+
+# --- scikit-learn: argument values checked before fit ------------------------------------------
+
+
+def validate_estimator_params(estimator: Any) -> None:
+    """Raise ValueError or TypeError for an argument value ``estimator.fit`` would refuse.
+
+    scikit-learn checks its parameter constraints at ``fit`` only; the driver checks them
+    before any trial runs. An estimator without constraints passes.
+    """
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is not None:
+        validate()

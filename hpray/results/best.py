@@ -1,0 +1,65 @@
+"""``best.yaml``: the best trial's whole config, as a Hydra config that trains that model again.
+
+It is the study's config with the search space resolved to the best trial's values: every key a
+trial reads (model, data, optimizer, budget, seed), nothing left to sample. ``hpray retrain``
+reads it, and so does Hydra (``hpray tune --config-path <study> --config-name best``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpray import space
+from hpray.store.layout import BEST_FILE, PARAMS_FILE, stored_config, trial_dir_name
+from hpray.store.location import StudyDir, as_dir
+
+# A run from best.yaml writes nothing through Hydra either, and does not chdir.
+HYDRA = {"run": {"dir": "."}, "output_subdir": None, "job": {"chdir": False}}
+
+
+def best_config(config: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The study ``config`` with its fixed space values and the trial's ``params`` applied."""
+    best = space.apply(space.trial_base(config), params)
+    best["space"] = {}  # nothing to search: a study from it is this one model
+    best["study"] = {**best["study"], "num_samples": 1}
+    best["hydra"] = HYDRA
+    return best
+
+
+def write_best(
+    directory: StudyDir | Path, config: Mapping[str, Any], summary: Mapping[str, Any]
+) -> bool:
+    """Write best.yaml for the summary's best trial; False when there is none yet."""
+    best = summary.get("best")
+    if not best:
+        return False
+    header = (
+        f"# The best trial of study {config['study']['name']}: {best['trial_id']}, "
+        f"{best['metric']}={best['value']:.4f}"
+        f"{'' if summary.get('complete') else ' (so far: the study is unfinished)'}.\n"
+        "# Train it again: hpray retrain <this study's directory>\n"
+        "# or run it as a study: hpray tune --config-path <this directory> --config-name best "
+        "study.name=<new name>\n"
+    )
+    content = yaml.safe_dump(best_config(config, best["params"]), sort_keys=False)
+    (as_dir(directory) / BEST_FILE).write_text(header + content)
+    return True
+
+
+def trial_config(directory: StudyDir | Path, trial_id: str) -> dict[str, Any] | None:
+    """Trial ``trial_id``'s whole config, as best.yaml holds the best's; None if no such trial."""
+    if not re.fullmatch(r"[\w-]+", trial_id):  # a name inside the study, never a path
+        return None
+    params = (
+        as_dir(directory) / trial_dir_name(trial_id) / PARAMS_FILE
+    )  # Ray's record of its values
+    study = stored_config(directory)
+    if study is None or not params.is_file():
+        return None
+    return best_config(study, json.loads(params.read_text()))

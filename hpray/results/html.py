@@ -1,0 +1,230 @@
+"""``report.html``: one self-contained page a person can open offline.
+
+Optimisation history, learning curves (with the epochs where ASHA stopped trials), each
+hyperparameter's effect (parallel coordinates and slices) and parameter importance, the results
+table and the best config. The history, effect and importance plots are Optuna's own, drawn from
+an in-memory Optuna study rebuilt from the trials; plotly.js is embedded once, so the page needs
+no network.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import optuna
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from hpray.results.trials import TrialRow
+from hpray.search.searchers import optuna_distribution
+from hpray.space.leaves import Param
+
+
+def optuna_study(rows: Sequence[TrialRow], params: Sequence[Param], mode: str) -> optuna.Study:
+    """The trials as a finished Optuna study: each trial's best metric, its sampled values."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
+    distributions = {p.path: _distribution(p, rows) for p in params}
+    for row in rows:
+        if row.best is None or not math.isfinite(row.best) or row.status == "diverged":
+            continue
+        values = {k: row.params[k] for k in distributions if k in row.params}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=values,
+                distributions={k: distributions[k] for k in values},
+                value=row.best,
+                user_attrs={"trial_id": row.trial_id, "status": row.status},
+            )
+        )
+    return study
+
+
+def _distribution(p: Param, rows: Sequence[TrialRow]) -> Any:
+    try:
+        return optuna_distribution(p)
+    except Exception:  # a leaf Optuna cannot sample (normal): the range the trials took
+        seen = [float(r.params[p.path]) for r in rows if p.path in r.params]
+        return optuna.distributions.FloatDistribution(min(seen), max(seen) or 1.0)
+
+
+def _quietly(plot: Any, study: optuna.Study, metric: str) -> Any:
+    # PED-ANOVA warns for each parameter that few trials sampled (every branch's leaves).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return plot(study, target_name=metric)
+
+
+def learning_curves(rows: Sequence[TrialRow], metric: str, budget: int) -> go.Figure:
+    """Every trial's metric by epoch; an X where the scheduler stopped a trial early."""
+    fig = go.Figure()
+    stopped_x, stopped_y, stopped_text = [], [], []
+    for row in rows:
+        if not row.history:
+            continue
+        # A model fitted once reports once, at its last epoch: place it there.
+        epochs = list(range(row.epochs - len(row.history) + 1, row.epochs + 1))
+        fig.add_trace(
+            go.Scatter(
+                x=epochs,
+                y=row.history,
+                mode="lines",
+                name=row.trial_id,
+                line={"width": 1},
+                hovertemplate=f"{row.trial_id} ({row.status})<br>epoch %{{x}}: %{{y:.4f}}",
+            )
+        )
+        if row.status == "early_stopped":
+            stopped_x.append(epochs[-1])
+            stopped_y.append(row.history[-1])
+            stopped_text.append(row.trial_id)
+    fig.add_trace(
+        go.Scatter(
+            x=stopped_x,
+            y=stopped_y,
+            mode="markers",
+            name="stopped early",
+            text=stopped_text,
+            marker={"symbol": "x", "size": 9, "color": "black"},
+            hovertemplate="%{text} stopped at epoch %{x}: %{y:.4f}",
+        )
+    )
+    fig.update_layout(
+        title=f"Learning curves ({metric} by epoch; x: stopped early by the scheduler)",
+        xaxis={"title": "epoch", "range": [0.5, budget + 0.5]},
+        yaxis={"title": metric},
+        showlegend=False,
+    )
+    return fig
+
+
+def _section(title: str, body: str) -> str:
+    return f"<section><h2>{html.escape(title)}</h2>{body}</section>"
+
+
+def _plot(fig: go.Figure) -> str:
+    fig.update_layout(height=420, margin={"l": 60, "r": 20, "t": 50, "b": 50})
+    return str(fig.to_html(full_html=False, include_plotlyjs=False))
+
+
+def _optuna_plot(make: Callable[[], go.Figure], why_not: str) -> str:
+    try:
+        return _plot(make())
+    except (ValueError, RuntimeError, ZeroDivisionError) as err:
+        return f"<p class='note'>{html.escape(why_not)} ({html.escape(str(err))})</p>"
+
+
+def _table(rows: Sequence[TrialRow], metric: str) -> str:
+    names = sorted({n for r in rows for n in r.params})
+    head = "".join(
+        f"<th>{html.escape(h)}</th>"
+        for h in ["trial", "status", *names, f"best {metric}", f"final {metric}", "epochs"]
+    )
+    body = []
+    for r in rows:
+        cells = [
+            r.trial_id,
+            r.status,
+            *(_short(r.params.get(n, "")) for n in names),
+            _num(r.best),
+            _num(r.final),
+            str(r.epochs),
+        ]
+        body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def render(
+    title: str,
+    summary: dict[str, Any],
+    rows: Sequence[TrialRow],
+    params: Sequence[Param],
+    settings: dict[str, Any],
+    best_yaml: str | None,
+) -> str:
+    """The whole page."""
+    metric, mode = settings["metric"], settings["mode"]
+    study = optuna_study(rows, params, mode)
+    trials, best = summary["trials"], summary["best"]
+    state = "complete" if summary["complete"] else "unfinished (still running, or interrupted)"
+    facts = (
+        f"<p><b>{html.escape(state)}</b>: {trials['total']} trials "
+        f"({trials['completed']} completed, {trials['early_stopped']} stopped early, "
+        f"{trials['diverged']} diverged, {trials['errored']} errored), "
+        f"{summary['epochs_total']} epochs, {summary['wall_s']:.1f} s.</p>"
+    )
+    if best:
+        facts += (
+            f"<p>Best: trial <b>{html.escape(best['trial_id'])}</b>, "
+            f"{html.escape(metric)} = <b>{best['value']:.4f}</b> ({mode}).</p>"
+        )
+    sections = [
+        _section(
+            "Optimisation history",
+            _optuna_plot(
+                lambda: optuna.visualization.plot_optimization_history(study, target_name=metric),
+                "No trial has a result yet",
+            ),
+        ),
+        _section("Learning curves", _plot(learning_curves(rows, metric, settings["epochs"]))),
+        _section(
+            "Hyperparameters: parallel coordinates",
+            _optuna_plot(
+                lambda: optuna.visualization.plot_parallel_coordinate(study, target_name=metric),
+                "Not enough trials to draw",
+            ),
+        ),
+        _section(
+            "Hyperparameters: slices",
+            _optuna_plot(
+                lambda: optuna.visualization.plot_slice(study, target_name=metric),
+                "Not enough trials to draw",
+            ),
+        ),
+        _section(
+            "Parameter importance (Optuna's PED-ANOVA)",
+            _optuna_plot(
+                lambda: _quietly(optuna.visualization.plot_param_importances, study, metric),
+                "Importance needs at least two finished trials whose values differ",
+            ),
+        ),
+        _section("Trials", _table(rows, metric)),
+        _section(
+            "Best config (best.yaml)",
+            f"<pre>{html.escape(best_yaml)}</pre>" if best_yaml else "<p>None yet.</p>",
+        ),
+    ]
+    return PAGE.format(
+        title=html.escape(title), plotly=get_plotlyjs(), facts=facts, body="".join(sections)
+    )
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.85em; }}
+td, th {{ border: 1px solid #ccc; padding: 2px 6px; text-align: right; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
+.note {{ color: #777; }}
+</style>
+<script>{plotly}</script>
+</head><body>
+<h1>{title}</h1>
+{facts}
+{body}
+</body></html>
+"""

@@ -1,0 +1,151 @@
+"""``hpray report STUDY_DIR [--text]``: a study's report.html, or its state and best trials in
+the terminal, read from its directory at any time: while it runs, after it finished, or after it
+was interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hpray import space
+from hpray.config.prepare import planned_trials
+from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
+from hpray.results import trials
+from hpray.results.best import write_best
+from hpray.store.layout import BEST_FILE, CONFIG_FILE, REPORT_FILE, read_summary, stored_config
+from hpray.store.location import StudyDir, as_dir
+
+
+def load(
+    directory: StudyDir | Path,
+) -> tuple[dict[str, Any], list[trials.TrialRow], dict[str, Any]]:
+    """The study's config, its trials and a fresh summary, from its directory alone."""
+    directory = as_dir(directory)
+    config = stored_config(directory)
+    if config is None:
+        raise ConfigError(
+            str(directory / CONFIG_FILE),
+            "not found: not a study directory (<study.storage>/<study.name>), or a study that "
+            "never started.",
+        )
+    settings = config["study"]
+    rows = trials.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
+    stored = read_summary(directory) or {}
+    summary = trials.summarise(
+        rows,
+        settings["metric"],
+        settings["mode"],
+        float(stored.get("wall_s", 0.0)),
+        planned_trials(config),
+    )
+    write_best(directory, config, summary)
+    return config, rows, summary
+
+
+def text_report(directory: Path, top: int = 10) -> str:
+    """The terminal summary: state, counts, best trial and the top trials."""
+    config, rows, summary = load(directory)
+    settings = config["study"]
+    counts = Counter(r.status for r in rows)
+    state = "complete" if summary["complete"] else "unfinished"
+    live = (
+        "" if summary["complete"] else f"; {counts['running']} running, {counts['pending']} pending"
+    )
+    header = (
+        f"study {settings['name']} ({directory}): {state}, {len(rows)} of "
+        f"{summary['trials']['planned']} trials started{live}"
+    )
+    return header + "\n" + trials.format_table(summary, rows, settings["mode"], top=top)
+
+
+def html_report(directory: StudyDir | Path) -> StudyDir:
+    """Write the study's report.html from its directory alone; returns its path."""
+    directory = as_dir(directory)
+    return write_html(directory, *load(directory))
+
+
+def write_html(
+    directory: StudyDir,
+    config: dict[str, Any],
+    rows: list[trials.TrialRow],
+    summary: dict[str, Any],
+) -> StudyDir:
+    """Write report.html for trials already collected (the driver has them at its end)."""
+    from hpray.results import html as page
+
+    best = directory / BEST_FILE
+    text = page.render(
+        f"hpray study {config['study']['name']}",
+        summary,
+        rows,
+        space.parse_space(config["space"]).all_params(),
+        config["study"],
+        best.read_text() if best.is_file() else None,
+    )
+    path = directory / REPORT_FILE
+    path.write_text(text)
+    return path
+
+
+def write_outputs(
+    directory: StudyDir, settings: dict[str, Any], planned: int, wall_s: float | None
+) -> dict[str, Any]:
+    """At a run's end: results.csv, summary.json, best.yaml and report.html from the experiment,
+    and the summary table printed. ``wall_s`` None: a finished study, its summary kept."""
+    rows = trials.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
+    stored = read_summary(directory)
+    if wall_s is None and stored is not None:
+        summary = stored
+    else:
+        if stored is not None and not stored.get("complete"):  # earlier runs of a resumed study
+            wall_s = (wall_s or 0.0) + float(stored.get("wall_s", 0.0))
+        summary = trials.summarise(
+            rows, settings["metric"], settings["mode"], wall_s or 0.0, planned
+        )
+        trials.write_results(directory, rows, settings["metric"])
+        trials.write_summary(directory, summary)
+        config = stored_config(directory)
+        if config is not None:
+            write_best(directory, config, summary)
+            _write_html_safely(directory, config, rows, summary)
+    print(trials.format_table(summary, rows, settings["mode"]))
+    return summary
+
+
+def _write_html_safely(
+    directory: StudyDir, config: dict[str, Any], rows: Any, summary: dict[str, Any]
+) -> None:
+    """report.html; a report that cannot be drawn never fails the study it reports on."""
+    try:
+        print(f"[hpray] report: {write_html(directory, config, rows, summary)}", file=sys.stderr)
+    except Exception as err:
+        print(f"[hpray] report.html not written: {err!r}", file=sys.stderr)
+
+
+def main(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="hpray report",
+        description="Write a study's report.html (or print a summary with --text) from its "
+        "directory, at any time: running, finished or interrupted. Also (re)writes best.yaml.",
+    )
+    parser.add_argument("study_dir", help="the study's directory (<study.storage>/<study.name>)")
+    parser.add_argument(
+        "--text", action="store_true", help="print it in the terminal instead of report.html"
+    )
+    parser.add_argument("--top", type=int, default=10, help="how many top trials (default 10)")
+    try:
+        opts = parser.parse_args(args)
+    except SystemExit as exit_:
+        return EXIT_CONFIG if exit_.code else EXIT_OK
+    try:
+        if opts.text:
+            print(text_report(Path(opts.study_dir), top=opts.top))
+        else:
+            print(f"[hpray] wrote {html_report(Path(opts.study_dir))}", file=sys.stderr)
+    except ConfigError as err:
+        print(f"hpray: invalid input: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    return EXIT_OK

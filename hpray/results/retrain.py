@@ -1,0 +1,141 @@
+"""``hpray retrain STUDY_DIR``: the best config trained on training + validation data for its
+full budget, then scored once on the held-out test split, for one or more seeds.
+``--trial ID`` trains that trial's config instead (a runner-up, a smaller model).
+
+Tuning chose the config on the validation split; the test split was never read then (the tuning
+splits do not hold it), so this is the study's one honest estimate of how the model generalises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hpray.config.build import is_estimator, load_final_data
+from hpray.data import Splits
+from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
+from hpray.results.best import trial_config
+from hpray.store.layout import BEST_FILE, FINAL, read_best, trial_dir_name
+from hpray.trial.builtin import make_learner
+
+
+def retrain(
+    config: dict[str, Any],
+    seeds: list[int],
+    out: Path,
+    device: torch.device,
+    source: str = BEST_FILE,
+) -> Any:
+    """Train ``config`` once per seed; returns final.json's content (weights go to ``out``)."""
+    final = load_final_data(config["data"])
+    data = Splits(final.train, final.test, final.input_shape, final.n_classes)
+    if not is_estimator(config["model"]):
+        data = data.to(device)
+    epochs = int(config["study"]["epochs"])
+    out.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    for seed in seeds:
+        started = time.monotonic()
+        learner = make_learner(config, data, device, seed)
+        for epoch in range(1, epochs + 1) if learner.iterative else [epochs]:
+            train_loss = learner.step(epoch, epochs)
+        test_loss, test_acc = learner.score()  # the one read of the test split
+        weights = learner.export(out / f"model_seed{seed}")
+        runs.append(
+            {
+                "seed": seed,
+                "test_acc": test_acc,
+                "test_loss": test_loss,
+                "train_loss": train_loss,
+                "weights": str(weights.relative_to(out.parent)),
+                "seconds": round(time.monotonic() - started, 2),
+            }
+        )
+        print(f"[hpray] seed {seed}: test_acc={test_acc:.4f} test_loss={test_loss:.4f}")
+    return {
+        "config": source,
+        "epochs": epochs,
+        "train_rows": len(data.train),
+        "test_rows": len(data.val),
+        "device": str(device),
+        "seeds": runs,
+        "test_acc": _spread([r["test_acc"] for r in runs]),
+        "test_loss": _spread([r["test_loss"] for r in runs]),
+    }
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def main(args: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="hpray retrain",
+        description="Train the study's best config on training + validation data for its full "
+        "budget and score it once on the held-out test split; writes final.json and the "
+        "model weights into the study directory.",
+    )
+    parser.add_argument("study_dir", help="the study's directory (<study.storage>/<study.name>)")
+    parser.add_argument("--seeds", type=int, default=1, help="how many seeds (default 1)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1... (default: auto)")
+    parser.add_argument(
+        "--trial",
+        help="train this trial's config (its id in results.csv) instead of the best; writes "
+        "final_<ID>.json and final_<ID>/",
+    )
+    try:
+        opts = parser.parse_args(args)
+    except SystemExit as exit_:
+        return EXIT_CONFIG if exit_.code else EXIT_OK
+    directory = Path(opts.study_dir)
+    name = f"{FINAL}_{opts.trial}" if opts.trial else FINAL
+    source = trial_dir_name(opts.trial) if opts.trial else BEST_FILE
+    try:
+        config = trial_config(directory, opts.trial) if opts.trial else read_best(directory)
+        if config is None and opts.trial:
+            raise ConfigError(
+                "--trial",
+                f"{directory} has no trial {opts.trial} (or no config.yaml); pick a trial_id "
+                "from its results.csv.",
+            )
+        if config is None:
+            raise ConfigError(
+                str(directory / BEST_FILE),
+                "not found; a study writes it once a trial has reported (run `hpray tune` "
+                "to finish the study, or `hpray report` to write it for a study that has one).",
+            )
+        if opts.seeds < 1:
+            raise ConfigError("--seeds", f"must be at least 1, got {opts.seeds}.")
+        device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu")
+            if opts.device == "auto"
+            else opts.device
+        )
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("--device", f"{opts.device} asked for, but this machine has no GPU.")
+        seed = int(config["study"]["seed"])
+        seeds = [seed + i for i in range(opts.seeds)]
+        final = retrain(config, seeds, directory / name, device, source)
+    except ConfigError as err:
+        print(f"hpray: invalid input: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    written = directory / f"{name}.json"
+    written.write_text(json.dumps(final, indent=2) + "\n")
+    acc = final["test_acc"]
+    print(
+        f"[hpray] test_acc {acc['mean']:.4f} ± {acc['std']:.4f} over {len(final['seeds'])} "
+        f"seed(s); wrote {written}"
+    )
+    return EXIT_OK

@@ -1,0 +1,228 @@
+"""The study's trials read back from the Ray Tune experiment, and what is written of them:
+results.csv, summary.json and the terminal summary table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ray.tune import ExperimentAnalysis
+
+from hpray.store.layout import ERROR_FILE, RESULTS_FILE, SUMMARY_FILE
+from hpray.store.location import StudyDir, as_dir
+
+
+@dataclass
+class TrialRow:
+    """One trial's outcome, as results.csv shows it."""
+
+    trial_id: str
+    status: str  # completed | early_stopped | diverged | errored | running | pending
+    params: dict[str, Any]
+    final: float | None
+    best: float | None
+    epochs: int
+    stop_reason: str
+    history: list[float] = field(default_factory=list, repr=False)
+    spread: float | None = None  # cross-validation: the folds' std at the best epoch
+
+
+def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> list[TrialRow]:
+    """Every trial of the experiment in ``study_dir``, in trial order."""
+    study_dir = as_dir(study_dir)
+    # Trials that have not reported yet are normal in an unfinished study, not a warning.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    analysis = ExperimentAnalysis(
+        study_dir.path,
+        storage_filesystem=study_dir.fs,
+        default_metric=metric,
+        default_mode=mode,
+    )
+    frames = analysis.trial_dataframes
+    rows = []
+    for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
+        frame = frames.get(trial.trial_id)
+        if frame is not None and "epoch" in frame:
+            # A resumed trial can report an epoch twice (redone or re-reported after a kill).
+            frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch")
+        history = [float(v) for v in frame[metric]] if frame is not None and metric in frame else []
+        spreads = (
+            [float(v) for v in frame[f"{metric}_std"]]
+            if frame is not None and f"{metric}_std" in frame
+            else []
+        )
+        epochs = int(frame["epoch"].max()) if frame is not None and "epoch" in frame else 0
+        error = _error(StudyDir(study_dir.fs, str(trial.path)))
+        status, reason = _status(trial.status, epochs, budget, error)
+        if (
+            frame is not None
+            and "diverged" in frame
+            and frame["diverged"].fillna(False).astype(bool).any()
+        ):
+            status, reason = "diverged", "non-finite loss"
+        rows.append(
+            TrialRow(
+                trial_id=trial.trial_id,
+                status=status,
+                params=dict(trial.config),
+                final=history[-1] if history else None,
+                best=_best(history, mode),
+                epochs=epochs,
+                stop_reason=reason,
+                history=history,
+                spread=_at_best(history, spreads, mode),
+            )
+        )
+    return rows
+
+
+def _status(ray_status: str, epochs: int, budget: int, error: str) -> tuple[str, str]:
+    if ray_status == "ERROR":
+        return "errored", f"error: {error}" if error else "error"
+    if ray_status == "TERMINATED":
+        return ("completed", "budget") if epochs >= budget else ("early_stopped", "scheduler")
+    return ("running", "") if ray_status == "RUNNING" else ("pending", "")
+
+
+def _error(trial_dir: StudyDir) -> str:
+    """The last line of the trial's error (the exception message), if it failed."""
+    file = trial_dir / ERROR_FILE
+    if not file.is_file():
+        return ""
+    lines = [line for line in file.read_text().splitlines() if line.strip()]
+    return lines[-1].strip()[:200] if lines else ""
+
+
+def _at_best(values: Sequence[float], spreads: Sequence[float], mode: str) -> float | None:
+    """The spread reported with the best value (None without cross-validation)."""
+    best = _best(values, mode)
+    if best is None or len(spreads) != len(values):
+        return None
+    return spreads[list(values).index(best)]
+
+
+def _best(values: Sequence[float], mode: str) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return None
+    return max(finite) if mode == "max" else min(finite)
+
+
+def best_trial(rows: Sequence[TrialRow], mode: str) -> TrialRow | None:
+    """The trial with the best metric value at any epoch; NaN, inf and diverged trials never win."""
+    scored = [r for r in rows if r.best is not None and r.status != "diverged"]
+    if not scored:
+        return None
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda r: r.best)  # type: ignore[arg-type, return-value]
+
+
+def write_results(study_dir: StudyDir | Path, rows: Sequence[TrialRow], metric: str) -> None:
+    """results.csv: one row per trial, one column per sampled parameter."""
+    names = sorted({name for row in rows for name in row.params})
+    cv = any(row.spread is not None for row in rows)  # a column for the folds' spread
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "trial_id",
+            "status",
+            *names,
+            f"final_{metric}",
+            f"best_{metric}",
+            *([f"best_{metric}_std"] if cv else []),
+            "epochs",
+            "stop_reason",
+        ]
+    )
+    for row in rows:
+        writer.writerow(
+            [
+                row.trial_id,
+                row.status,
+                *(row.params.get(n, "") for n in names),
+                _cell(row.final),
+                _cell(row.best),
+                *([_cell(row.spread)] if cv else []),
+                row.epochs,
+                row.stop_reason,
+            ]
+        )
+    (as_dir(study_dir) / RESULTS_FILE).write_text(out.getvalue())
+
+
+def _cell(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def summarise(
+    rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float, planned: int = 0
+) -> dict[str, Any]:
+    """summary.json's content; complete once ``planned`` trials exist and all have ended."""
+    best = best_trial(rows, mode)
+    counts = {
+        s: sum(r.status == s for r in rows)
+        for s in ("completed", "early_stopped", "diverged", "errored")
+    }
+    return {
+        # Ended trials alone are not enough: a stop can fall before the searcher made the rest.
+        "complete": all(r.status in counts for r in rows) and bool(rows) and len(rows) >= planned,
+        "best": None
+        if best is None
+        else {
+            "trial_id": best.trial_id,
+            "params": best.params,
+            "metric": metric,
+            "value": best.best,
+            **({"std": best.spread} if best.spread is not None else {}),
+        },
+        "trials": {"total": len(rows), "planned": max(planned, len(rows)), **counts},
+        "epochs_total": sum(r.epochs for r in rows),
+        "wall_s": round(wall_s, 2),
+    }
+
+
+def write_summary(study_dir: StudyDir | Path, summary: Mapping[str, Any]) -> None:
+    (as_dir(study_dir) / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def format_table(
+    summary: Mapping[str, Any], rows: Sequence[TrialRow], mode: str, top: int = 5
+) -> str:
+    """The short summary the terminal shows at the end of a study."""
+    trials = summary["trials"]
+    lines = [
+        f"trials: {trials['total']} total, {trials['completed']} completed, "
+        f"{trials['early_stopped']} early-stopped, {trials['diverged']} diverged, "
+        f"{trials['errored']} errored; "
+        f"{summary['epochs_total']} epochs in {summary['wall_s']:.1f} s",
+    ]
+    best = summary["best"]
+    if best is None:
+        lines.append("best: none (no trial reported a finite metric)")
+        return "\n".join(lines)
+    spread = f" ± {best['std']:.4f} over the folds" if "std" in best else ""
+    lines.append(f"best: trial {best['trial_id']}  {best['metric']}={best['value']:.4f}{spread}")
+    for name, value in sorted(best["params"].items()):
+        lines.append(f"  {name} = {_short(value)}")
+    ranked = sorted(
+        (r for r in rows if r.best is not None and r.status != "diverged"),
+        key=lambda r: r.best or 0.0,
+        reverse=mode == "max",
+    )
+    lines.append(f"top {min(top, len(ranked))}:")
+    lines.append(f"  {'trial':<14}{'status':<15}{'epochs':>6}  {best['metric']}")
+    for row in ranked[:top]:
+        lines.append(f"  {row.trial_id:<14}{row.status:<15}{row.epochs:>6}  {row.best:.4f}")
+    return "\n".join(lines)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,5 @@
+"""Searchers: the parsed space as a Ray Tune search plan (grid, random, Optuna's samplers), and
+growing a restored search when a study asks for more trials (``grow``).
+
+May import ``space``, ``errors`` and ``internals``.
+"""

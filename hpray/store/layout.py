@@ -1,0 +1,114 @@
+"""The study directory's format: every file name in it, and the readers of its records.
+
+``<study.storage>/<study.name>/`` holds the Ray Tune experiment (one ``trial_<id>/`` per trial,
+with Ray's ``result.json``, ``params.json`` and ``checkpoint_NNNNNN/`` folders) and hpray's own
+files beside it. Every module that reads or writes one of them takes its name from here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpray.store.location import StudyDir, as_dir
+
+# hpray's own files, at the top of the study directory.
+CONFIG_FILE = "config.yaml"  # the composed study config: provenance, and what resume checks
+RESULTS_FILE = "results.csv"
+SUMMARY_FILE = "summary.json"
+BEST_FILE = "best.yaml"
+REPORT_FILE = "report.html"
+LOCK_FILE = ".hpray.lock"
+FINAL = "final"  # hpray retrain: final.json and final/ (--trial ID: final_<ID>.json, final_<ID>/)
+
+# Ray Tune's files, in each trial's directory.
+TRIAL_PREFIX = "trial_"
+CHECKPOINT_PREFIX = "checkpoint_"  # Ray names them checkpoint_NNNNNN
+RESULT_FILE = "result.json"  # Ray's record of a trial's reports, a JSON object per line
+PARAMS_FILE = "params.json"  # Ray's record of a trial's sampled values
+ERROR_FILE = "error.txt"  # Ray's record of a failed trial's exception
+
+# hpray's file in each trial checkpoint: epoch and metric history, read without the state.
+META_FILE = "meta.json"
+
+
+def trial_dir_name(trial_id: str) -> str:
+    """A trial's directory: short (Ray's default name embeds every parameter value)."""
+    return f"{TRIAL_PREFIX}{trial_id}"
+
+
+def checkpoint_index(name: str) -> int | None:
+    """The index of a checkpoint folder named ``checkpoint_NNNNNN``; None for anything else.
+
+    Example:
+        >>> checkpoint_index("checkpoint_000003"), checkpoint_index("meta.json")
+        (3, None)
+    """
+    number = name.removeprefix(CHECKPOINT_PREFIX)
+    return int(number) if name.startswith(CHECKPOINT_PREFIX) and number.isdigit() else None
+
+
+def checkpoint_name(index: int) -> str:
+    return f"{CHECKPOINT_PREFIX}{index:06d}"
+
+
+def stored_config(directory: StudyDir | Path) -> dict[str, Any] | None:
+    """The config the study was started with, or None for a new study."""
+    path = as_dir(directory) / CONFIG_FILE
+    if not path.is_file():
+        return None
+    stored: dict[str, Any] = yaml.safe_load(path.read_text())
+    return stored
+
+
+def read_summary(directory: StudyDir | Path) -> dict[str, Any] | None:
+    """summary.json's content, or None when the study has none yet."""
+    path = as_dir(directory) / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    summary: dict[str, Any] = json.loads(path.read_text())
+    return summary
+
+
+def read_best(directory: StudyDir | Path) -> dict[str, Any] | None:
+    """best.yaml's config, or None when the study has none yet."""
+    path = as_dir(directory) / BEST_FILE
+    if not path.is_file():
+        return None
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
+
+
+def result_rows(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """The results a result file's lines hold; a torn line (a kill mid-write) is skipped.
+
+    Example:
+        >>> result_rows(['{"epoch": 1}', '{"epo'])
+        [{'epoch': 1}]
+    """
+    rows = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
+def newest_history(trial_dir: StudyDir) -> list[dict[str, Any]]:
+    """The metric history of the trial's newest readable checkpoint (none: empty)."""
+    newest: tuple[int, list[dict[str, Any]]] = (-1, [])
+    for meta in trial_dir.glob(f"{CHECKPOINT_PREFIX}*/{META_FILE}"):
+        try:
+            stored = json.loads(meta.read_text())
+            epoch, history = int(stored["epoch"]), list(stored["history"])
+        except Exception:  # a torn or missing meta.json: the checkpoint tells nothing
+            continue
+        newest = max(newest, (epoch, history), key=lambda pair: pair[0])
+    return newest[1]

@@ -1,0 +1,130 @@
+"""Where a study lives: a local or shared path, or a URI Ray Tune accepts (s3://, gs://).
+
+``StudyDir`` gives hpray's own files one interface over both, through pyarrow's filesystems
+(the ones Ray Tune itself writes trials with).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import posixpath
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow.fs as pafs
+
+from hpray.errors import ConfigError
+
+
+def is_uri(storage: str) -> bool:
+    return "://" in storage
+
+
+class StudyDir:
+    """A directory on a pyarrow filesystem, with the few path operations hpray needs."""
+
+    def __init__(self, fs: pafs.FileSystem, path: str, scheme: str = "") -> None:
+        self.fs, self.path, self.scheme = fs, path.rstrip("/"), scheme
+
+    @classmethod
+    def at(cls, storage: str, name: str) -> StudyDir:
+        """``<storage>/<name>``: storage is a path (relative to here) or a URI."""
+        if is_uri(storage):
+            try:
+                fs, root = pafs.FileSystem.from_uri(storage)
+            except (OSError, ValueError) as err:  # pyarrow.lib.ArrowInvalid is a ValueError
+                raise ConfigError("study.storage", f"{storage!r} is not usable: {err}") from err
+            return cls(fs, posixpath.join(root, name), storage.split("://", 1)[0])
+        return cls(pafs.LocalFileSystem(), str(Path(storage).expanduser().resolve() / name))
+
+    @property
+    def local(self) -> bool:
+        return isinstance(self.fs, pafs.LocalFileSystem)
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.path)
+
+    @property
+    def parent(self) -> StudyDir:
+        return StudyDir(self.fs, posixpath.dirname(self.path), self.scheme)
+
+    def __truediv__(self, name: str) -> StudyDir:
+        return StudyDir(self.fs, posixpath.join(self.path, name), self.scheme)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.path}" if self.scheme else self.path
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StudyDir) and (self.fs, self.path) == (other.fs, other.path)
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def _type(self) -> Any:
+        return self.fs.get_file_info(self.path).type
+
+    def exists(self) -> bool:
+        return bool(self._type() != pafs.FileType.NotFound)
+
+    def is_file(self) -> bool:
+        return bool(self._type() == pafs.FileType.File)
+
+    def is_dir(self) -> bool:
+        return bool(self._type() == pafs.FileType.Directory)
+
+    def read_text(self) -> str:
+        with self.fs.open_input_stream(self.path) as stream:
+            return bytes(stream.read()).decode()
+
+    def write_text(self, text: str) -> None:
+        """Replace the file whole: a reader sees the old content or the new, never half."""
+        if self.local:
+            tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
+            Path(tmp).write_text(text)
+            os.replace(tmp, self.path)
+            return
+        with self.fs.open_output_stream(self.path) as stream:  # an object store PUT is whole
+            stream.write(text.encode())
+
+    def mkdir(self) -> None:
+        self.fs.create_dir(self.path, recursive=True)
+
+    def unlink(self) -> None:
+        if self.is_file():
+            self.fs.delete_file(self.path)
+
+    def rmdir(self) -> None:
+        self.fs.delete_dir(self.path)
+
+    def iterdir(self) -> list[StudyDir]:
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(self.path))
+        except FileNotFoundError:
+            return []
+        return [StudyDir(self.fs, info.path, self.scheme) for info in infos]
+
+    def glob(self, pattern: str) -> list[StudyDir]:
+        """Entries matching ``pattern``, one path part at a time (``trial_*/checkpoint_*``)."""
+        found = [self]
+        for part in pattern.split("/"):
+            found = [c for d in found for c in d.iterdir() if fnmatch.fnmatchcase(c.name, part)]
+        return sorted(found, key=lambda d: d.path)
+
+    def move_to(self, target: StudyDir) -> None:
+        """Rename; on an object store, where directories are prefixes, copy then delete."""
+        if self.local:
+            os.rename(self.path, target.path)
+            return
+        pafs.copy_files(
+            self.path, target.path, source_filesystem=self.fs, destination_filesystem=self.fs
+        )
+        self.fs.delete_dir(self.path)
+
+
+def as_dir(directory: StudyDir | Path) -> StudyDir:
+    if isinstance(directory, StudyDir):
+        return directory
+    return StudyDir(pafs.LocalFileSystem(), str(Path(directory).resolve()))

@@ -1,0 +1,174 @@
+"""The trial function Ray Tune runs: build, (resume,) train, evaluate, report, checkpoint.
+
+A trial trains a torch model or a scikit-learn estimator, whichever ``model._target_`` builds,
+on the fixed train/validation split, or on ``study.cv_folds`` folds side by side: then every
+reported metric is the mean over the folds at that epoch, with the spread beside it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import statistics
+import tempfile
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import ray
+import torch
+from ray import tune
+
+from hpray import space
+from hpray.config.build import (
+    build_estimator,
+    build_model,
+    build_optimizer,
+    is_estimator,
+    load_folds,
+)
+from hpray.data import Splits
+from hpray.trial.estimator_learner import EstimatorLearner
+from hpray.trial.state import TrialState, logged_epochs, stored_checkpoint
+from hpray.trial.torch_learner import TorchLearner
+
+F_ = TypeVar("F_", bound=Callable[..., None])
+
+
+def reports(*metrics: str) -> Callable[[F_], F_]:
+    """Declare the metrics a trial function reports, so the driver can check study.metric."""
+
+    def mark(fn: F_) -> F_:
+        fn.metrics = metrics  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+METRICS = ("val_acc", "val_loss", "train_loss", "epoch")
+SPREAD = ("val_acc", "val_loss")  # cross-validation reports <name>_std for these
+Report = Callable[..., None]
+Learner = TorchLearner | EstimatorLearner
+
+
+@reports(*METRICS)
+def train(config: dict[str, Any], base: dict[str, Any], report: Report = tune.report) -> None:
+    """One trial: ``base`` (the study config) with the sampled ``config`` values applied."""
+    # Ray logs a line per persisted checkpoint at INFO; one per epoch drowns the progress.
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
+    cfg = space.apply(base, config)
+    study = cfg["study"]
+    seed = trial_seed(study["seed"], tune.get_context().get_trial_id())
+    torch.set_num_threads(max(1, int(cfg["resources"]["cpu"])))
+    estimator = is_estimator(cfg["model"])
+    device = torch.device("cpu") if estimator else trial_device()
+    rows = {k: v for k, v in cfg["data"].items() if k != "batch_size"}  # what loading reads
+    folds = cached_folds(
+        json.dumps(rows, sort_keys=True), int(study.get("cv_folds") or 0), str(device)
+    )
+    learners = [make_learner(cfg, fold, device, seed) for fold in folds]
+    state = TrialState(learners)
+    handed = tune.get_checkpoint()
+    checkpoint = handed or stored_checkpoint()
+    if checkpoint is not None:
+        known = state.resume(checkpoint, device)
+        seen = known if handed else 0  # a stored checkpoint Ray's snapshot did not know of
+        logged = logged_epochs()
+        for metrics in state.history:  # done, but not in Ray's view or not in its result file
+            if metrics["epoch"] > seen or metrics["epoch"] not in logged:
+                report({**metrics, "replayed": True})  # reported again, not trained again
+
+    budget = int(study["epochs"])
+    every = int(study["checkpoint_every"])
+    # A learner that fits once (an SVM) reports once, at the full budget.
+    steps = range(1, budget + 1) if learners[0].iterative else [budget]
+    for epoch in (e for e in steps if e > state.epoch):
+        metrics = fold_metrics([fold_step(learner, epoch, budget) for learner in learners])
+        metrics["epoch"] = epoch
+        state.epoch = epoch
+        if not all(math.isfinite(metrics[k]) for k in ("train_loss", "val_loss")):
+            # Diverged: more epochs cannot help, and the trial must never count as best.
+            report({**metrics, "diverged": True})
+            return
+        state.history.append(metrics)
+        if epoch % every == 0 or epoch == budget:
+            with tempfile.TemporaryDirectory() as directory:
+                state.save(directory)
+                report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+        else:
+            report(metrics)
+
+
+def make_learner(cfg: dict[str, Any], data: Splits, device: torch.device, seed: int) -> Learner:
+    """The trial's learner on one split: ``cfg``'s model (and optimizer), seeded by ``seed``."""
+    if is_estimator(cfg["model"]):
+        cpus = max(1, int(cfg["resources"]["cpu"]))
+        return EstimatorLearner(
+            build_estimator(cfg["model"], seed=seed, n_jobs=cpus), data.train, data.val
+        )
+    torch.manual_seed(seed)  # the same initial weights on every fold
+    model = build_model(cfg["model"], data.input_shape, data.n_classes).to(device)
+    return TorchLearner(
+        model=model,
+        optimizer=build_optimizer(cfg["optim"], model.parameters()),
+        shuffle=torch.Generator(device=device).manual_seed(seed),
+        train=data.train,
+        val=data.val,
+        batch_size=int(cfg["data"]["batch_size"]),
+    )
+
+
+def fold_step(learner: Learner, epoch: int, budget: int) -> dict[str, float]:
+    """Train one learner to ``epoch`` and score it."""
+    train_loss = learner.step(epoch, budget)
+    val_loss, val_acc = learner.score()
+    return {"val_acc": val_acc, "val_loss": val_loss, "train_loss": train_loss}
+
+
+def fold_metrics(per_fold: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """The metrics to report: one fold's as they are; K folds' means, with their spread.
+
+    Example:
+        >>> m = fold_metrics([{"val_acc": 0.9, "val_loss": 0.3, "train_loss": 0.2},
+        ...                   {"val_acc": 0.8, "val_loss": 0.5, "train_loss": 0.4}])
+        >>> round(m["val_acc"], 6), round(m["val_acc_std"], 6), m["folds"]
+        (0.85, 0.05, 2)
+    """
+    if len(per_fold) == 1:
+        return dict(per_fold[0])
+    metrics: dict[str, Any] = {
+        name: statistics.fmean(fold[name] for fold in per_fold) for name in per_fold[0]
+    }
+    for name in SPREAD:  # the population spread, as scikit-learn's cv_results_ report it
+        metrics[f"{name}_std"] = statistics.pstdev(fold[name] for fold in per_fold)
+    metrics["folds"] = len(per_fold)
+    return metrics
+
+
+def trial_seed(study_seed: int, trial_id: str) -> int:
+    """A trial's seed, from the study seed and the trial's index; the same after a resume.
+
+    Ray's trial ids are ``<experiment hash>_<index>``; the hash differs between runs of the same
+    study, so only the index is used.
+
+    Example:
+        >>> trial_seed(0, "0a7df_00003") == trial_seed(0, "f00ba_00003")
+        True
+    """
+    index = trial_id.rsplit("_", 1)[-1]
+    return zlib.crc32(f"{study_seed}:{index}".encode())
+
+
+def trial_device() -> torch.device:
+    """The GPU Ray assigned to this trial (Ray sets CUDA_VISIBLE_DEVICES), else the CPU."""
+    if torch.cuda.is_available() and ray.get_gpu_ids():
+        return torch.device("cuda", 0)
+    return torch.device("cpu")
+
+
+@functools.lru_cache(maxsize=2)
+def cached_folds(data_json: str, folds: int, device: str) -> list[Splits]:
+    """The tuning splits on ``device``, loaded once per worker process: reused actors skip it."""
+    return [s.to(torch.device(device)) for s in load_folds(json.loads(data_json), folds)]

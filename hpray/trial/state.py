@@ -1,0 +1,168 @@
+"""A trial's checkpoint: its learners' states, the epoch it finished and its metric history.
+
+A trial trains one learner, or one per cross-validation fold (saved in ``fold<k>/``). After a
+hard kill, Ray hands a restored trial the checkpoint its last experiment snapshot knew,
+which can be older than the newest one the trial had already written to storage. A trial
+therefore resumes from its newest readable checkpoint, and the metric history stored in it lets
+the trial report its finished epochs again instead of training them again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol
+
+import pyarrow.fs
+import torch
+from ray import tune
+
+from hpray import internals
+from hpray.store.layout import CHECKPOINT_PREFIX, META_FILE, RESULT_FILE, result_rows
+
+log = logging.getLogger("hpray")
+
+
+class Saved(Protocol):
+    """What a learner does for checkpoints: write its state into a folder, read it back."""
+
+    def save(self, directory: Path) -> None: ...
+
+    def load(self, directory: Path, device: torch.device) -> None: ...
+
+
+@dataclass
+class TrialState:
+    """Everything a trial needs to continue exactly where it stopped."""
+
+    learners: Sequence[Saved]  # one, or one per cross-validation fold
+    epoch: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # one metrics dict per epoch
+
+    def _folders(self, directory: str | Path) -> list[Path]:
+        if len(self.learners) == 1:
+            return [Path(directory)]
+        return [Path(directory) / f"fold{k}" for k in range(len(self.learners))]
+
+    def save(self, directory: str | Path) -> None:
+        """Write the state into ``directory`` (a checkpoint directory Ray then persists)."""
+        for learner, folder in zip(self.learners, self._folders(directory), strict=True):
+            folder.mkdir(exist_ok=True)
+            learner.save(folder)
+        # Written last: a checkpoint whose meta.json exists has its state files complete.
+        (Path(directory) / META_FILE).write_text(
+            json.dumps({"epoch": self.epoch, "history": self.history})
+        )
+
+    def load(self, directory: str | Path, device: torch.device) -> None:
+        """Restore the state saved in ``directory``; the trial resumes after ``self.epoch``."""
+        meta = json.loads((Path(directory) / META_FILE).read_text())
+        for learner, folder in zip(self.learners, self._folders(directory), strict=True):
+            learner.load(folder, device)
+        self.epoch = int(meta["epoch"])
+        self.history = list(meta["history"])
+
+    def resume(self, handed: tune.Checkpoint, device: torch.device) -> int:
+        """Load the newest readable checkpoint of this trial; returns the epoch of ``handed``.
+
+        Candidates are ``handed`` and its sibling checkpoints, newest epoch first. A damaged one
+        (a torn write, a full disk) is skipped with a warning; with none readable the trial
+        starts again from epoch 0. The caller reports ``history`` again.
+        """
+        candidates = sorted(_with_epochs([handed, *_siblings(handed)]), key=lambda c: -c[0])
+        # An empty placeholder (driver.resume.fill_checkpoint_gaps) tells nothing: report it all.
+        handed_epoch = max(0, next((e for e, c in candidates if c.path == handed.path), 0))
+        candidates = [(e, c) for e, c in candidates if e >= 0]
+        for epoch, candidate in candidates:
+            try:
+                with candidate.as_directory() as directory:
+                    self.load(directory, device)
+                if epoch > handed_epoch:
+                    log.info(
+                        "resuming from %s (epoch %d), newer than the snapshot's (epoch %d)",
+                        candidate.path,
+                        epoch,
+                        handed_epoch,
+                    )
+                return handed_epoch
+            except Exception as err:  # any unreadable file: try the previous checkpoint
+                log.warning(
+                    "checkpoint %s is unreadable (%s); trying an older one", candidate.path, err
+                )
+        log.warning("no readable checkpoint left; the trial starts again from epoch 0")
+        self.epoch, self.history = 0, []
+        return 0
+
+
+def _with_epochs(checkpoints: list[tune.Checkpoint]) -> list[tuple[int, tune.Checkpoint]]:
+    """Each checkpoint with the epoch its meta.json records; unreadable ones count as -1."""
+    found = []
+    for checkpoint in checkpoints:
+        try:
+            with checkpoint.filesystem.open_input_stream(  # type: ignore[union-attr]
+                str(PurePosixPath(checkpoint.path) / META_FILE)
+            ) as stream:
+                epoch = int(json.loads(stream.read())["epoch"])
+        except Exception:
+            epoch = -1
+        found.append((epoch, checkpoint))
+    return found
+
+
+def _siblings(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:
+    """The other checkpoints in the same trial directory (Ray names them checkpoint_NNNNNN)."""
+    path, filesystem = PurePosixPath(checkpoint.path), checkpoint.filesystem
+    if filesystem is None:
+        return []
+    try:
+        infos = filesystem.get_file_info(pyarrow.fs.FileSelector(str(path.parent)))
+    except OSError:
+        return []
+    return [
+        tune.Checkpoint(info.path, filesystem=filesystem)
+        for info in infos
+        if info.type == pyarrow.fs.FileType.Directory
+        and PurePosixPath(info.path).name.startswith(CHECKPOINT_PREFIX)
+        and PurePosixPath(info.path) != path
+    ]
+
+
+def stored_checkpoint() -> tune.Checkpoint | None:
+    """One of this trial's checkpoints in storage, when Ray hands the trial none.
+
+    A hard kill between a trial's first checkpoint and Ray's next experiment snapshot restores
+    the trial as if it had none; its checkpoints are in its storage directory all the same.
+    """
+    storage = internals.trial_storage()
+    if storage is None:
+        return None
+    filesystem, trial_path = storage
+    try:
+        probe = tune.Checkpoint(
+            str(PurePosixPath(trial_path) / CHECKPOINT_PREFIX), filesystem=filesystem
+        )
+        found = _siblings(probe)
+    except Exception:  # no trial directory yet: a new trial
+        return None
+    return max(found, key=lambda c: c.path) if found else None
+
+
+def logged_epochs() -> set[int]:
+    """The epochs this trial's stored result file (Ray's result.json) holds.
+
+    Ray restores a trial's result file from storage when the trial starts again, and a hard
+    kill can leave that copy behind the snapshot that handed the trial its checkpoint.
+    """
+    storage = internals.trial_storage()
+    if storage is None:
+        return set()
+    filesystem, trial_path = storage
+    try:
+        with filesystem.open_input_stream(str(PurePosixPath(trial_path) / RESULT_FILE)) as stream:
+            lines = stream.read().decode().splitlines()
+    except Exception:  # no result file yet
+        return set()
+    return {int(r["epoch"]) for r in result_rows(lines) if "epoch" in r}

@@ -1,0 +1,27 @@
+"""Every integration test is marked: `pytest -m integration` (and `-m "not integration"`)
+selects exactly what the folders hold."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def collected(*args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert done.returncode in (0, 5), done.stdout[-2000:] + done.stderr[-2000:]  # 5: none
+    return {line for line in done.stdout.splitlines() if "::" in line}
+
+
+def test_every_integration_test_is_marked_and_no_unit_test_is() -> None:
+    folder = collected("tests/integration")
+    assert len(folder) > 30  # the folder's tests were collected at all
+    marked = collected("tests", "-m", "integration")
+    assert folder - marked == set(), "integration tests without pytestmark"
+    assert marked - folder == set(), "tests marked integration outside tests/integration"
