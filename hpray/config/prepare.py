@@ -23,7 +23,8 @@ from hpray.config.build import (
     locate,
 )
 from hpray.config.compose import resolve
-from hpray.config.settings import check_resources, check_settings
+from hpray.config.schema import RaySettings, Resources, StudySettings
+from hpray.config.settings import ray_settings, study_settings, trial_resources
 from hpray.errors import ConfigError
 from hpray.internals import optimizers_without_compiler
 from hpray.search.searchers import SearchPlan
@@ -36,6 +37,9 @@ class Study:
 
     config: dict[str, Any]  # the resolved composed config (what config.yaml records)
     base: dict[str, Any]  # the config every trial starts from: space removed, fixed leaves applied
+    settings: StudySettings
+    resources: Resources
+    ray: RaySettings
     plan: SearchPlan
     scheduler: TrialScheduler
     trainable: Callable[..., None]
@@ -43,31 +47,29 @@ class Study:
     uses_torch: bool = True  # some trial trains a torch model (else resources.gpu=auto is 0)
 
     @property
-    def settings(self) -> dict[str, Any]:
-        return self.config["study"]  # type: ignore[no-any-return]
-
-    @property
     def location(self) -> StudyDir:
         """The study's directory, on a path or behind a URI."""
-        return StudyDir.at(str(self.settings["storage"]), str(self.settings["name"]))
+        return StudyDir.at(self.settings.storage, self.settings.name)
 
 
-def search_plan(config: Mapping[str, Any], parsed: space.Space) -> SearchPlan:
-    """The searcher's plan for a resolved study config over its parsed space."""
-    settings = config["study"]
+def search_plan(
+    searcher: Mapping[str, Any], settings: StudySettings, parsed: space.Space
+) -> SearchPlan:
+    """The plan of the ``searcher:`` node for the study's settings over its parsed space."""
     return build_search(
-        config["searcher"],
+        searcher,
         parsed,
-        num_samples=settings["num_samples"],
-        limit=settings["max_concurrent"],
-        metric=settings["metric"],
-        mode=settings["mode"],
+        num_samples=settings.num_samples,
+        limit=settings.max_concurrent,
+        metric=settings.metric,
+        mode=settings.mode,
     )
 
 
 def planned_trials(config: Mapping[str, Any]) -> int:
     """How many trials a resolved study config runs: its searcher's plan (grid: the grid)."""
-    return search_plan(config, space.parse_space(config["space"])).num_samples
+    parsed = space.parse_space(config["space"])
+    return search_plan(config["searcher"], study_settings(config), parsed).num_samples
 
 
 def prepare(cfg: DictConfig) -> Study:
@@ -80,15 +82,15 @@ def prepare(cfg: DictConfig) -> Study:
                 "missing from the composed config; pick an option, e.g. "
                 f"{group}=<option> (see `hpray tune --help`).",
             )
-    settings = config["study"]
-    check_settings(settings)
-    check_resources(config["resources"])
+    settings = study_settings(config)
+    resources = trial_resources(config)
+    ray = ray_settings(config)
     trainable = locate("trainable", str(config.get("trainable")))
     reported = getattr(trainable, "metrics", ())
-    if reported and settings["metric"] not in reported:
+    if reported and settings.metric not in reported:
         raise ConfigError(
             "study.metric",
-            f"{settings['metric']!r} is not reported by "
+            f"{settings.metric!r} is not reported by "
             f"{config['trainable']}; it reports {list(reported)}.",
         )
 
@@ -99,14 +101,16 @@ def prepare(cfg: DictConfig) -> Study:
             for value in param.values:
                 locate(param.key, str(value))
     base = space.trial_base(config)
-    plan = search_plan(config, parsed)
+    plan = search_plan(config["searcher"], settings, parsed)
     scheduler = build_scheduler(config["scheduler"])
     tracking = build_tracking(config.get("tracking"))
-    uses_torch = dry_build(base, parsed)
-    return Study(config, base, plan, scheduler, trainable, tracking, uses_torch)
+    uses_torch = dry_build(base, parsed, settings)
+    return Study(
+        config, base, settings, resources, ray, plan, scheduler, trainable, tracking, uses_torch
+    )
 
 
-def dry_build(base: Mapping[str, Any], parsed: space.Space) -> bool:
+def dry_build(base: Mapping[str, Any], parsed: space.Space, settings: StudySettings) -> bool:
     """Load the data and build each model (and optimizer) a trial can get, on the CPU.
 
     Catches a missing data file, a model that does not fit the data, a misspelled argument or
@@ -120,8 +124,7 @@ def dry_build(base: Mapping[str, Any], parsed: space.Space) -> bool:
         try:
             source = json.dumps(trial["data"], sort_keys=True, default=str)
             if source not in loaded:  # options may differ in data (batch size), rarely in rows
-                folds = int(trial["study"].get("cv_folds") or 0)
-                loaded[source] = load_folds(trial["data"], folds)[0]
+                loaded[source] = load_folds(trial["data"], settings.cv_folds)[0]
             data = loaded[source]
             if is_estimator(trial["model"]):
                 build_estimator(trial["model"], seed=0, n_jobs=1)

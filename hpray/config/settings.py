@@ -1,23 +1,49 @@
-"""The settings blocks of a study config (`study`, `resources`), checked before anything runs."""
+"""The settings blocks of a study config, typed and checked before anything runs.
+
+Hydra checks types and keys as it composes (``schema.py``); a config read back from a study
+directory or given whole (``best.yaml``) is checked the same way here, and the ranges and rules
+a type cannot say are checked on the typed blocks. Each error names its key (exit 2).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
+from omegaconf import OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from hpray.config.schema import K8sSettings, RaySettings, Resources, StudySettings
 from hpray.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+T = TypeVar("T")
 
 
-def check_settings(settings: Mapping[str, Any]) -> None:
+def typed(schema: type[T], block: Any, key: str) -> T:
+    """``block`` (the config's ``key:`` node, plain values) as an instance of ``schema``."""
+    if not isinstance(block, Mapping):
+        raise ConfigError(key, f"must be a mapping of settings, got {block!r}.")
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(schema), dict(block))
+        return OmegaConf.to_object(merged)  # type: ignore[return-value]
+    except MissingMandatoryValue as err:
+        where = f"{key}.{err.full_key}"
+        raise ConfigError(where, f"is required; set it, e.g. {where}=...") from err
+    except OmegaConfBaseException as err:
+        where = f"{key}.{err.full_key}" if err.full_key else key
+        raise ConfigError(where, str(err.msg)) from err
+
+
+def study_settings(config: Mapping[str, Any]) -> StudySettings:
     """The ``study:`` block: names, budgets and the metric's direction."""
-    name = str(settings.get("name", ""))
-    if not NAME.match(name):
+    settings = typed(StudySettings, config.get("study"), "study")
+    if not NAME.match(settings.name):
         raise ConfigError(
             "study.name",
-            f"{name!r} must be letters, digits, '.', '_' or '-' (it names the study's directory).",
+            f"{settings.name!r} must be letters, digits, '.', '_' or '-' (it names the study's "
+            "directory).",
         )
     for key, least in (
         ("num_samples", 1),
@@ -26,31 +52,28 @@ def check_settings(settings: Mapping[str, Any]) -> None:
         ("max_concurrent", 0),
         ("max_failures", 0),
     ):
-        value = settings.get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        value = getattr(settings, key)
+        if value < least:
             raise ConfigError(f"study.{key}", f"must be a whole number >= {least}, got {value!r}.")
-    if settings.get("mode") not in ("min", "max"):
-        raise ConfigError("study.mode", f"must be 'min' or 'max', got {settings.get('mode')!r}.")
-    shared = settings.get("shared_storage")
-    if not isinstance(shared, bool):
-        raise ConfigError("study.shared_storage", f"must be true or false, got {shared!r}.")
-    folds = settings.get("cv_folds", 0)
-    if not isinstance(folds, int) or isinstance(folds, bool) or folds < 0 or folds == 1:
+    if settings.mode not in ("min", "max"):
+        raise ConfigError("study.mode", f"must be 'min' or 'max', got {settings.mode!r}.")
+    if settings.cv_folds < 0 or settings.cv_folds == 1:
         raise ConfigError(
             "study.cv_folds",
-            f"must be 0 (one fixed validation split) or a number of folds >= 2, got {folds!r}.",
+            "must be 0 (one fixed validation split) or a number of folds >= 2, "
+            f"got {settings.cv_folds!r}.",
         )
-    if not isinstance(settings.get("seed"), int):
-        raise ConfigError("study.seed", f"must be a whole number, got {settings.get('seed')!r}.")
+    return settings
 
 
-def check_resources(resources: Mapping[str, Any]) -> None:
+def trial_resources(config: Mapping[str, Any]) -> Resources:
     """Per-trial CPUs and GPUs: ``gpu`` is auto, a fraction of one GPU, or whole GPUs."""
-    cpu, gpu = resources.get("cpu"), resources.get("gpu")
-    if not isinstance(cpu, (int, float)) or isinstance(cpu, bool) or cpu <= 0:
-        raise ConfigError("resources.cpu", f"must be a number > 0, got {cpu!r}.")
+    resources = typed(Resources, config.get("resources"), "resources")
+    if resources.cpu <= 0:
+        raise ConfigError("resources.cpu", f"must be a number > 0, got {resources.cpu!r}.")
+    gpu = resources.gpu
     if gpu == "auto":
-        return
+        return resources
     if (
         not isinstance(gpu, (int, float))
         or isinstance(gpu, bool)
@@ -60,3 +83,32 @@ def check_resources(resources: Mapping[str, Any]) -> None:
         raise ConfigError(
             "resources.gpu", f"must be 'auto', a fraction in (0, 1], or whole GPUs; got {gpu!r}."
         )
+    return resources
+
+
+def ray_settings(config: Mapping[str, Any]) -> RaySettings:
+    """The ``ray:`` block: the cluster to join, or the local Ray to start."""
+    return typed(RaySettings, config.get("ray") or {}, "ray")
+
+
+def k8s_settings(config: Mapping[str, Any]) -> K8sSettings:
+    """The ``k8s:`` block; what the API server or the operator would refuse, refused here first."""
+    k8s = typed(K8sSettings, config.get("k8s"), "k8s")
+    for key in ("retries", "pod_retries", "ttl_s", "workers.min", "workers.max"):
+        group, _, leaf = key.rpartition(".")
+        value = getattr(getattr(k8s, group) if group else k8s, leaf)
+        if value < 0:
+            raise ConfigError(f"k8s.{key}", f"must be a whole number >= 0, got {value!r}.")
+    for key in ("deadline_s", "stop_wait_s"):
+        if getattr(k8s, key) <= 0:
+            raise ConfigError(
+                f"k8s.{key}", f"must be a whole number > 0, got {getattr(k8s, key)!r}."
+            )
+    if k8s.workers.min > k8s.workers.max:
+        raise ConfigError(
+            "k8s.workers.min",
+            f"({k8s.workers.min}) is more than k8s.workers.max ({k8s.workers.max}).",
+        )
+    if not k8s.image.strip():
+        raise ConfigError("k8s.image", "is empty; give the image you built from k8s/Dockerfile.")
+    return k8s

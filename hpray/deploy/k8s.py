@@ -16,6 +16,9 @@ from typing import Any
 
 import yaml
 
+from hpray.config.compose import compose, resolve
+from hpray.config.schema import K8sSettings, Pod
+from hpray.config.settings import k8s_settings, study_settings, trial_resources
 from hpray.deploy.submit import make_runtime_env
 from hpray.errors import EXIT_CONFIG, EXIT_INTERRUPTED, ConfigError
 from hpray.store.location import is_uri
@@ -43,15 +46,14 @@ HEADER = (
 
 def render(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, Any]]:
     """File name -> manifest, for the composed ``config`` and the user's ``overrides``."""
-    k8s, study = config["k8s"], config["study"]
-    check(k8s)
-    base = resource_name(str(study["name"]))
+    k8s, study = k8s_settings(config), study_settings(config)
+    base = resource_name(study.name)
     labels = {"app.kubernetes.io/name": "hpray", "app.kubernetes.io/instance": base}
-    if k8s.get("queue"):
-        labels["kueue.x-k8s.io/queue-name"] = str(k8s["queue"])
-    claim = None if is_uri(str(study["storage"])) else str(k8s["claim"])
-    on_workers = command(overrides, config, k8s["workers"].get("gpu"))
-    on_one_node = command(overrides, config, k8s["single"].get("gpu"))
+    if k8s.queue:
+        labels["kueue.x-k8s.io/queue-name"] = k8s.queue
+    claim = None if is_uri(study.storage) else k8s.claim
+    on_workers = command(overrides, config, k8s.workers.gpu)
+    on_one_node = command(overrides, config, k8s.single.gpu)
     manifests = {
         "rayjob.yaml": rayjob(base, labels, on_workers, k8s, claim),
         "job.yaml": job(f"{base}-single", labels, on_one_node, k8s, claim),
@@ -61,25 +63,6 @@ def render(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, 
     return manifests
 
 
-def check(k8s: dict[str, Any]) -> None:
-    """What the API server or the operator would refuse, refused here first (exit 2)."""
-    for key in ("retries", "pod_retries", "ttl_s", "workers.min", "workers.max"):
-        group, _, leaf = key.rpartition(".")
-        value = (k8s[group] if group else k8s)[leaf]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"k8s.{key}", f"must be a whole number >= 0, got {value!r}.")
-    for key in ("deadline_s", "stop_wait_s"):
-        if not isinstance(k8s[key], int) or k8s[key] <= 0:
-            raise ConfigError(f"k8s.{key}", f"must be a whole number > 0, got {k8s[key]!r}.")
-    if k8s["workers"]["min"] > k8s["workers"]["max"]:
-        raise ConfigError(
-            "k8s.workers.min",
-            f"({k8s['workers']['min']}) is more than k8s.workers.max ({k8s['workers']['max']}).",
-        )
-    if not str(k8s.get("image") or "").strip():
-        raise ConfigError("k8s.image", "is empty; give the image you built from k8s/Dockerfile.")
-
-
 def command(overrides: list[str], config: dict[str, Any], node_gpus: Any) -> list[str]:
     """The pods' ``hpray tune``: the user's overrides, less k8s.*, plus storage and GPUs.
 
@@ -87,10 +70,10 @@ def command(overrides: list[str], config: dict[str, Any], node_gpus: Any) -> lis
     RayJob starts with no GPU worker yet: where the pods have GPUs, a trial asks for one.
     """
     kept = [o for o in overrides if not _key(o).startswith("k8s.")]
-    if not is_uri(str(config["study"]["storage"])):
+    if not is_uri(study_settings(config).storage):
         kept = [o for o in kept if _key(o) not in ("study.storage", "study.shared_storage")]
-        kept += [f"study.storage={config['k8s']['mount']}/studies", "study.shared_storage=true"]
-    if config["resources"]["gpu"] == "auto":
+        kept += [f"study.storage={k8s_settings(config).mount}/studies", "study.shared_storage=true"]
+    if trial_resources(config).gpu == "auto":
         kept.append(f"resources.gpu={1 if node_gpus else 0}")
     return ["hpray", "tune", *kept]
 
@@ -105,11 +88,12 @@ def resource_name(study_name: str) -> str:
     return name[:RAYJOB_NAME_MAX].rstrip("-")
 
 
-def resources(spec: dict[str, Any]) -> dict[str, Any]:
+def resources(spec: Pod) -> dict[str, Any]:
     """Requests equal to limits (the Guaranteed class: trials are not evicted for memory)."""
-    amounts = {"cpu": str(spec["cpu"]), "memory": str(spec["memory"])}
-    if spec.get("gpu"):
-        amounts["nvidia.com/gpu"] = str(spec["gpu"])
+    amounts = {"cpu": str(spec.cpu), "memory": spec.memory}
+    gpu = getattr(spec, "gpu", 0)  # the head has none
+    if gpu:
+        amounts["nvidia.com/gpu"] = str(gpu)
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
@@ -121,17 +105,17 @@ def volumes(claim: str | None) -> list[dict[str, Any]]:
     return found
 
 
-def mounts(claim: str | None, k8s: dict[str, Any]) -> list[dict[str, Any]]:
+def mounts(claim: str | None, k8s: K8sSettings) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = [{"name": "dshm", "mountPath": "/dev/shm"}]
     if claim:
-        found.append({"name": "studies", "mountPath": str(k8s["mount"])})
+        found.append({"name": "studies", "mountPath": k8s.mount})
     return found
 
 
-def container(name: str, k8s: dict[str, Any], spec: dict[str, Any], claim: str | None) -> Any:
+def container(name: str, k8s: K8sSettings, spec: Pod, claim: str | None) -> Any:
     return {
         "name": name,
-        "image": str(k8s["image"]),
+        "image": k8s.image,
         "resources": resources(spec),
         "securityContext": CONTAINER_SECURITY,
         "volumeMounts": mounts(claim, k8s),
@@ -142,13 +126,13 @@ def pod_spec(
     containers: list[dict[str, Any]],
     claim: str | None,
     gpus: bool,
-    k8s: dict[str, Any],
+    k8s: K8sSettings,
     grace_s: int | None = None,
     shm: bool = True,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {}
-    if k8s.get("service_account"):
-        spec["serviceAccountName"] = str(k8s["service_account"])
+    if k8s.service_account:
+        spec["serviceAccountName"] = k8s.service_account
     spec.update(securityContext=POD_SECURITY, containers=containers)
     if gpus:
         spec["tolerations"] = [GPU_TOLERATION]
@@ -163,33 +147,33 @@ def rayjob(
     name: str,
     labels: dict[str, str],
     command: list[str],
-    k8s: dict[str, Any],
+    k8s: K8sSettings,
     claim: str | None,
 ) -> dict[str, Any]:
     """KubeRay RayJob: a new Ray cluster per attempt; the study resumes from shared storage."""
-    grace = int(k8s["stop_wait_s"]) + 30
-    head = container("ray-head", k8s, k8s["head"], claim)
+    grace = k8s.stop_wait_s + 30
+    head = container("ray-head", k8s, k8s.head, claim)
     head["ports"] = [
         {"containerPort": 6379, "name": "gcs-server"},
         {"containerPort": 8265, "name": "dashboard"},
     ]
-    worker = container("ray-worker", k8s, k8s["workers"], claim)
+    worker = container("ray-worker", k8s, k8s.workers, claim)
     submitter = {
         "name": "ray-job-submitter",
-        "image": str(k8s["image"]),
-        "resources": resources({"cpu": "500m", "memory": "512Mi"}),
+        "image": k8s.image,
+        "resources": resources(Pod(cpu="500m", memory="512Mi")),
         "securityContext": CONTAINER_SECURITY,
     }
     spec: dict[str, Any] = {
         "entrypoint": shlex.join(command),
         # `ray job stop`, a retry or the deadline sends SIGINT and waits: Tune saves the study.
         "runtimeEnvYAML": yaml.safe_dump(
-            make_runtime_env(None, [], [], stop_wait_s=int(k8s["stop_wait_s"])), sort_keys=False
+            make_runtime_env(None, [], [], stop_wait_s=k8s.stop_wait_s), sort_keys=False
         ),
         "shutdownAfterJobFinishes": True,
-        "ttlSecondsAfterFinished": int(k8s["ttl_s"]),
-        "activeDeadlineSeconds": int(k8s["deadline_s"]),
-        "backoffLimit": int(k8s["retries"]),
+        "ttlSecondsAfterFinished": k8s.ttl_s,
+        "activeDeadlineSeconds": k8s.deadline_s,
+        "backoffLimit": k8s.retries,
         "submissionMode": "K8sJobMode",
         "submitterPodTemplate": {
             "spec": {
@@ -210,16 +194,16 @@ def rayjob(
             "workerGroupSpecs": [
                 {
                     "groupName": "gpu",
-                    "replicas": int(k8s["workers"]["min"]),
-                    "minReplicas": int(k8s["workers"]["min"]),
-                    "maxReplicas": int(k8s["workers"]["max"]),
+                    "replicas": k8s.workers.min,
+                    "minReplicas": k8s.workers.min,
+                    "maxReplicas": k8s.workers.max,
                     "rayStartParams": {},
                     "template": {"spec": pod_spec([worker], claim, gpus=True, k8s=k8s)},
                 }
             ],
         },
     }
-    if k8s.get("queue"):
+    if k8s.queue:
         # Kueue admits a suspended RayJob (unsuspends it) once its queue has quota for it, and
         # reserves quota for a fixed size: the worker group runs at its maximum, not scaled.
         spec["suspend"] = True
@@ -235,16 +219,16 @@ def job(
     name: str,
     labels: dict[str, str],
     command: list[str],
-    k8s: dict[str, Any],
+    k8s: K8sSettings,
     claim: str | None,
 ) -> dict[str, Any]:
     """A batch Job: one pod, a local Ray on one GPU node; a retried pod resumes the study."""
-    main = container(CONTAINER, k8s, k8s["single"], claim)
+    main = container(CONTAINER, k8s, k8s.single, claim)
     main["command"] = command
     spec: dict[str, Any] = {
-        "backoffLimit": int(k8s["pod_retries"]),
-        "activeDeadlineSeconds": int(k8s["deadline_s"]),
-        "ttlSecondsAfterFinished": int(k8s["ttl_s"]),
+        "backoffLimit": k8s.pod_retries,
+        "activeDeadlineSeconds": k8s.deadline_s,
+        "ttlSecondsAfterFinished": k8s.ttl_s,
         "podFailurePolicy": {
             "rules": [
                 {  # invalid config: retrying cannot help
@@ -276,38 +260,38 @@ def job(
                 **pod_spec(
                     [main],
                     claim,
-                    gpus=bool(k8s["single"].get("gpu")),
+                    gpus=bool(k8s.single.gpu),
                     k8s=k8s,
-                    grace_s=int(k8s["stop_wait_s"]) + 30,
+                    grace_s=k8s.stop_wait_s + 30,
                 ),
             },
         },
     }
-    if k8s.get("queue"):
+    if k8s.queue:
         spec["suspend"] = True
     return manifest("batch/v1", "Job", name, labels, k8s, spec)
 
 
 def manifest(
-    api: str, kind: str, name: str, labels: dict[str, str], k8s: dict[str, Any], spec: Any
+    api: str, kind: str, name: str, labels: dict[str, str], k8s: K8sSettings, spec: Any
 ) -> dict[str, Any]:
     """An object of ``kind`` in the study's namespace, with its labels."""
     return {
         "apiVersion": api,
         "kind": kind,
-        "metadata": {"name": name, "namespace": str(k8s["namespace"]), "labels": labels},
+        "metadata": {"name": name, "namespace": k8s.namespace, "labels": labels},
         "spec": spec,
     }
 
 
-def pvc(name: str, labels: dict[str, str], k8s: dict[str, Any]) -> dict[str, Any]:
+def pvc(name: str, labels: dict[str, str], k8s: K8sSettings) -> dict[str, Any]:
     """The studies' volume: ReadWriteMany, so the RayJob's head and workers all mount it."""
     spec: dict[str, Any] = {
         "accessModes": ["ReadWriteMany"],
-        "resources": {"requests": {"storage": str(k8s["claim_size"])}},
+        "resources": {"requests": {"storage": k8s.claim_size}},
     }
-    if k8s.get("storage_class"):
-        spec["storageClassName"] = str(k8s["storage_class"])
+    if k8s.storage_class:
+        spec["storageClassName"] = k8s.storage_class
     return manifest("v1", "PersistentVolumeClaim", name, labels, k8s, spec)
 
 
@@ -361,14 +345,12 @@ def main(args: list[str]) -> int:
             out = args[i + 1]
         elif not (i > 0 and args[i - 1] == "--out"):
             rest.append(arg)
-    from hpray.config.compose import compose, resolve
-    from hpray.config.settings import check_resources, check_settings
 
     def task(cfg: Any) -> int:
         try:
             config = resolve(cfg)
-            check_settings(config["study"])
-            check_resources(config["resources"])
+            study_settings(config)
+            trial_resources(config)
             manifests = render(config, rest)
         except ConfigError as err:
             print(f"hpray: invalid config: {err}", file=sys.stderr)

@@ -21,6 +21,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from hpray.config.compose import compose, resolve
+from hpray.config.settings import ray_settings, study_settings, trial_resources
 from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
@@ -98,8 +100,6 @@ def submit(args: list[str]) -> int:
         return EXIT_CONFIG if exit_.code else EXIT_OK
     # Hydra's own flags (--config-dir=DIR, --cfg job) go to Hydra here and to the job's command.
     opts.overrides = [*hydra_flags, *opts.overrides]
-    from hpray.config.compose import compose
-
     # Hydra composes the overrides here first, so a typo fails in a second, not on the cluster.
     return compose(opts.overrides, lambda cfg: _submit(cfg, opts), prog="hpray submit")
 
@@ -184,13 +184,10 @@ def check_submittable(cfg: DictConfig) -> str:
 
     Data files, user code and the cluster's nodes are checked by the job itself, where they are.
     """
-    from hpray.config.compose import resolve
-    from hpray.config.settings import check_resources, check_settings
-
     config = resolve(cfg)
-    check_settings(config["study"])
-    check_resources(config["resources"])
-    storage = str(config["study"]["storage"])
+    settings = study_settings(config)
+    trial_resources(config)
+    storage = settings.storage
     if "://" not in storage and not Path(storage).expanduser().is_absolute():
         raise ConfigError(
             "study.storage",
@@ -199,13 +196,13 @@ def check_submittable(cfg: DictConfig) -> str:
             "absolute path every node mounts (study.storage=/mnt/shared/studies "
             "study.shared_storage=true).",
         )
-    if config["ray"].get("address"):
+    if ray_settings(config).address:
         raise ConfigError(
             "ray.address",
             "is set; a Ray job joins the cluster it was submitted to. Leave ray.address unset "
             "and pass the cluster with --address.",
         )
-    return str(config["study"]["name"])
+    return settings.name
 
 
 def entrypoint(overrides: list[str], fresh: bool = False, shipped: bool = False) -> str:

@@ -16,7 +16,7 @@ from hpray.config.prepare import Study
 from hpray.driver import resume, storage
 from hpray.driver.lighter import lighter_driver
 from hpray.driver.lock import StudyBusy, StudyLock
-from hpray.driver.tuner import make_tuner, ray_session, trial_resources
+from hpray.driver.tuner import make_tuner, ray_resources, ray_session
 from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from hpray.results.report import write_outputs
 from hpray.search.grow import growing_to
@@ -42,8 +42,8 @@ def run(study: Study, fresh: bool = False) -> int:
             return EXIT_OK
         storage.check_writable(directory)
         StudyLock(directory).check_not_owned_here()  # a second driver here: refused before Ray
-        with ray_session(study.config["ray"]):
-            storage.check_shared(directory.parent, bool(settings["shared_storage"]))
+        with ray_session(study.ray):
+            storage.check_shared(directory.parent, settings.shared_storage)
             with StudyLock(directory):
                 _fit(study, directory)
     except StudyBusy as busy:
@@ -68,7 +68,7 @@ def run(study: Study, fresh: bool = False) -> int:
 
 
 def _fit(study: Study, directory: StudyDir) -> None:
-    resources = trial_resources(study.config["resources"], study.uses_torch)
+    resources = ray_resources(study.resources, study.uses_torch)
     (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
     print(
         f"[hpray] study {directory}: {study.plan.description}; "

@@ -14,6 +14,7 @@ from ray import tune
 
 from hpray import internals
 from hpray.config.prepare import Study
+from hpray.config.schema import RaySettings, Resources
 from hpray.driver import resume
 from hpray.driver.lighter import TensorBoardLogger
 from hpray.driver.progress import Progress
@@ -31,7 +32,7 @@ RAY_ENV_DEFAULTS = {
 
 
 @contextlib.contextmanager
-def ray_session(ray_cfg: dict[str, Any]) -> Iterator[None]:
+def ray_session(ray_cfg: RaySettings) -> Iterator[None]:
     """Ray for the study: the configured cluster, or a local Ray shut down afterwards."""
     for name, value in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
@@ -67,19 +68,19 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
         trainable,
         param_space=study.plan.param_space,
         tune_config=tune.TuneConfig(
-            metric=settings["metric"],
-            mode=settings["mode"],
+            metric=settings.metric,
+            mode=settings.mode,
             search_alg=study.plan.search_alg,
             scheduler=study.scheduler,
             num_samples=study.plan.num_samples,
-            reuse_actors=bool(settings["reuse_actors"]),
+            reuse_actors=settings.reuse_actors,
             trial_dirname_creator=trial_dirname,
         ),
         run_config=tune.RunConfig(
             name=directory.name,
             storage_path=directory.parent.path,
             storage_filesystem=filesystem,
-            failure_config=tune.FailureConfig(max_failures=settings["max_failures"]),
+            failure_config=tune.FailureConfig(max_failures=settings.max_failures),
             # Two kept, so a damaged newest checkpoint still leaves one to fall back on.
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             verbose=0,
@@ -87,10 +88,10 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
             callbacks=[
                 SchedulerState(study.scheduler),
                 Progress(
-                    settings["metric"],
-                    settings["mode"],
+                    settings.metric,
+                    settings.mode,
                     total=study.plan.num_samples,
-                    budget=settings["epochs"],
+                    budget=settings.epochs,
                 ),
                 *study.tracking,
                 TensorBoardLogger(),
@@ -104,31 +105,32 @@ def trial_dirname(trial: Any) -> str:
     return trial_dir_name(trial.trial_id)
 
 
-def connect(ray_cfg: dict[str, Any]) -> bool:
+def connect(ray_cfg: RaySettings) -> bool:
     """Join the configured cluster, or start a local Ray; True when this call started it."""
     if ray.is_initialized():
         return False
-    address = ray_cfg.get("address") or os.environ.get("RAY_ADDRESS")
+    address = ray_cfg.address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, logging_level=logging.WARNING)
     else:
         ray.init(
-            num_cpus=ray_cfg.get("num_cpus"),
-            num_gpus=ray_cfg.get("num_gpus"),
-            include_dashboard=bool(ray_cfg.get("dashboard")),
+            num_cpus=ray_cfg.num_cpus,
+            num_gpus=ray_cfg.num_gpus,
+            include_dashboard=ray_cfg.dashboard,
             dashboard_host="127.0.0.1",
-            **internals.temp_dir_option(ray_cfg.get("temp_dir")),
+            **internals.temp_dir_option(ray_cfg.temp_dir),
             logging_level=logging.WARNING,
         )
     return True
 
 
-def trial_resources(resources: dict[str, Any], uses_torch: bool = True) -> dict[str, float]:
-    """Per-trial resources; ``gpu: auto`` is one GPU when the cluster has any, else none.
+def ray_resources(resources: Resources, uses_torch: bool = True) -> dict[str, float]:
+    """Per-trial resources as Ray asks for them; ``gpu: auto`` is one GPU when the cluster has
+    any, else none.
 
     A study of scikit-learn models alone runs on CPUs: ``auto`` then asks for no GPU.
     """
-    gpu = resources["gpu"]
+    gpu = resources.gpu
     if gpu == "auto":
         gpu = 1 if uses_torch and ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    return {"cpu": float(resources["cpu"]), "gpu": float(gpu)}
+    return {"cpu": float(resources.cpu), "gpu": float(gpu)}

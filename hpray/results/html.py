@@ -19,6 +19,7 @@ import optuna
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from hpray.config.schema import StudySettings
 from hpray.results.trials import TrialRow
 from hpray.search.searchers import optuna_distribution
 from hpray.space.leaves import Param
@@ -151,11 +152,11 @@ def render(
     summary: dict[str, Any],
     rows: Sequence[TrialRow],
     params: Sequence[Param],
-    settings: dict[str, Any],
+    settings: StudySettings,
     best_yaml: str | None,
 ) -> str:
     """The whole page."""
-    metric, mode = settings["metric"], settings["mode"]
+    metric, mode = settings.metric, settings.mode
     study = optuna_study(rows, params, mode)
     trials, best = summary["trials"], summary["best"]
     state = "complete" if summary["complete"] else "unfinished (still running, or interrupted)"
@@ -178,7 +179,7 @@ def render(
                 "No trial has a result yet",
             ),
         ),
-        _section("Learning curves", _plot(learning_curves(rows, metric, settings["epochs"]))),
+        _section("Learning curves", _plot(learning_curves(rows, metric, settings.epochs))),
         _section(
             "Hyperparameters: parallel coordinates",
             _optuna_plot(

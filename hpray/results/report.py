@@ -12,6 +12,8 @@ from typing import Any
 
 from hpray import space
 from hpray.config.prepare import planned_trials
+from hpray.config.schema import StudySettings
+from hpray.config.settings import study_settings
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.results import trials
 from hpray.results.best import write_best
@@ -31,13 +33,13 @@ def load(
             "not found: not a study directory (<study.storage>/<study.name>), or a study that "
             "never started.",
         )
-    settings = config["study"]
-    rows = trials.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
+    settings = study_settings(config)
+    rows = trials.collect(directory, settings.metric, settings.mode, settings.epochs)
     stored = read_summary(directory) or {}
     summary = trials.summarise(
         rows,
-        settings["metric"],
-        settings["mode"],
+        settings.metric,
+        settings.mode,
         float(stored.get("wall_s", 0.0)),
         planned_trials(config),
     )
@@ -48,17 +50,17 @@ def load(
 def text_report(directory: Path, top: int = 10) -> str:
     """The terminal summary: state, counts, best trial and the top trials."""
     config, rows, summary = load(directory)
-    settings = config["study"]
+    settings = study_settings(config)
     counts = Counter(r.status for r in rows)
     state = "complete" if summary["complete"] else "unfinished"
     live = (
         "" if summary["complete"] else f"; {counts['running']} running, {counts['pending']} pending"
     )
     header = (
-        f"study {settings['name']} ({directory}): {state}, {len(rows)} of "
+        f"study {settings.name} ({directory}): {state}, {len(rows)} of "
         f"{summary['trials']['planned']} trials started{live}"
     )
-    return header + "\n" + trials.format_table(summary, rows, settings["mode"], top=top)
+    return header + "\n" + trials.format_table(summary, rows, settings.mode, top=top)
 
 
 def html_report(directory: StudyDir | Path) -> StudyDir:
@@ -82,7 +84,7 @@ def write_html(
         summary,
         rows,
         space.parse_space(config["space"]).all_params(),
-        config["study"],
+        study_settings(config),
         best.read_text() if best.is_file() else None,
     )
     path = directory / REPORT_FILE
@@ -91,27 +93,25 @@ def write_html(
 
 
 def write_outputs(
-    directory: StudyDir, settings: dict[str, Any], planned: int, wall_s: float | None
+    directory: StudyDir, settings: StudySettings, planned: int, wall_s: float | None
 ) -> dict[str, Any]:
     """At a run's end: results.csv, summary.json, best.yaml and report.html from the experiment,
     and the summary table printed. ``wall_s`` None: a finished study, its summary kept."""
-    rows = trials.collect(directory, settings["metric"], settings["mode"], settings["epochs"])
+    rows = trials.collect(directory, settings.metric, settings.mode, settings.epochs)
     stored = read_summary(directory)
     if wall_s is None and stored is not None:
         summary = stored
     else:
         if stored is not None and not stored.get("complete"):  # earlier runs of a resumed study
             wall_s = (wall_s or 0.0) + float(stored.get("wall_s", 0.0))
-        summary = trials.summarise(
-            rows, settings["metric"], settings["mode"], wall_s or 0.0, planned
-        )
-        trials.write_results(directory, rows, settings["metric"])
+        summary = trials.summarise(rows, settings.metric, settings.mode, wall_s or 0.0, planned)
+        trials.write_results(directory, rows, settings.metric)
         trials.write_summary(directory, summary)
         config = stored_config(directory)
         if config is not None:
             write_best(directory, config, summary)
             _write_html_safely(directory, config, rows, summary)
-    print(trials.format_table(summary, rows, settings["mode"]))
+    print(trials.format_table(summary, rows, settings.mode))
     return summary
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from hpray.config.build import is_estimator, load_final_data
+from hpray.config.settings import study_settings
 from hpray.data import Splits
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.results.best import trial_config
@@ -38,7 +39,7 @@ def retrain(
     data = Splits(final.train, final.test, final.input_shape, final.n_classes)
     if not is_estimator(config["model"]):
         data = data.to(device)
-    epochs = int(config["study"]["epochs"])
+    epochs = study_settings(config).epochs
     out.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
     for seed in seeds:
@@ -125,7 +126,7 @@ def main(args: list[str]) -> int:
         )
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("--device", f"{opts.device} asked for, but this machine has no GPU.")
-        seed = int(config["study"]["seed"])
+        seed = study_settings(config).seed
         seeds = [seed + i for i in range(opts.seeds)]
         final = retrain(config, seeds, directory / name, device, source)
     except ConfigError as err:

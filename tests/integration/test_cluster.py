@@ -213,8 +213,9 @@ DASHBOARD = """
 import sys, time
 import ray
 from ray._private.worker import get_dashboard_url
-from hpray.driver.run import connect
-connect({"dashboard": True, "num_cpus": 1, "num_gpus": 0, "temp_dir": sys.argv[1]})
+from hpray.config.schema import RaySettings
+from hpray.driver.tuner import connect
+connect(RaySettings(dashboard=True, num_cpus=1, num_gpus=0, temp_dir=sys.argv[1]))
 print(get_dashboard_url(), flush=True)
 time.sleep(60)
 """

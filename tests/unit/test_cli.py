@@ -33,7 +33,10 @@ def test_help_lists_the_groups(capsys) -> None:
     ("args", "words"),
     [
         (["model=foo"], "Could not find 'model/foo'"),
-        (["study.foo=1"], "Key 'foo' is not in struct"),
+        (["study.foo=1"], "Key 'foo' not in 'StudySettings'"),
+        (["study.num_samples=abc"], "study.num_samples=abc\nValue 'abc' of type 'str' could not"),
+        (["resources.cpu=two"], "resources.cpu=two\nValue 'two' of type 'str' could not"),
+        (["k8s.workers.max=many"], "k8s.workers.max=many\nValue 'many' of type 'str' could not"),
         (["space.optim.lr.low=1", "space.optim.lr.high=0.1"], "space.optim.lr: low (1)"),
         (["study.epochs=0"], "study.epochs"),
         (["searcher=grid"], "space.optim.lr: grid search needs discrete leaves"),

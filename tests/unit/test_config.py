@@ -131,7 +131,7 @@ def test_fixed_space_values_go_into_the_base(study_cfg) -> None:
 
 def test_experiment_overlay_composes(study_cfg) -> None:
     study = prepare(study_cfg("experiment=digits_cnn"))
-    assert study.settings["name"] == "digits_cnn" and study.config["model"]["_target_"].endswith(
+    assert study.settings.name == "digits_cnn" and study.config["model"]["_target_"].endswith(
         "CNN"
     )
     assert {"model.channels", "model.blocks"} <= {p.path for p in params_of(study)}

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hydra.errors import ConfigCompositionException
 
 from hpray.config.prepare import prepare
+from hpray.config.settings import study_settings
 from hpray.driver.storage import check_writable
 from hpray.errors import ConfigError
 from hpray.store.location import StudyDir, is_uri
@@ -50,5 +52,11 @@ def test_storage_under_a_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_shared_storage_must_be_a_boolean(study_cfg) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ConfigError, match=r"study\.shared_storage: must be true or false"):
-        prepare(study_cfg("study.shared_storage=maybe"))
+    # Refused by the schema as Hydra composes the override, naming the key...
+    with pytest.raises(ConfigCompositionException, match=r"study\.shared_storage=maybe"):
+        study_cfg("study.shared_storage=maybe")
+    # ...and in a config given whole (best.yaml, a stored config.yaml).
+    config = prepare(study_cfg()).config
+    config["study"]["shared_storage"] = "maybe"
+    with pytest.raises(ConfigError, match=r"study\.shared_storage: Value 'maybe' is not a valid"):
+        study_settings(config)
