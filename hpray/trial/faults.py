@@ -1,20 +1,28 @@
 """Trainables that fail on purpose, to prove retries and resumes on a real cluster.
 
 Select one with ``trainable=hpray.trial.faults.train_failing_once`` and say when with
-``+faults.fail_at_epoch=N`` (and, to fail one trial only, ``+faults.trial_index=I``). They
-live in the package because Ray workers import trainables from installed modules only.
+``+faults.fail_at_epoch=N`` (and, to fail one trial only, ``+faults.trial_index=I``); or
+``trainable=hpray.trial.faults.evaluate_interrupting`` with ``+faults.driver_pid=PID
++faults.after=N``: a test-function trial that interrupts the study once, as Ctrl-C would.
+They live in the package because Ray workers import trainables from installed modules only.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
 from ray import tune
 
+from hpray import internals
 from hpray.trial.builtin import METRICS, reports, train
+from hpray.trial.objectives import evaluate
 
 MARKER = "failed_once"
+INTERRUPTED = "interrupted_once"
+STARTED = "started_"
 
 
 class InjectedFault(RuntimeError):
@@ -42,3 +50,23 @@ def train_failing_once(config: dict[str, Any], base: dict[str, Any]) -> None:
         tune.report(metrics, **kwargs)
 
     train(config, base, report=report)
+
+
+@reports("value", "regret", "epoch")
+def evaluate_interrupting(config: dict[str, Any], base: dict[str, Any]) -> None:
+    """The test-function trial; the trial that starts after ``faults.after`` others sends
+    SIGINT to the driver (``faults.driver_pid``), once per study.
+
+    The driver saves the study and exits as interrupted (75); a marker in the study directory
+    (on a path) remembers it, so the resumed study runs through.
+    """
+    faults = base["faults"]
+    stored = internals.trial_storage()
+    assert stored is not None, "evaluate_interrupting runs as a Ray Tune trial"
+    study = Path(stored[1]).parent
+    (study / f"{STARTED}{tune.get_context().get_trial_id()}").touch()
+    marker = study / INTERRUPTED
+    if len(list(study.glob(f"{STARTED}*"))) > int(faults["after"]) and not marker.exists():
+        marker.touch()
+        os.kill(int(faults["driver_pid"]), signal.SIGINT)
+    evaluate(config, base)

@@ -1,0 +1,80 @@
+"""The searcher contract, the same for every searcher option (as Optuna tests every sampler):
+a fresh study, the same study interrupted and resumed, and a finished one grown."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.studies import history, results, run_study, summary
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
+
+# Branin as a study: one report per trial, so each study takes seconds.
+STUDY = ("experiment=branin", "trainable=hpray.trial.faults.evaluate_interrupting")
+SEARCHERS = {
+    "grid": [  # 3 x 2 = 6 points
+        "~space.objective",
+        "+space.objective.x1={type:choice,values:[-3.0,3.0,9.0]}",
+        "+space.objective.x2={type:choice,values:[2.0,12.0]}",
+    ],
+    "random": [],
+    "bayes": ["searcher.sampler.n_startup_trials=2"],  # so the model-based part runs too
+    "gp": ["searcher.sampler.n_startup_trials=2"],
+}
+
+
+def params(row: dict[str, str]) -> tuple[str, str]:
+    return row["objective.x1"], row["objective.x2"]
+
+
+@pytest.mark.parametrize("searcher", sorted(SEARCHERS))
+def test_a_searcher_runs_resumes_and_grows_a_study(tmp_path: Path, searcher: str) -> None:
+    def study(trials: int) -> tuple[int, Path]:
+        return run_study(
+            tmp_path,
+            *STUDY,
+            f"searcher={searcher}",
+            f"study.num_samples={trials}",
+            f"+faults.driver_pid={os.getpid()}",
+            "+faults.after=2",  # interrupts the study once, mid-way
+            *SEARCHERS[searcher],
+        )
+
+    # Fresh, and interrupted once two trials have reported: saved, exit 75, unfinished.
+    code, directory = study(6)
+    assert code == 75
+    assert not summary(directory)["complete"]
+    done = {r["trial_id"]: r for r in results(directory) if r["status"] == "completed"}
+    assert 1 <= len(done) < 6
+
+    # The same command resumes it: every planned trial, the finished ones not run again.
+    code, directory = study(6)
+    assert code == 0
+    rows = {r["trial_id"]: r for r in results(directory)}
+    assert len(rows) == 6 and summary(directory)["complete"]
+    assert all(r["status"] == "completed" for r in rows.values())
+    for trial_id, row in done.items():
+        assert rows[trial_id] == row
+        assert len(history(directory, trial_id)) == 1  # one report: evaluated once
+    assert len({params(r) for r in rows.values()}) == 6  # six different points
+    if searcher == "grid":
+        assert {params(r) for r in rows.values()} == {
+            (x1, x2) for x1 in ("-3.0", "3.0", "9.0") for x2 in ("2.0", "12.0")
+        }
+
+    # Grown: more trials, the first six kept as they were (grid: its grid is the study).
+    code, directory = study(8)
+    assert code == 0
+    grown = {r["trial_id"]: r for r in results(directory)}
+    assert {k: grown[k] for k in rows} == rows
+    assert len(grown) == (6 if searcher == "grid" else 8)
+    assert len({params(r) for r in grown.values()}) == len(grown)  # the new points are new
+    assert summary(directory)["complete"]
+    if searcher in ("bayes", "gp"):  # the sampler proposed the new trials knowing the first six
+        state = sorted(directory.glob("searcher-state-*.pkl"))[-1]
+        optuna_study = pickle.loads(state.read_bytes())["_ot_study"]
+        assert len([t for t in optuna_study.trials if t.state.name == "COMPLETE"]) == 8
