@@ -2,6 +2,7 @@
 
 Config options in conf/data/ name a loader under ``source._target_`` (scikit-learn's own
 loaders and generators, or the file loaders here); splitting and scaling are shared.
+Imports torch, NumPy and scikit-learn, and of hpray only ``errors``; no Hydra.
 """
 
 from hpray.data.loaders import load_csv, load_npz

@@ -11,6 +11,7 @@ from typing import Any
 from hpray.errors import ConfigError
 from hpray.store.layout import (
     CHECKPOINT_PREFIX,
+    REPLACED_INFIX,
     RESULT_FILE,
     TRIAL_PREFIX,
     checkpoint_index,
@@ -104,7 +105,7 @@ def set_aside(directory: StudyDir | Path) -> StudyDir | None:
     if not directory.exists():
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    target = directory.parent / f"{directory.name}.replaced-{stamp}"
+    target = directory.parent / f"{directory.name}{REPLACED_INFIX}{stamp}"
     directory.move_to(target)
     return target
 

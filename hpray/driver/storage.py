@@ -13,6 +13,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from hpray.errors import ConfigError
+from hpray.store.layout import PROBE_PREFIX
 from hpray.store.location import StudyDir
 
 PROBE_TIMEOUT_S = 120.0
@@ -38,7 +39,7 @@ def check_writable(storage: StudyDir) -> None:
                 "path with study.storage=... or fix its permissions.",
             )
         return
-    probe = storage / f".hpray-probe-{uuid.uuid4().hex}"
+    probe = storage / f"{PROBE_PREFIX}{uuid.uuid4().hex}"
     try:
         probe.write_text("probe")
         probe.unlink()
@@ -77,7 +78,7 @@ def check_shared(storage: StudyDir, shared: bool) -> None:
         )
     root = Path(storage.path)
     root.mkdir(parents=True, exist_ok=True)
-    probe = root / f".hpray-probe-{uuid.uuid4().hex}"
+    probe = root / f"{PROBE_PREFIX}{uuid.uuid4().hex}"
     probe.write_text(socket.gethostname())
     try:
         checks = [

@@ -32,8 +32,16 @@ RESULT_FILE = "result.json"  # Ray's record of a trial's reports, a JSON object 
 PARAMS_FILE = "params.json"  # Ray's record of a trial's sampled values
 ERROR_FILE = "error.txt"  # Ray's record of a failed trial's exception
 
-# hpray's file in each trial checkpoint: epoch and metric history, read without the state.
+# hpray's files in each trial checkpoint: the epoch and metric history (read without loading
+# the state), and each learner's state; with K cross-validation folds, one folder per fold.
 META_FILE = "meta.json"
+TORCH_STATE_FILE = "state.pt"
+ESTIMATOR_STATE_FILE = "estimator.pkl"
+FOLD_PREFIX = "fold"
+
+# Beside the study directory: a study set aside by --fresh; a storage probe, deleted at once.
+REPLACED_INFIX = ".replaced-"
+PROBE_PREFIX = ".hpray-probe-"
 
 
 def trial_dir_name(trial_id: str) -> str:

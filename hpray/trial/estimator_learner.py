@@ -23,8 +23,7 @@ import torch
 from sklearn.metrics import accuracy_score, hinge_loss, log_loss
 
 from hpray.data import Split
-
-STATE_FILE = "estimator.pkl"
+from hpray.store.layout import ESTIMATOR_STATE_FILE
 
 
 @dataclass
@@ -63,12 +62,12 @@ class EstimatorLearner:
         return loss(self.estimator, x, y), float(accuracy_score(y, self.estimator.predict(x)))
 
     def save(self, directory: Path) -> None:
-        with (directory / STATE_FILE).open("wb") as f:
+        with (directory / ESTIMATOR_STATE_FILE).open("wb") as f:
             pickle.dump({"estimator": self.estimator, "fitted": self.fitted}, f, protocol=5)
 
     def load(self, directory: Path, device: torch.device) -> None:
         del device  # scikit-learn runs on the CPU
-        with (directory / STATE_FILE).open("rb") as f:
+        with (directory / ESTIMATOR_STATE_FILE).open("rb") as f:
             saved = pickle.load(f)  # the trial's own checkpoint, written above
         self.estimator, self.fitted = saved["estimator"], int(saved["fitted"])
 

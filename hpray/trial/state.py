@@ -21,7 +21,7 @@ import torch
 from ray import tune
 
 from hpray import internals
-from hpray.store.layout import CHECKPOINT_PREFIX, META_FILE, RESULT_FILE, result_rows
+from hpray.store.layout import CHECKPOINT_PREFIX, FOLD_PREFIX, META_FILE, RESULT_FILE, result_rows
 
 log = logging.getLogger("hpray")
 
@@ -45,7 +45,7 @@ class TrialState:
     def _folders(self, directory: str | Path) -> list[Path]:
         if len(self.learners) == 1:
             return [Path(directory)]
-        return [Path(directory) / f"fold{k}" for k in range(len(self.learners))]
+        return [Path(directory) / f"{FOLD_PREFIX}{k}" for k in range(len(self.learners))]
 
     def save(self, directory: str | Path) -> None:
         """Write the state into ``directory`` (a checkpoint directory Ray then persists)."""

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from hpray.data import Split
+from hpray.store.layout import TORCH_STATE_FILE
 
-STATE_FILE = "state.pt"
 EVAL_BATCH = 4096
 
 
@@ -44,11 +44,11 @@ class TorchLearner:
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             },
-            directory / STATE_FILE,
+            directory / TORCH_STATE_FILE,
         )
 
     def load(self, directory: Path, device: torch.device) -> None:
-        saved = torch.load(directory / STATE_FILE, map_location=device, weights_only=True)
+        saved = torch.load(directory / TORCH_STATE_FILE, map_location=device, weights_only=True)
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.shuffle.set_state(saved["shuffle_rng"].cpu())
