@@ -44,9 +44,9 @@ def imported_parts(path: Path) -> set[str]:
             names = [a.name for a in node.names]
         for name in names:
             pieces = name.split(".")
-            if pieces[0] == "hpray" and len(pieces) > 1 and pieces[1] != "conf":
-                if (PACKAGE / pieces[1]).is_dir() or (PACKAGE / f"{pieces[1]}.py").is_file():
-                    found.add(pieces[1])
+            ours = pieces[0] == "hpray" and len(pieces) > 1 and pieces[1] != "conf"
+            if ours and ((PACKAGE / pieces[1]).is_dir() or (PACKAGE / f"{pieces[1]}.py").is_file()):
+                found.add(pieces[1])
     return found
 
 
