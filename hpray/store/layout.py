@@ -8,7 +8,7 @@ files beside it. Every module that reads or writes one of them takes its name fr
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,29 +66,27 @@ def checkpoint_name(index: int) -> str:
 
 def stored_config(directory: StudyDir | Path) -> dict[str, Any] | None:
     """The config the study was started with, or None for a new study."""
-    path = as_dir(directory) / CONFIG_FILE
-    if not path.is_file():
-        return None
-    stored: dict[str, Any] = yaml.safe_load(path.read_text())
-    return stored
+    return _read(directory, CONFIG_FILE, yaml.safe_load)
 
 
 def read_summary(directory: StudyDir | Path) -> dict[str, Any] | None:
     """summary.json's content, or None when the study has none yet."""
-    path = as_dir(directory) / SUMMARY_FILE
-    if not path.is_file():
-        return None
-    summary: dict[str, Any] = json.loads(path.read_text())
-    return summary
+    return _read(directory, SUMMARY_FILE, json.loads)
 
 
 def read_best(directory: StudyDir | Path) -> dict[str, Any] | None:
     """best.yaml's config, or None when the study has none yet."""
-    path = as_dir(directory) / BEST_FILE
+    return _read(directory, BEST_FILE, yaml.safe_load)
+
+
+def _read(
+    directory: StudyDir | Path, name: str, parse: Callable[[str], Any]
+) -> dict[str, Any] | None:
+    path = as_dir(directory) / name
     if not path.is_file():
         return None
-    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
-    return loaded
+    content: dict[str, Any] = parse(path.read_text())
+    return content
 
 
 def result_rows(lines: Sequence[str]) -> list[dict[str, Any]]:
