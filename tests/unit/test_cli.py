@@ -65,6 +65,24 @@ def test_bad_input_exits_2_and_writes_nothing(
     assert not storage.exists()
 
 
+def test_a_misspelled_setting_in_a_users_config_file_exits_2(capsys, tmp_path: Path) -> None:
+    (tmp_path / "mine" / "experiment").mkdir(parents=True)
+    (tmp_path / "mine" / "experiment" / "short.yaml").write_text(
+        "# @package _global_\nstudy:\n  epoch: 5\n"
+    )
+    storage = tmp_path / "studies"
+    code, _, err = run(
+        capsys,
+        "tune",
+        f"--config-dir={tmp_path / 'mine'}",
+        "experiment=short",
+        f"study.storage={storage}",
+    )
+    assert code == 2
+    assert "Key 'epoch' not in 'StudySettings'" in err and "full_key: study.epoch" in err
+    assert not storage.exists()
+
+
 def test_a_resume_with_a_changed_space_exits_2_and_writes_nothing(
     capsys, study_cfg, tmp_path: Path
 ) -> None:
