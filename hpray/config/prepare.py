@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ from hpray.errors import ConfigError
 from hpray.internals import optimizers_without_compiler
 from hpray.search.searchers import SearchPlan
 from hpray.store.location import StudyDir
+
+RUNNER = "hpray.trial.runner.run"  # the Ray trainable of every function on hpray's API
+STUDY_GROUPS = ("study", "space", "searcher", "scheduler", "resources")
+BUILT_IN_GROUPS = ("model", "data", "optim")
 
 
 @dataclass
@@ -75,7 +80,9 @@ def planned_trials(config: Mapping[str, Any]) -> int:
 def prepare(cfg: DictConfig) -> Study:
     """Resolve, validate and build every part of the study; raises ConfigError on bad input."""
     config = resolve(cfg)
-    for group in ("study", "model", "data", "space", "searcher", "scheduler", "resources", "optim"):
+    trainable, on_api = trial_function(str(config.get("trainable")))
+    # A function on hpray's API brings its own model and data; the built-in trial needs groups.
+    for group in STUDY_GROUPS if on_api else (*STUDY_GROUPS, *BUILT_IN_GROUPS):
         if not isinstance(config.get(group), Mapping):
             raise ConfigError(
                 group,
@@ -85,7 +92,6 @@ def prepare(cfg: DictConfig) -> Study:
     settings = study_settings(config)
     resources = trial_resources(config)
     ray = ray_settings(config)
-    trainable = locate("trainable", str(config.get("trainable")))
     reported = getattr(trainable, "metrics", ())
     if reported and settings.metric not in reported:
         raise ConfigError(
@@ -104,9 +110,35 @@ def prepare(cfg: DictConfig) -> Study:
     plan = search_plan(config["searcher"], settings, parsed)
     scheduler = build_scheduler(config["scheduler"])
     tracking = build_tracking(config.get("tracking"))
-    uses_torch = dry_build(base, parsed, settings)
+    # Ray runs a function on the API through the runner, which finds it by its dotted path.
+    runs = locate("trainable", RUNNER) if on_api else trainable
+    uses_torch = True if on_api else dry_build(base, parsed, settings)
     return Study(
-        config, base, settings, resources, ray, plan, scheduler, trainable, tracking, uses_torch
+        config, base, settings, resources, ray, plan, scheduler, runs, tracking, uses_torch
+    )
+
+
+def trial_function(path: str) -> tuple[Callable[..., Any], bool]:
+    """The function ``trainable`` names, and whether it is written on hpray's API.
+
+    A function on the API takes one argument, the trial's config; the built-in trial still
+    takes the sampled values and the base config (Ray's function trainable with parameters).
+    """
+    function = locate("trainable", path)
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError) as err:
+        raise ConfigError("trainable", f"{path!r} is not a function hpray can call.") from err
+    for keywords, on_api in (({}, True), ({"base": None}, False)):
+        try:
+            signature.bind(None, **keywords)
+            return function, on_api
+        except TypeError:
+            continue
+    raise ConfigError(
+        "trainable",
+        f"{path}{signature} cannot be called with the trial's config: a trial function takes "
+        "one argument, e.g. `def train(cfg): ...` (see the README's 'Tune your own code').",
     )
 
 

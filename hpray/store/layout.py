@@ -36,6 +36,7 @@ ERROR_FILE = "error.txt"  # Ray's record of a failed trial's exception
 # the state), and each learner's state; with K cross-validation folds, one folder per fold.
 META_FILE = "meta.json"
 TORCH_STATE_FILE = "state.pt"
+FUNCTION_STATE_FILE = "checkpoint.pt"  # what a trial function reports as its checkpoint
 ESTIMATOR_STATE_FILE = "estimator.pkl"
 FOLD_PREFIX = "fold"
 

@@ -13,11 +13,9 @@ import logging
 import math
 import statistics
 import tempfile
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import ray
 import torch
 from ray import tune
 
@@ -30,8 +28,9 @@ from hpray.config.build import (
     load_folds,
 )
 from hpray.data import Splits
+from hpray.trial.context import trial_device, trial_seed
 from hpray.trial.estimator_learner import EstimatorLearner
-from hpray.trial.state import TrialState, logged_epochs, stored_checkpoint
+from hpray.trial.state import TrialState, restore
 from hpray.trial.torch_learner import TorchLearner
 
 F_ = TypeVar("F_", bound=Callable[..., None])
@@ -70,15 +69,7 @@ def train(config: dict[str, Any], base: dict[str, Any], report: Report = tune.re
     )
     learners = [make_learner(cfg, fold, device, seed) for fold in folds]
     state = TrialState(learners)
-    handed = tune.get_checkpoint()
-    checkpoint = handed or stored_checkpoint()
-    if checkpoint is not None:
-        known = state.resume(checkpoint, device)
-        seen = known if handed else 0  # a stored checkpoint Ray's snapshot did not know of
-        logged = logged_epochs()
-        for metrics in state.history:  # done, but not in Ray's view or not in its result file
-            if metrics["epoch"] > seen or metrics["epoch"] not in logged:
-                report({**metrics, "replayed": True})  # reported again, not trained again
+    restore(state, device, report)
 
     budget = int(study["epochs"])
     every = int(study["checkpoint_every"])
@@ -145,27 +136,6 @@ def fold_metrics(per_fold: Sequence[dict[str, float]]) -> dict[str, Any]:
         metrics[f"{name}_std"] = statistics.pstdev(fold[name] for fold in per_fold)
     metrics["folds"] = len(per_fold)
     return metrics
-
-
-def trial_seed(study_seed: int, trial_id: str) -> int:
-    """A trial's seed, from the study seed and the trial's index; the same after a resume.
-
-    Ray's trial ids are ``<experiment hash>_<index>``; the hash differs between runs of the same
-    study, so only the index is used.
-
-    Example:
-        >>> trial_seed(0, "0a7df_00003") == trial_seed(0, "f00ba_00003")
-        True
-    """
-    index = trial_id.rsplit("_", 1)[-1]
-    return zlib.crc32(f"{study_seed}:{index}".encode())
-
-
-def trial_device() -> torch.device:
-    """The GPU Ray assigned to this trial (Ray sets CUDA_VISIBLE_DEVICES), else the CPU."""
-    if torch.cuda.is_available() and ray.get_gpu_ids():
-        return torch.device("cuda", 0)
-    return torch.device("cpu")
 
 
 @functools.lru_cache(maxsize=2)

@@ -1,6 +1,7 @@
 """A trial's checkpoint: its learners' states, the epoch it finished and its metric history.
 
-A trial trains one learner, or one per cross-validation fold (saved in ``fold<k>/``). After a
+A trial trains one learner, or one per cross-validation fold (saved in ``fold<k>/``); a trial
+function on hpray's API saves the state it reports (``SavedState``), as one learner. After a
 hard kill, Ray hands a restored trial the checkpoint its last experiment snapshot knew,
 which can be older than the newest one the trial had already written to storage. A trial
 therefore resumes from its newest readable checkpoint, and the metric history stored in it lets
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -21,7 +22,14 @@ import torch
 from ray import tune
 
 from hpray import internals
-from hpray.store.layout import CHECKPOINT_PREFIX, FOLD_PREFIX, META_FILE, RESULT_FILE, result_rows
+from hpray.store.layout import (
+    CHECKPOINT_PREFIX,
+    FOLD_PREFIX,
+    FUNCTION_STATE_FILE,
+    META_FILE,
+    RESULT_FILE,
+    result_rows,
+)
 
 log = logging.getLogger("hpray")
 
@@ -95,6 +103,40 @@ class TrialState:
         log.warning("no readable checkpoint left; the trial starts again from epoch 0")
         self.epoch, self.history = 0, []
         return 0
+
+
+@dataclass
+class SavedState:
+    """A trial function's own state (a dict of anything ``torch.save`` writes), as a learner."""
+
+    state: dict[str, Any] | None = None
+
+    def save(self, directory: Path) -> None:
+        torch.save(self.state, directory / FUNCTION_STATE_FILE)
+
+    def load(self, directory: Path, device: torch.device) -> None:
+        # The trial's own checkpoint, written by save(): any value torch.save took may be in it.
+        self.state = torch.load(
+            directory / FUNCTION_STATE_FILE, map_location=device, weights_only=False
+        )
+
+
+def restore(state: TrialState, device: torch.device, report: Callable[..., None]) -> None:
+    """Resume ``state`` from this trial's newest readable checkpoint, if it has one.
+
+    The finished epochs that Ray's view of the trial, or its stored result file, lacks are
+    reported again, flagged ``replayed``: reported, not trained, again.
+    """
+    handed = tune.get_checkpoint()
+    checkpoint = handed or stored_checkpoint()
+    if checkpoint is None:
+        return
+    known = state.resume(checkpoint, device)
+    seen = known if handed else 0  # a stored checkpoint Ray's snapshot did not know of
+    logged = logged_epochs()
+    for metrics in state.history:
+        if metrics["epoch"] > seen or metrics["epoch"] not in logged:
+            report({**metrics, "replayed": True})
 
 
 def _with_epochs(checkpoints: list[tune.Checkpoint]) -> list[tuple[int, tune.Checkpoint]]:

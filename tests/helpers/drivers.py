@@ -31,14 +31,16 @@ class Driver:
         self._stderr: str | None = None
         exe = shutil.which("hpray", path=str(Path(sys.executable).parent)) or "hpray"
         env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | (env or {})
+        flags = [o for o in overrides if o.startswith("--")]  # Hydra's, before the overrides
         args = [
             exe,
             "tune",
             *(["--fresh"] if fresh else []),
+            *flags,
             f"study.storage={storage}",
             f"ray.temp_dir={self.ray_dir}",
             "ray.num_cpus=2",
-            *overrides,
+            *(o for o in overrides if o not in flags),
         ]
         with self.log.open("w") as err:
             self.proc = subprocess.Popen(

@@ -131,9 +131,7 @@ def test_fixed_space_values_go_into_the_base(study_cfg) -> None:
 
 def test_experiment_overlay_composes(study_cfg) -> None:
     study = prepare(study_cfg("experiment=digits_cnn"))
-    assert study.settings.name == "digits_cnn" and study.config["model"]["_target_"].endswith(
-        "CNN"
-    )
+    assert study.settings.name == "digits_cnn" and study.config["model"]["_target_"].endswith("CNN")
     assert {"model.channels", "model.blocks"} <= {p.path for p in params_of(study)}
 
 
@@ -176,6 +174,9 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["resources.cpu=0"], "resources.cpu"),
         (["searcher=grid", "space=grid", "searcher.repeats=0"], "searcher.repeats"),
         (["trainable=hpray.nope.train"], "trainable"),
+        (["trainable=hpray.__version__"], "trainable"),  # not callable
+        (["trainable=os.getcwd"], "trainable"),  # takes no config
+        (["trainable=hpray.trial.context.trial_seed"], "trainable"),  # takes two other things
         (["study.cv_folds=1"], "study.cv_folds"),
         (["study.cv_folds=500"], "study.cv_folds"),  # more folds than a class has rows
         (["model=random_forest", "+model.min_samples_split=-2"], "model"),

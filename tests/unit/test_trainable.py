@@ -11,7 +11,8 @@ from hpray import space
 from hpray.config.build import build_estimator, build_model, build_optimizer
 from hpray.config.prepare import prepare
 from hpray.data import make_splits
-from hpray.trial.builtin import make_learner, trial_seed
+from hpray.trial.builtin import make_learner
+from hpray.trial.context import trial_seed
 from hpray.trial.estimator_learner import EstimatorLearner
 from hpray.trial.state import TrialState
 from hpray.trial.torch_learner import TorchLearner

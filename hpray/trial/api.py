@@ -1,0 +1,150 @@
+"""hpray's trial API: what a trial function calls to report its metrics and resume.
+
+A trial function takes one argument, the study's config with this trial's values applied (an
+OmegaConf ``DictConfig``, nested: ``cfg.train.lr``). It calls ``report`` after each epoch, with
+the state it needs to continue as ``checkpoint=``, and ``get_checkpoint`` once at its start:
+after a kill, a retry or a move to another node it gets back the newest state it reported, and
+hpray has already reported the finished epochs again, so no epoch is trained twice.
+
+The runner (``runner.py``) opens a session for each trial; these functions act on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from ray import tune
+
+from hpray.trial.state import SavedState, TrialState, restore
+
+__all__ = ["get_checkpoint", "report"]
+
+
+class TrialStopped(BaseException):
+    """Ends the trial function where it stands (a diverged metric); the trial ends normally.
+
+    A BaseException, so that a function's own ``except Exception`` does not swallow it.
+    """
+
+
+@dataclass
+class Session:
+    """One trial's reporting: the study's metric and budgets, and what has been reported."""
+
+    metric: str
+    epochs: int  # the budget: the last epoch always checkpoints
+    checkpoint_every: int
+    device: torch.device
+    saved: SavedState = field(default_factory=SavedState)
+    trial: TrialState = field(init=False)
+    reports: int = 0
+
+    def __post_init__(self) -> None:
+        self.trial = TrialState([self.saved])
+
+    def restore(self) -> None:
+        """Load the newest readable checkpoint, reporting its finished epochs again."""
+        restore(self.trial, self.device, tune.report)
+
+    def report(self, metrics: Mapping[str, Any], checkpoint: Mapping[str, Any] | None) -> None:
+        values = {str(k): _plain(v) for k, v in metrics.items()}
+        # ASHA counts epochs: the function's own, else its reports since the start.
+        values["epoch"] = int(values.get("epoch", self.trial.epoch + 1))
+        if self.metric not in values:
+            raise ValueError(
+                f"study.metric {self.metric!r} is not among the reported metrics "
+                f"{sorted(values)}: report it, or set study.metric to one of those."
+            )
+        self.reports += 1
+        if not all(_finite(values[k]) for k in values if k == self.metric or "loss" in k):
+            # Diverged: more epochs cannot help, and the trial must never count as best.
+            tune.report({**values, "diverged": True})
+            raise TrialStopped(f"{self.metric} or a loss is not finite at epoch {values['epoch']}")
+        self.trial.epoch = values["epoch"]
+        self.trial.history.append(values)
+        if checkpoint is None:
+            tune.report(values)
+            return
+        self.saved.state = dict(checkpoint)
+        due = self.reports % self.checkpoint_every == 0 or values["epoch"] >= self.epochs
+        if not due:
+            tune.report(values)
+            return
+        with tempfile.TemporaryDirectory() as directory:
+            self.trial.save(directory)
+            tune.report(values, checkpoint=tune.Checkpoint.from_directory(directory))
+
+
+_current: Session | None = None
+
+
+@contextlib.contextmanager
+def session(opened: Session) -> Iterator[Session]:
+    """Make ``opened`` the session ``report`` and ``get_checkpoint`` act on, for the block."""
+    global _current
+    _current, previous = opened, _current
+    try:
+        yield opened
+    finally:
+        _current = previous
+
+
+def _session(name: str) -> Session:
+    if _current is None:
+        raise RuntimeError(
+            f"hpray.{name} is for trial functions that hpray runs: select yours with "
+            "trainable=package.module.function and run `hpray tune`."
+        )
+    return _current
+
+
+def report(metrics: Mapping[str, Any], *, checkpoint: Mapping[str, Any] | None = None) -> None:
+    """Report this epoch's metrics, and the state to resume from (any dict ``torch.save`` takes).
+
+    ``metrics`` holds the study's metric (``study.metric``); ``epoch`` in it is the budget ASHA
+    counts (without it, hpray counts reports). The state is stored every
+    ``study.checkpoint_every`` reports and at the last epoch. A NaN or infinite metric (or loss)
+    ends the trial as ``diverged``: it is never the best.
+
+    Example:
+        >>> import hpray
+        >>> def train(cfg):
+        ...     state = hpray.get_checkpoint()
+        ...     start = 0 if state is None else state["epoch"]
+        ...     for epoch in range(start + 1, cfg.study.epochs + 1):
+        ...         hpray.report({"val_rmse": 1.0 / epoch, "epoch": epoch},
+        ...                      checkpoint={"epoch": epoch})
+    """
+    _session("report").report(metrics, checkpoint)
+
+
+def get_checkpoint() -> dict[str, Any] | None:
+    """The newest state this trial reported, or None on a fresh start.
+
+    Call it once, before training: on a resumed, retried or moved trial it is the state of the
+    last checkpoint (and its finished epochs have been reported again).
+
+    Example:
+        >>> import hpray
+        >>> def train(cfg):
+        ...     state = hpray.get_checkpoint() or {"epoch": 0}
+        ...     ...  # load the model and optimizer from state, go on after state["epoch"]
+    """
+    return _session("get_checkpoint").saved.state
+
+
+def _plain(value: Any) -> Any:
+    """A number of numpy or torch as a Python number, so the history stores as JSON."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, (int, float)) or isinstance(value, bool) or math.isfinite(value)

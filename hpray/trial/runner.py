@@ -1,0 +1,65 @@
+"""The Ray Tune trainable that runs a trial function written on hpray's API.
+
+Ray calls it with the trial's sampled values and the study's base config; it applies the values,
+opens the trial's session (resuming from its newest checkpoint), and calls the function named by
+``trainable`` with the whole config as a DictConfig. What the function returns, if anything, is
+its final metrics: a mapping, or a number for the study's metric.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from hpray import space
+from hpray.config.build import locate
+from hpray.trial.api import Session, TrialStopped, report, session
+from hpray.trial.context import trial_device
+
+
+def run(config: dict[str, Any], base: dict[str, Any]) -> None:
+    """One trial: ``base`` (the study config) with the sampled ``config`` values applied."""
+    # Ray logs a line per persisted checkpoint at INFO; one per epoch drowns the progress.
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
+    cfg = space.apply(base, config)
+    function = locate("trainable", str(cfg["trainable"]))
+    study = cfg["study"]
+    opened = Session(
+        metric=str(study["metric"]),
+        epochs=int(study["epochs"]),
+        checkpoint_every=int(study["checkpoint_every"]),
+        device=trial_device(),
+    )
+    with session(opened):
+        opened.restore()
+        try:
+            returned = function(OmegaConf.create(cfg))
+        except TrialStopped:
+            return
+        final = final_metrics(returned, opened.metric)
+        if final is not None:
+            # The last epoch reported (the whole budget when there was none): a final value.
+            epoch = opened.trial.epoch if opened.reports else opened.epochs
+            report({"epoch": epoch, **final})
+
+
+def final_metrics(returned: Any, metric: str) -> dict[str, Any] | None:
+    """What a trial function returned, as metrics: a mapping as it is, a number as the metric.
+
+    Example:
+        >>> final_metrics(0.93, "val_acc"), final_metrics({"val_acc": 0.9}, "val_acc")
+        ({'val_acc': 0.93}, {'val_acc': 0.9})
+    """
+    if returned is None:
+        return None
+    if isinstance(returned, Mapping):
+        return dict(returned)
+    if isinstance(returned, (int, float)) and not isinstance(returned, bool):
+        return {metric: float(returned)}
+    raise TypeError(
+        f"the trial function returned {type(returned).__name__}; return nothing, a number "
+        f"(the study's metric, {metric}), or a mapping of metrics."
+    )

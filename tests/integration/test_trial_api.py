@@ -1,0 +1,79 @@
+"""A user's own training function, tuned through hpray's trial API: the regression example in
+examples/regression, run as a user runs it (its folder on PYTHONPATH, its configs by
+--config-dir), with ASHA, and killed with SIGKILL and resumed."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.drivers import Driver, checkpoints
+from tests.helpers.studies import assert_trained_once, history, results, summary
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "regression"
+STUDY = (f"--config-dir={EXAMPLE / 'conf'}", "experiment=diabetes")
+ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE), os.environ.get("PYTHONPATH")]))}
+
+
+def test_a_users_function_is_tuned_with_asha(tmp_path: Path) -> None:
+    small = ("study.num_samples=6", "study.epochs=6", "scheduler.grace_period=2")
+    driver = Driver(tmp_path, *STUDY, *small, env=ENV)
+    assert driver.finish() == 0, driver.stderr[-3000:]
+    directory = tmp_path / "diabetes"
+    rows = results(directory)
+    assert len(rows) == 6
+    # The space's keys are the function's own, nested settings: train.lr in the config.
+    assert {"train.lr", "train.hidden", "train.dropout", "train.weight_decay"} <= set(rows[0])
+    assert {r["status"] for r in rows} <= {"completed", "early_stopped"}
+    assert any(r["status"] == "early_stopped" for r in rows)  # ASHA stopped some
+    for row in rows:
+        reported = history(directory, row["trial_id"])
+        assert [r["epoch"] for r in reported] == list(range(1, int(row["epochs"]) + 1))
+        assert {"val_rmse", "val_mae", "train_loss"} <= set(reported[0])
+        assert 30 < reported[-1]["val_rmse"] < 200  # RMSE of disease progression, in its units
+    done = summary(directory)
+    assert done["complete"] and done["best"]["metric"] == "val_rmse"
+    assert done["best"]["value"] == min(float(r["best_val_rmse"]) for r in rows)
+    best = yaml.safe_load((directory / "best.yaml").read_text())
+    assert best["trainable"] == "diabetes.train"
+    assert best["train"]["lr"] == done["best"]["params"]["train.lr"]
+
+
+def test_a_killed_study_of_a_users_function_resumes_and_trains_no_epoch_twice(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "trained.log"
+    study = (
+        *STUDY,
+        "scheduler=fifo",
+        "study.num_samples=4",
+        "study.epochs=8",
+        "train.batch_size=4",  # slower epochs: the kill lands mid-study
+        f"train.log={log}",
+    )
+    directory = tmp_path / "diabetes"
+    first = Driver(tmp_path, *study, env=ENV)
+    first.wait_until(lambda: checkpoints(directory) >= 6)
+    first.kill_group()
+    time.sleep(1)  # trial processes (own process groups) die with their node
+    killed_at = log.read_text().splitlines()
+
+    second = Driver(tmp_path, *study, env=ENV)
+    assert second.finish() == 0, second.stderr[-3000:]
+    rows = results(directory)
+    assert len(rows) == 4 and all(r["status"] == "completed" for r in rows)
+    for row in rows:
+        assert_trained_once(history(directory, row["trial_id"]), 8)
+    # The function's own log, a line written after each epoch's report: no epoch trained twice.
+    # A kill between a report and its line loses the line: at most one per running trial (2).
+    trained = Counter(log.read_text().splitlines())
+    assert max(trained.values()) == 1, [line for line, n in trained.items() if n > 1]
+    assert 4 * 8 - 2 <= len(trained) <= 4 * 8
+    assert 0 < len(killed_at) < 4 * 8  # killed mid-way

@@ -1,0 +1,41 @@
+"""hpray's public trial API, without Ray: its face, its refusals, what a function may return."""
+
+import pytest
+
+import hpray
+from hpray.config.prepare import trial_function
+from hpray.errors import ConfigError
+from hpray.trial.runner import final_metrics
+
+
+def test_the_public_face_is_the_trial_api() -> None:
+    assert hpray.__all__ == ["__version__", "get_checkpoint", "report"]
+    assert callable(hpray.report) and callable(hpray.get_checkpoint)
+    with pytest.raises(AttributeError):
+        hpray.nothing  # noqa: B018
+
+
+def test_the_api_outside_a_trial_says_how_to_run_one() -> None:
+    with pytest.raises(RuntimeError, match=r"hpray\.report is for trial functions"):
+        hpray.report({"val_rmse": 1.0})
+    with pytest.raises(RuntimeError, match=r"trainable=package\.module\.function"):
+        hpray.get_checkpoint()
+
+
+def test_a_function_of_one_argument_is_on_the_api_and_the_built_in_is_not() -> None:
+    assert trial_function("hpray.trial.builtin.train")[1] is False
+    assert trial_function("hpray.trial.objectives.evaluate")[1] is False
+    assert trial_function("builtins.print")[1] is True  # takes one positional argument
+    with pytest.raises(ConfigError, match=r"takes one argument, e\.g\. `def train\(cfg\)"):
+        trial_function("os.getcwd")
+
+
+def test_what_a_trial_function_returns_becomes_its_final_metrics() -> None:
+    assert final_metrics(None, "val_rmse") is None
+    assert final_metrics(3, "val_rmse") == {"val_rmse": 3.0}
+    assert final_metrics({"val_rmse": 2.5, "val_mae": 2.0}, "val_rmse") == {
+        "val_rmse": 2.5,
+        "val_mae": 2.0,
+    }
+    with pytest.raises(TypeError, match=r"return nothing, a number .*val_rmse"):
+        final_metrics("fine", "val_rmse")
