@@ -5,7 +5,7 @@ The loop reads its settings from ``cfg.train``, reports validation RMSE each epo
 its model and optimizer in the checkpoint it reports, so a killed study goes on where it was.
 
     PYTHONPATH=examples/regression hpray tune --config-dir examples/regression/conf \\
-        experiment=diabetes
+        --config-name diabetes
 """
 
 from __future__ import annotations

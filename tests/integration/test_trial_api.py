@@ -18,7 +18,7 @@ from tests.helpers.studies import assert_trained_once, history, results, summary
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "regression"
-STUDY = (f"--config-dir={EXAMPLE / 'conf'}", "experiment=diabetes")
+STUDY = (f"--config-dir={EXAMPLE / 'conf'}", "--config-name=diabetes")
 ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE), os.environ.get("PYTHONPATH")]))}
 
 

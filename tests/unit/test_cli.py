@@ -99,3 +99,27 @@ def test_a_resume_with_a_changed_space_exits_2_and_writes_nothing(
 def test_unknown_verb_is_a_usage_error(capsys) -> None:
     code, _, err = run(capsys, "tuen")
     assert code == 2 and "unknown verb 'tuen'" in err
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "regression"
+
+
+def test_a_study_of_a_users_function_composes_without_the_built_in_groups(capsys) -> None:
+    args = (f"--config-dir={EXAMPLE / 'conf'}", "--config-name=diabetes", "--cfg", "job")
+    code, out, _ = run(capsys, "tune", *args)
+    assert code == 0
+    assert "trainable: diabetes.train" in out and "metric: val_rmse" in out
+    assert "\nmodel:" not in out and "\ndata:" not in out and "\noptim:" not in out
+    assert "searcher:" in out and "scheduler:" in out  # hpray's own groups, from conf/hpray.yaml
+
+
+def test_a_users_function_that_does_not_import_exits_2_naming_trainable(
+    capsys, tmp_path: Path
+) -> None:
+    # Without examples/regression on the path, as when PYTHONPATH is forgotten.
+    storage = tmp_path / "studies"
+    args = (f"--config-dir={EXAMPLE / 'conf'}", "--config-name=diabetes")
+    code, _, err = run(capsys, "tune", *args, f"study.storage={storage}")
+    assert code == 2
+    assert "trainable: cannot import 'diabetes.train'" in err
+    assert not storage.exists()
