@@ -33,7 +33,6 @@ from hpray.store.location import StudyDir
 
 RUNNER = "hpray.trial.runner.run"  # the Ray trainable of every function on hpray's API
 STUDY_GROUPS = ("study", "space", "searcher", "scheduler", "resources")
-BUILT_IN_GROUPS = ("model", "data", "optim")
 
 
 @dataclass
@@ -47,7 +46,7 @@ class Study:
     ray: RaySettings
     plan: SearchPlan
     scheduler: TrialScheduler
-    trainable: Callable[..., None]
+    trainable: Callable[..., None]  # what Ray runs: the runner, calling the trial function
     tracking: list[Any]  # extra Ray Tune logger callbacks (MLflow); TensorBoard is built in
     uses_torch: bool = True  # some trial trains a torch model (else resources.gpu=auto is 0)
 
@@ -80,9 +79,9 @@ def planned_trials(config: Mapping[str, Any]) -> int:
 def prepare(cfg: DictConfig) -> Study:
     """Resolve, validate and build every part of the study; raises ConfigError on bad input."""
     config = resolve(cfg)
-    trainable, on_api = trial_function(str(config.get("trainable")))
-    # A function on hpray's API brings its own model and data; the built-in trial needs groups.
-    for group in STUDY_GROUPS if on_api else (*STUDY_GROUPS, *BUILT_IN_GROUPS):
+    trainable = trial_function(str(config.get("trainable")))
+    # The built-in trial builds model, data and optim; a user's function brings its own.
+    for group in (*STUDY_GROUPS, *getattr(trainable, "builds", ())):
         if not isinstance(config.get(group), Mapping):
             raise ConfigError(
                 group,
@@ -110,36 +109,29 @@ def prepare(cfg: DictConfig) -> Study:
     plan = search_plan(config["searcher"], settings, parsed)
     scheduler = build_scheduler(config["scheduler"])
     tracking = build_tracking(config.get("tracking"))
-    # Ray runs a function on the API through the runner, which finds it by its dotted path.
-    runs = locate("trainable", RUNNER) if on_api else trainable
-    uses_torch = True if on_api else dry_build(base, parsed, settings)
+    # Ray runs every trial function through the runner, which finds it by its dotted path.
+    runner = locate("trainable", RUNNER)
+    uses_torch = dry_build(base, parsed, settings) if hasattr(trainable, "builds") else True
     return Study(
-        config, base, settings, resources, ray, plan, scheduler, runs, tracking, uses_torch
+        config, base, settings, resources, ray, plan, scheduler, runner, tracking, uses_torch
     )
 
 
-def trial_function(path: str) -> tuple[Callable[..., Any], bool]:
-    """The function ``trainable`` names, and whether it is written on hpray's API.
-
-    A function on the API takes one argument, the trial's config; the built-in trial still
-    takes the sampled values and the base config (Ray's function trainable with parameters).
-    """
+def trial_function(path: str) -> Callable[..., Any]:
+    """The trial function ``trainable`` names: one that takes one argument, the trial's config."""
     function = locate("trainable", path)
     try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError) as err:
+        inspect.signature(function).bind(None)
+    except ValueError as err:  # no signature to read (some builtins)
         raise ConfigError("trainable", f"{path!r} is not a function hpray can call.") from err
-    for keywords, on_api in (({}, True), ({"base": None}, False)):
-        try:
-            signature.bind(None, **keywords)
-            return function, on_api
-        except TypeError:
-            continue
-    raise ConfigError(
-        "trainable",
-        f"{path}{signature} cannot be called with the trial's config: a trial function takes "
-        "one argument, e.g. `def train(cfg): ...` (see the README's 'Tune your own code').",
-    )
+    except TypeError as err:
+        raise ConfigError(
+            "trainable",
+            f"{path}{inspect.signature(function)} cannot be called with the trial's config: a "
+            "trial function takes one argument, e.g. `def train(cfg): ...` (see the README's "
+            "'Tune your own code').",
+        ) from err
+    return function
 
 
 def dry_build(base: Mapping[str, Any], parsed: space.Space, settings: StudySettings) -> bool:

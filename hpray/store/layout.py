@@ -33,12 +33,9 @@ PARAMS_FILE = "params.json"  # Ray's record of a trial's sampled values
 ERROR_FILE = "error.txt"  # Ray's record of a failed trial's exception
 
 # hpray's files in each trial checkpoint: the epoch and metric history (read without loading
-# the state), and each learner's state; with K cross-validation folds, one folder per fold.
+# the state), and the state the trial function reported (torch.save).
 META_FILE = "meta.json"
-TORCH_STATE_FILE = "state.pt"
-FUNCTION_STATE_FILE = "checkpoint.pt"  # what a trial function reports as its checkpoint
-ESTIMATOR_STATE_FILE = "estimator.pkl"
-FOLD_PREFIX = "fold"
+FUNCTION_STATE_FILE = "checkpoint.pt"
 
 # Beside the study directory: a study set aside by --fresh; a storage probe, deleted at once.
 REPLACED_INFIX = ".replaced-"

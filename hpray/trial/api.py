@@ -41,12 +41,12 @@ class Session:
     epochs: int  # the budget: the last epoch always checkpoints
     checkpoint_every: int
     device: torch.device
-    saved: SavedState = field(default_factory=SavedState)
-    trial: TrialState = field(init=False)
+    trial: TrialState = field(default_factory=TrialState)
     reports: int = 0
 
-    def __post_init__(self) -> None:
-        self.trial = TrialState([self.saved])
+    @property
+    def saved(self) -> SavedState:
+        return self.trial.saved
 
     def restore(self) -> None:
         """Load the newest readable checkpoint, reporting its finished epochs again."""
@@ -72,7 +72,7 @@ class Session:
             tune.report(values)
             return
         self.saved.state = dict(checkpoint)
-        due = self.reports % self.checkpoint_every == 0 or values["epoch"] >= self.epochs
+        due = values["epoch"] % self.checkpoint_every == 0 or values["epoch"] >= self.epochs
         if not due:
             tune.report(values)
             return

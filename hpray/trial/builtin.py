@@ -1,25 +1,23 @@
-"""The trial function Ray Tune runs: build, (resume,) train, evaluate, report, checkpoint.
+"""The built-in trial, on hpray's trial API: build, (resume,) train, evaluate, report.
 
 A trial trains a torch model or a scikit-learn estimator, whichever ``model._target_`` builds,
 on the fixed train/validation split, or on ``study.cv_folds`` folds side by side: then every
-reported metric is the mean over the folds at that epoch, with the spread beside it.
+reported metric is the mean over the folds at that epoch, with the spread beside it. Its
+checkpoint is every fold's learner state (``learners``) and the epoch it finished.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
-import math
 import statistics
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 from ray import tune
 
-from hpray import space
 from hpray.config.build import (
     build_estimator,
     build_model,
@@ -28,12 +26,12 @@ from hpray.config.build import (
     load_folds,
 )
 from hpray.data import Splits
+from hpray.trial import api
 from hpray.trial.context import trial_device, trial_seed
 from hpray.trial.estimator_learner import EstimatorLearner
-from hpray.trial.state import TrialState, restore
 from hpray.trial.torch_learner import TorchLearner
 
-F_ = TypeVar("F_", bound=Callable[..., None])
+F_ = TypeVar("F_", bound=Callable[..., Any])
 
 
 def reports(*metrics: str) -> Callable[[F_], F_]:
@@ -46,6 +44,17 @@ def reports(*metrics: str) -> Callable[[F_], F_]:
     return mark
 
 
+def builds(*groups: str) -> Callable[[F_], F_]:
+    """Declare the config groups a trial function builds (``model``, ``data``, ``optim``): the
+    driver requires them and builds each option once on the CPU before any trial runs."""
+
+    def mark(fn: F_) -> F_:
+        fn.builds = groups  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
 METRICS = ("val_acc", "val_loss", "train_loss", "epoch")
 SPREAD = ("val_acc", "val_loss")  # cross-validation reports <name>_std for these
 Report = Callable[..., None]
@@ -53,11 +62,21 @@ Learner = TorchLearner | EstimatorLearner
 
 
 @reports(*METRICS)
-def train(config: dict[str, Any], base: dict[str, Any], report: Report = tune.report) -> None:
-    """One trial: ``base`` (the study config) with the sampled ``config`` values applied."""
-    # Ray logs a line per persisted checkpoint at INFO; one per epoch drowns the progress.
-    logging.getLogger("ray.train").setLevel(logging.WARNING)
-    cfg = space.apply(base, config)
+@builds("model", "data", "optim")
+def train(cfg: DictConfig) -> None:
+    """One trial of the built-in models: ``cfg`` is the study config with the trial's values."""
+    fit(plain(cfg), api.report)
+
+
+def plain(cfg: DictConfig) -> dict[str, Any]:
+    config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict)
+    return config  # type: ignore[return-value]
+
+
+def fit(cfg: Mapping[str, Any], report: Report) -> None:
+    """Train the trial's learners epoch by epoch, reporting through ``report`` (``hpray.report``
+    or a function that wraps it)."""
     study = cfg["study"]
     seed = trial_seed(study["seed"], tune.get_context().get_trial_id())
     torch.set_num_threads(max(1, int(cfg["resources"]["cpu"])))
@@ -68,31 +87,34 @@ def train(config: dict[str, Any], base: dict[str, Any], report: Report = tune.re
         json.dumps(rows, sort_keys=True), int(study.get("cv_folds") or 0), str(device)
     )
     learners = [make_learner(cfg, fold, device, seed) for fold in folds]
-    state = TrialState(learners)
-    restore(state, device, report)
+    done = resume(learners, api.get_checkpoint(), device)
 
     budget = int(study["epochs"])
-    every = int(study["checkpoint_every"])
     # A learner that fits once (an SVM) reports once, at the full budget.
     steps = range(1, budget + 1) if learners[0].iterative else [budget]
-    for epoch in (e for e in steps if e > state.epoch):
+    for epoch in (e for e in steps if e > done):
         metrics = fold_metrics([fold_step(learner, epoch, budget) for learner in learners])
         metrics["epoch"] = epoch
-        state.epoch = epoch
-        if not all(math.isfinite(metrics[k]) for k in ("train_loss", "val_loss")):
-            # Diverged: more epochs cannot help, and the trial must never count as best.
-            report({**metrics, "diverged": True})
-            return
-        state.history.append(metrics)
-        if epoch % every == 0 or epoch == budget:
-            with tempfile.TemporaryDirectory() as directory:
-                state.save(directory)
-                report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
-        else:
-            report(metrics)
+        report(metrics, checkpoint=checkpoint(learners, epoch))
 
 
-def make_learner(cfg: dict[str, Any], data: Splits, device: torch.device, seed: int) -> Learner:
+def checkpoint(learners: Sequence[Learner], epoch: int) -> dict[str, Any]:
+    """What the trial reports as its checkpoint: each fold's learner state, and the epoch."""
+    return {"epoch": epoch, "learners": [learner.state_dict() for learner in learners]}
+
+
+def resume(
+    learners: Sequence[Learner], state: Mapping[str, Any] | None, device: torch.device
+) -> int:
+    """Load a checkpoint's learner states (None: a fresh start); the epoch it finished."""
+    if state is None:
+        return 0
+    for learner, saved in zip(learners, state["learners"], strict=True):
+        learner.load_state_dict(saved, device)
+    return int(state["epoch"])
+
+
+def make_learner(cfg: Mapping[str, Any], data: Splits, device: torch.device, seed: int) -> Learner:
     """The trial's learner on one split: ``cfg``'s model (and optimizer), seeded by ``seed``."""
     if is_estimator(cfg["model"]):
         cpus = max(1, int(cfg["resources"]["cpu"]))

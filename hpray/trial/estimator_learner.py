@@ -23,7 +23,6 @@ import torch
 from sklearn.metrics import accuracy_score, hinge_loss, log_loss
 
 from hpray.data import Split
-from hpray.store.layout import ESTIMATOR_STATE_FILE
 
 
 @dataclass
@@ -61,14 +60,12 @@ class EstimatorLearner:
         x, y = self._xy("val")
         return loss(self.estimator, x, y), float(accuracy_score(y, self.estimator.predict(x)))
 
-    def save(self, directory: Path) -> None:
-        with (directory / ESTIMATOR_STATE_FILE).open("wb") as f:
-            pickle.dump({"estimator": self.estimator, "fitted": self.fitted}, f, protocol=5)
+    def state_dict(self) -> dict[str, Any]:
+        """The fitted estimator (pickled with the checkpoint) and how far it is grown."""
+        return {"estimator": self.estimator, "fitted": self.fitted}
 
-    def load(self, directory: Path, device: torch.device) -> None:
+    def load_state_dict(self, saved: dict[str, Any], device: torch.device) -> None:
         del device  # scikit-learn runs on the CPU
-        with (directory / ESTIMATOR_STATE_FILE).open("rb") as f:
-            saved = pickle.load(f)  # the trial's own checkpoint, written above
         self.estimator, self.fitted = saved["estimator"], int(saved["fitted"])
 
     def export(self, stem: Path) -> Path:

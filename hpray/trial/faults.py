@@ -14,10 +14,12 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig
 from ray import tune
 
 from hpray import internals
-from hpray.trial.builtin import METRICS, reports, train
+from hpray.trial import api
+from hpray.trial.builtin import METRICS, builds, fit, plain, reports
 from hpray.trial.objectives import evaluate
 
 MARKER = "failed_once"
@@ -30,13 +32,14 @@ class InjectedFault(RuntimeError):
 
 
 @reports(*METRICS)
-def train_failing_once(config: dict[str, Any], base: dict[str, Any]) -> None:
+@builds("model", "data", "optim")
+def train_failing_once(cfg: DictConfig) -> None:
     """The built-in ``train`` that raises once when it is about to report ``faults.fail_at_epoch``.
 
     A marker in the trial directory remembers the failure, so the retry (which Ray starts from
     the trial's last checkpoint) runs through.
     """
-    faults = base["faults"]
+    faults = cfg["faults"]
     fail_at = int(faults["fail_at_epoch"])
     marker = Path(tune.get_context().get_trial_dir()) / MARKER
     index = int(tune.get_context().get_trial_id().rsplit("_", 1)[-1])
@@ -47,20 +50,20 @@ def train_failing_once(config: dict[str, Any], base: dict[str, Any]) -> None:
         if metrics["epoch"] == fail_at and not marker.exists():
             marker.touch()
             raise InjectedFault(f"injected failure at epoch {fail_at}")
-        tune.report(metrics, **kwargs)
+        api.report(metrics, **kwargs)
 
-    train(config, base, report=report)
+    fit(plain(cfg), report)
 
 
 @reports("value", "regret", "epoch")
-def evaluate_interrupting(config: dict[str, Any], base: dict[str, Any]) -> None:
+def evaluate_interrupting(cfg: DictConfig) -> None:
     """The test-function trial; the trial that starts after ``faults.after`` others sends
     SIGINT to the driver (``faults.driver_pid``), once per study.
 
     The driver saves the study and exits as interrupted (75); a marker in the study directory
     (on a path) remembers it, so the resumed study runs through.
     """
-    faults = base["faults"]
+    faults = cfg["faults"]
     stored = internals.trial_storage()
     assert stored is not None, "evaluate_interrupting runs as a Ray Tune trial"
     study = Path(stored[1]).parent
@@ -69,4 +72,4 @@ def evaluate_interrupting(config: dict[str, Any], base: dict[str, Any]) -> None:
     if len(list(study.glob(f"{STARTED}*"))) > int(faults["after"]) and not marker.exists():
         marker.touch()
         os.kill(int(faults["driver_pid"]), signal.SIGINT)
-    evaluate(config, base)
+    evaluate(cfg)

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from ray import tune
+from omegaconf import DictConfig
 
-from hpray import space
-from hpray.trial.builtin import Report, reports
+from hpray.trial import api
+from hpray.trial.builtin import reports
 
 
 def branin(x1: float, x2: float) -> float:
@@ -58,11 +58,10 @@ FUNCTIONS: dict[str, tuple[Callable[..., float], float]] = {
 
 
 @reports("value", "regret", "epoch")
-def evaluate(config: dict[str, Any], base: dict[str, Any], report: Report = tune.report) -> None:
+def evaluate(cfg: DictConfig) -> None:
     """One trial: the objective at the sampled ``objective.x1, x2, ...``, reported once."""
-    cfg = space.apply(base, config)
     value, regret = point_value(cfg["objective"])
-    report({"value": value, "regret": regret, "epoch": 1})
+    api.report({"value": value, "regret": regret, "epoch": 1})
 
 
 def point_value(objective: Mapping[str, Any]) -> tuple[float, float]:

@@ -1,7 +1,7 @@
 """A trial's checkpoint: its learners' states, the epoch it finished and its metric history.
 
-A trial trains one learner, or one per cross-validation fold (saved in ``fold<k>/``); a trial
-function on hpray's API saves the state it reports (``SavedState``), as one learner. After a
+A trial function on hpray's API saves the state it reports (``SavedState``: the built-in
+trial's is every fold's learner state). After a
 hard kill, Ray hands a restored trial the checkpoint its last experiment snapshot knew,
 which can be older than the newest one the trial had already written to storage. A trial
 therefore resumes from its newest readable checkpoint, and the metric history stored in it lets
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow.fs
 import torch
@@ -24,7 +24,6 @@ from ray import tune
 from hpray import internals
 from hpray.store.layout import (
     CHECKPOINT_PREFIX,
-    FOLD_PREFIX,
     FUNCTION_STATE_FILE,
     META_FILE,
     RESULT_FILE,
@@ -34,33 +33,34 @@ from hpray.store.layout import (
 log = logging.getLogger("hpray")
 
 
-class Saved(Protocol):
-    """What a learner does for checkpoints: write its state into a folder, read it back."""
+@dataclass
+class SavedState:
+    """A trial function's own state (a dict of anything ``torch.save`` writes)."""
 
-    def save(self, directory: Path) -> None: ...
+    state: dict[str, Any] | None = None
 
-    def load(self, directory: Path, device: torch.device) -> None: ...
+    def save(self, directory: Path) -> None:
+        torch.save(self.state, directory / FUNCTION_STATE_FILE)
+
+    def load(self, directory: Path, device: torch.device) -> None:
+        # The trial's own checkpoint, written by save(): any value torch.save took may be in it.
+        self.state = torch.load(
+            directory / FUNCTION_STATE_FILE, map_location=device, weights_only=False
+        )
 
 
 @dataclass
 class TrialState:
     """Everything a trial needs to continue exactly where it stopped."""
 
-    learners: Sequence[Saved]  # one, or one per cross-validation fold
+    saved: SavedState = field(default_factory=SavedState)
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # one metrics dict per epoch
 
-    def _folders(self, directory: str | Path) -> list[Path]:
-        if len(self.learners) == 1:
-            return [Path(directory)]
-        return [Path(directory) / f"{FOLD_PREFIX}{k}" for k in range(len(self.learners))]
-
     def save(self, directory: str | Path) -> None:
         """Write the state into ``directory`` (a checkpoint directory Ray then persists)."""
-        for learner, folder in zip(self.learners, self._folders(directory), strict=True):
-            folder.mkdir(exist_ok=True)
-            learner.save(folder)
-        # Written last: a checkpoint whose meta.json exists has its state files complete.
+        self.saved.save(Path(directory))
+        # Written last: a checkpoint whose meta.json exists has its state file complete.
         (Path(directory) / META_FILE).write_text(
             json.dumps({"epoch": self.epoch, "history": self.history})
         )
@@ -68,8 +68,7 @@ class TrialState:
     def load(self, directory: str | Path, device: torch.device) -> None:
         """Restore the state saved in ``directory``; the trial resumes after ``self.epoch``."""
         meta = json.loads((Path(directory) / META_FILE).read_text())
-        for learner, folder in zip(self.learners, self._folders(directory), strict=True):
-            learner.load(folder, device)
+        self.saved.load(Path(directory), device)
         self.epoch = int(meta["epoch"])
         self.history = list(meta["history"])
 
@@ -103,22 +102,6 @@ class TrialState:
         log.warning("no readable checkpoint left; the trial starts again from epoch 0")
         self.epoch, self.history = 0, []
         return 0
-
-
-@dataclass
-class SavedState:
-    """A trial function's own state (a dict of anything ``torch.save`` writes), as a learner."""
-
-    state: dict[str, Any] | None = None
-
-    def save(self, directory: Path) -> None:
-        torch.save(self.state, directory / FUNCTION_STATE_FILE)
-
-    def load(self, directory: Path, device: torch.device) -> None:
-        # The trial's own checkpoint, written by save(): any value torch.save took may be in it.
-        self.state = torch.load(
-            directory / FUNCTION_STATE_FILE, map_location=device, weights_only=False
-        )
 
 
 def restore(state: TrialState, device: torch.device, report: Callable[..., None]) -> None:

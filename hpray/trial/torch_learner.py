@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from hpray.data import Split
-from hpray.store.layout import TORCH_STATE_FILE
 
 EVAL_BATCH = 4096
 
@@ -35,20 +35,18 @@ class TorchLearner:
         """Validation loss (cross-entropy) and accuracy."""
         return evaluate(self.model, self.val)
 
-    def save(self, directory: Path) -> None:
-        torch.save(
-            {
-                "model": self.model.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "shuffle_rng": self.shuffle.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            },
-            directory / TORCH_STATE_FILE,
-        )
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the next epoch depends on: weights, optimizer, and both RNG streams."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "shuffle_rng": self.shuffle.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        }
 
-    def load(self, directory: Path, device: torch.device) -> None:
-        saved = torch.load(directory / TORCH_STATE_FILE, map_location=device, weights_only=True)
+    def load_state_dict(self, saved: dict[str, Any], device: torch.device) -> None:
+        del device  # the checkpoint was loaded onto the trial's device
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.shuffle.set_state(saved["shuffle_rng"].cpu())

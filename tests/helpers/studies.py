@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any
 
 import ray
+import torch
 from tensorboardX.proto.event_pb2 import Event
 
 from hpray.config.prepare import prepare
 from hpray.driver.run import run
-from hpray.store.layout import RESULT_FILE, RESULTS_FILE, SUMMARY_FILE, trial_dir_name
+from hpray.store.layout import (
+    FUNCTION_STATE_FILE,
+    RESULT_FILE,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    trial_dir_name,
+)
 from tests.helpers.compose import compose_study, study_dir
 
 
@@ -50,6 +57,13 @@ def history(directory: Path, trial_id: str) -> list[dict[str, Any]]:
     """Every result the trial reported, in order (Ray's result.json)."""
     lines = (directory / trial_dir_name(trial_id) / RESULT_FILE).read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def stored_state(checkpoint: Path) -> dict[str, Any]:
+    """The state a trial function reported with a checkpoint (the built-in trial's: its
+    learners' states, one per fold, and the epoch)."""
+    state: dict[str, Any] = torch.load(checkpoint / FUNCTION_STATE_FILE, weights_only=False)
+    return state
 
 
 def assert_trained_once(raw: list[dict[str, Any]], epochs: int) -> None:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.helpers.families import expected_keys
-from tests.helpers.studies import history, results, run_study, summary
+from tests.helpers.studies import history, results, run_study, stored_state, summary
 
 pytestmark = pytest.mark.integration
 
@@ -46,9 +46,10 @@ def check_trials(directory: Path, grid: bool = False) -> list[dict[str, str]]:
         }
         assert filled == set(config) - {"optim"} | ({"optim"} if "optim" in config else set())
         checkpoint = max((directory / f"trial_{row['trial_id']}").glob("checkpoint_*"))
-        torch_trial = (checkpoint / "state.pt").exists()
+        [learner] = stored_state(checkpoint)["learners"]
+        torch_trial = "model" in learner  # a torch learner's state: weights, optimizer, RNGs
         assert torch_trial == (config["model"] == "mlp")  # the picked family is what trained
-        assert (checkpoint / "estimator.pkl").exists() == (not torch_trial)
+        assert ("estimator" in learner) == (not torch_trial)
     return rows
 
 

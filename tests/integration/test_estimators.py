@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from hpray.trial.builtin import METRICS
-from tests.helpers.studies import history, results, run_study, summary
+from tests.helpers.studies import history, results, run_study, stored_state, summary
 
 pytestmark = pytest.mark.integration
 
@@ -53,10 +52,8 @@ def test_every_sklearn_model_runs_a_tiny_study(local_ray, tmp_path: Path, model:
         assert all(math.isfinite(r[m]) for r in raw for m in ("val_loss", "train_loss"))
         if model in GROWN:  # grown over the budget: a report per epoch, full size at the end
             assert [r["epoch"] for r in raw] == [1, 2, 3]
-            with (newest_checkpoint(directory / f"trial_{row['trial_id']}") / "estimator.pkl").open(
-                "rb"
-            ) as f:
-                estimator = pickle.load(f)["estimator"]
+            state = stored_state(newest_checkpoint(directory / f"trial_{row['trial_id']}"))
+            estimator = state["learners"][0]["estimator"]
             fitted = getattr(estimator, GROWN[model])
             size = fitted if isinstance(fitted, int) else len(fitted)
             assert size == int(row["model.n_estimators"]) == estimator.n_estimators
@@ -123,4 +120,4 @@ def test_cv_trains_the_folds_side_by_side_so_asha_stops_by_epoch(local_ray, tmp_
         assert [r["epoch"] for r in raw] == list(range(1, int(row["epochs"]) + 1))
         assert all(r["folds"] == 3 and r["val_acc_std"] >= 0 for r in raw)
         checkpoint = newest_checkpoint(directory / f"trial_{row['trial_id']}")
-        assert sorted(p.name for p in checkpoint.glob("fold*")) == ["fold0", "fold1", "fold2"]
+        assert len(stored_state(checkpoint)["learners"]) == 3  # the three folds' learners

@@ -11,10 +11,11 @@ from hpray import space
 from hpray.config.build import build_estimator, build_model, build_optimizer
 from hpray.config.prepare import prepare
 from hpray.data import make_splits
-from hpray.trial.builtin import make_learner
+from hpray.store.layout import FUNCTION_STATE_FILE
+from hpray.trial.builtin import Learner, checkpoint, make_learner, resume
 from hpray.trial.context import trial_seed
 from hpray.trial.estimator_learner import EstimatorLearner
-from hpray.trial.state import TrialState
+from hpray.trial.state import SavedState, TrialState
 from hpray.trial.torch_learner import TorchLearner
 
 MODEL = {"_target_": "hpray.models.MLP", "layers": 1, "units": 32, "dropout": 0.2}
@@ -23,10 +24,10 @@ CPU = torch.device("cpu")
 DATA = make_splits(*load_digits(return_X_y=True), shape=None, seed=0, val=0.2, test=0.2)
 
 
-def fresh_state(seed: int = 7) -> TrialState:
+def fresh_learner(seed: int = 7) -> TorchLearner:
     torch.manual_seed(seed)
     model = build_model(MODEL, DATA.input_shape, DATA.n_classes)
-    learner = TorchLearner(
+    return TorchLearner(
         model,
         build_optimizer(OPTIM, model.parameters()),
         torch.Generator().manual_seed(seed),
@@ -34,34 +35,44 @@ def fresh_state(seed: int = 7) -> TrialState:
         DATA.val,
         batch_size=64,
     )
-    return TrialState([learner])
 
 
-def train_epoch(state: TrialState) -> float:
-    return state.learners[0].step(1, 1)
+def saved(learners: list[Learner], epoch: int, history: list | None = None) -> TrialState:
+    """The trial's state as the built-in trial reports it through hpray.report."""
+    return TrialState(SavedState(checkpoint(learners, epoch)), epoch, list(history or []))
+
+
+def loaded(directory: Path, learners: list[Learner]) -> int:
+    """Load a stored checkpoint into ``learners``, as a resumed trial does; its epoch."""
+    state = TrialState()
+    state.load(directory, CPU)
+    assert resume(learners, state.saved.state, CPU) == state.epoch
+    return state.epoch
+
+
+def train_epoch(learner: Learner) -> float:
+    return learner.step(1, 1)
 
 
 def test_training_learns_digits() -> None:
-    state = fresh_state()
-    before = state.learners[0].score()
+    learner = fresh_learner()
+    before = learner.score()
     for _ in range(5):
-        train_epoch(state)
-    loss, acc = state.learners[0].score()
+        train_epoch(learner)
+    loss, acc = learner.score()
     assert loss < before[0] and acc > 0.9
 
 
 def test_a_resumed_trial_continues_exactly(tmp_path: Path) -> None:
-    straight = fresh_state()
+    straight = fresh_learner()
     losses = [train_epoch(straight) for _ in range(4)]
 
-    first = fresh_state()
+    first = fresh_learner()
     resumed = [train_epoch(first) for _ in range(2)]
-    first.epoch = 2
-    first.save(tmp_path)
+    saved([first], 2).save(tmp_path)
     torch.manual_seed(123)  # the resumed process starts from other RNG states
-    second = fresh_state(seed=99)
-    second.load(tmp_path, torch.device("cpu"))
-    assert second.epoch == 2
+    second = fresh_learner(seed=99)
+    assert loaded(tmp_path, [second]) == 2
     resumed += [train_epoch(second) for _ in range(2)]
     assert resumed == losses  # bit-identical: weights, optimizer, shuffling and dropout RNG
 
@@ -81,19 +92,17 @@ def test_trial_seed_depends_on_study_seed_and_index_only() -> None:
 
 def checkpointed(tmp_path: Path, epochs: int) -> None:
     """checkpoint_000000 .. for epochs 1..N, each holding its metric history."""
-    state = fresh_state()
+    learner, history = fresh_learner(), []
     for epoch in range(1, epochs + 1):
-        loss = train_epoch(state)
-        state.epoch = epoch
-        state.history.append({"epoch": epoch, "train_loss": loss})
+        history.append({"epoch": epoch, "train_loss": train_epoch(learner)})
         directory = tmp_path / f"checkpoint_{epoch - 1:06d}"
         directory.mkdir()
-        state.save(directory)
+        saved([learner], epoch, history).save(directory)
 
 
 def test_resume_takes_the_newest_checkpoint_and_reports_what_ray_missed(tmp_path: Path) -> None:
     checkpointed(tmp_path, 3)
-    state = fresh_state(seed=5)
+    state = TrialState()
     # The snapshot knew epoch 1; the trial had written epochs 2 and 3 before the kill.
     seen = state.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000000"), CPU)
     assert (seen, state.epoch) == (1, 3)
@@ -102,14 +111,14 @@ def test_resume_takes_the_newest_checkpoint_and_reports_what_ray_missed(tmp_path
 
 def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path: Path, caplog) -> None:
     checkpointed(tmp_path, 2)
-    (tmp_path / "checkpoint_000001" / "state.pt").write_bytes(b"torn write")
-    state = fresh_state(seed=5)
+    (tmp_path / "checkpoint_000001" / FUNCTION_STATE_FILE).write_bytes(b"torn write")
+    state = TrialState()
     assert state.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000001"), CPU) == 2
     assert state.epoch == 1 and len(state.history) == 1
     assert "unreadable" in caplog.text
 
-    (tmp_path / "checkpoint_000000" / "state.pt").write_bytes(b"")
-    again = fresh_state(seed=5)
+    (tmp_path / "checkpoint_000000" / FUNCTION_STATE_FILE).write_bytes(b"")
+    again = TrialState()
     assert again.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000001"), CPU) == 0
     assert again.epoch == 0 and again.history == []
     assert "starts again from epoch 0" in caplog.text
@@ -118,29 +127,28 @@ def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path: Path,
 def test_handed_a_placeholder_the_trial_resumes_from_its_newest_checkpoint(tmp_path: Path) -> None:
     checkpointed(tmp_path, 3)
     (tmp_path / "checkpoint_000007").mkdir()  # what resume.fill_checkpoint_gaps leaves
-    state = fresh_state(seed=5)
+    state = TrialState()
     seen = state.resume(tune.Checkpoint.from_directory(tmp_path / "checkpoint_000007"), CPU)
     assert (seen, state.epoch) == (0, 3)  # nothing known: the whole history is re-reported
 
 
-def test_fold_states_save_into_their_own_folders_and_continue_exactly(tmp_path: Path) -> None:
-    def two_folds(seed: int) -> TrialState:
-        return TrialState([fresh_state(seed).learners[0], fresh_state(seed + 1).learners[0]])
+def test_fold_states_save_into_one_checkpoint_and_continue_exactly(tmp_path: Path) -> None:
+    def two_folds(seed: int) -> list[Learner]:
+        return [fresh_learner(seed), fresh_learner(seed + 1)]
 
-    def step(state: TrialState) -> list[float]:
-        return [learner.step(1, 1) for learner in state.learners]
+    def step(learners: list[Learner]) -> list[float]:
+        return [learner.step(1, 1) for learner in learners]
 
     straight = two_folds(7)
     expected = [step(straight) for _ in range(3)]
     first = two_folds(7)
     got = [step(first)]
-    first.epoch = 1
-    first.save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fold0", "fold1", "meta.json"]
+    saved(first, 1).save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [FUNCTION_STATE_FILE, "meta.json"]
     second = two_folds(50)
-    second.load(tmp_path, CPU)
+    assert loaded(tmp_path, second) == 1
     got += [step(second) for _ in range(2)]
-    assert got == expected and second.epoch == 1
+    assert got == expected
 
 
 def grown() -> EstimatorLearner:
@@ -158,15 +166,13 @@ def test_an_ensemble_grows_over_the_budget_and_resumes_where_it_stopped(tmp_path
     assert sizes == [2, 4, 6, 8]  # ceil(8 * e / 4) stages at epoch e
     assert scores[-1][1] > 0.8 and scores[-1][0] < scores[0][0]
 
-    first = TrialState([grown()])
+    first = grown()
     for epoch in (1, 2):
-        first.learners[0].step(epoch, 4)  # type: ignore[attr-defined]
-    first.epoch = 2
-    first.save(tmp_path)
-    second = TrialState([grown()])
-    second.load(tmp_path, CPU)
-    learner = second.learners[0]
-    assert isinstance(learner, EstimatorLearner) and learner.fitted == 4
+        first.step(epoch, 4)
+    saved([first], 2).save(tmp_path)
+    learner = grown()
+    assert loaded(tmp_path, [learner]) == 2
+    assert learner.fitted == 4
     for epoch in (3, 4):
         learner.step(epoch, 4)
     assert learner.score() == scores[-1]  # the same model as fitted straight through
