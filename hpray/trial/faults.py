@@ -3,7 +3,8 @@
 Select one with ``trainable=hpray.trial.faults.train_failing_once`` and say when with
 ``+faults.fail_at_epoch=N`` (and, to fail one trial only, ``+faults.trial_index=I``); or
 ``trainable=hpray.trial.faults.evaluate_interrupting`` with ``+faults.driver_pid=PID
-+faults.after=N``: a test-function trial that interrupts the study once, as Ctrl-C would.
++faults.after=N``: a test-function trial that interrupts the study once, as Ctrl-C would; or
+``trainable=hpray.trial.faults.diverging`` with ``+faults.lr=X``: NaN when X > 1.
 They live in the package because Ray workers import trainables from installed modules only.
 """
 
@@ -73,3 +74,13 @@ def evaluate_interrupting(cfg: DictConfig) -> None:
         marker.touch()
         os.kill(int(faults["driver_pid"]), signal.SIGINT)
     evaluate(cfg)
+
+
+def diverging(cfg: DictConfig) -> None:
+    """A trial function on the API whose ``val_rmse`` falls with ``faults.lr``, or turns NaN at
+    epoch 2 when ``faults.lr`` > 1 (as a learning rate too large does). Like a user's own
+    function, it declares no metrics: a wrong study.metric is found as it reports."""
+    for epoch in range(1, int(cfg.study.epochs) + 1):
+        lr = float(cfg.faults.lr)
+        value = float("nan") if lr > 1 and epoch >= 2 else 1.0 / (epoch * lr)
+        api.report({"val_rmse": value, "epoch": epoch}, checkpoint={"epoch": epoch})

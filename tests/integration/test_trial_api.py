@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.helpers.drivers import Driver, checkpoints
-from tests.helpers.studies import assert_trained_once, history, results, summary
+from tests.helpers.studies import assert_trained_once, history, results, run_study, summary
 
 pytestmark = pytest.mark.integration
 
@@ -77,3 +77,40 @@ def test_a_killed_study_of_a_users_function_resumes_and_trains_no_epoch_twice(
     assert max(trained.values()) == 1, [line for line, n in trained.items() if n > 1]
     assert 4 * 8 - 2 <= len(trained) <= 4 * 8
     assert 0 < len(killed_at) < 4 * 8  # killed mid-way
+
+
+# A function on the API from the package (faults.diverging), run in this process's Ray.
+DIVERGING = (
+    "trainable=hpray.trial.faults.diverging",
+    "searcher=grid",
+    "scheduler=fifo",
+    "study.epochs=4",
+    "study.metric=val_rmse",
+    "study.mode=min",
+    "study.max_failures=0",
+    "+faults.lr=1.0",
+    "~space",
+    "+space.faults.lr={type:choice,values:[0.5,10.0]}",
+)
+
+
+def test_a_non_finite_metric_ends_the_trial_as_diverged_never_best(
+    local_ray, tmp_path: Path
+) -> None:
+    code, directory = run_study(tmp_path, *DIVERGING)
+    assert code == 0
+    rows = {r["faults.lr"]: r for r in results(directory)}
+    assert rows["10.0"]["status"] == "diverged" and rows["10.0"]["epochs"] == "2"
+    assert rows["0.5"]["status"] == "completed" and rows["0.5"]["epochs"] == "4"
+    assert summary(directory)["best"]["params"]["faults.lr"] == 0.5
+
+
+def test_a_report_without_the_study_metric_fails_the_trial_naming_both(
+    local_ray, tmp_path: Path
+) -> None:
+    code, directory = run_study(tmp_path, *DIVERGING, "study.metric=val_mae")
+    assert code == 1  # no trial produced a result
+    for row in results(directory):
+        assert row["status"] == "errored"
+        assert "study.metric 'val_mae' is not among the reported metrics" in row["stop_reason"]
+        assert "'val_rmse'" in row["stop_reason"]
