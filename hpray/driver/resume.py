@@ -22,20 +22,23 @@ from hpray.store.layout import (
 )
 from hpray.store.location import StudyDir, as_dir
 
-# Changing any of these makes the stored trials incomparable with new ones.
-HISTORY_KEYS = (
-    "space",
-    "study.metric",
-    "study.mode",
-    "study.epochs",
-    "study.seed",
-    "study.cv_folds",
-    "model",
-    "data",
-    "optim",
-    "trainable",
-    "searcher",
-    "scheduler",
+# What may change when a study resumes: where it lives and how it runs. Every other key (the
+# space, the metric, the budget, the trial function and its own settings, the built-in model
+# and data) defines what the stored trials are; changing one makes them incomparable.
+FREE_KEYS = (
+    "study.name",
+    "study.storage",
+    "study.shared_storage",
+    "study.num_samples",  # growing is allowed, shrinking refused (check_resumable)
+    "study.max_concurrent",
+    "study.max_failures",
+    "study.reuse_actors",
+    "study.checkpoint_every",
+    "resources",
+    "ray",
+    "k8s",
+    "tracking",
+    "hydra",
 )
 
 
@@ -48,21 +51,17 @@ def _get(config: Mapping[str, Any], dotted: str) -> Any:
 
 def differences(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     """The history-defining keys whose values differ, each as 'key: old -> new'."""
-    lines = []
-    for key in HISTORY_KEYS:
-        old, now = _get(stored, key), _get(new, key)
-        if old != now:
-            lines.extend(_diff(key, old, now))
-    return lines
+    return _diff("", stored, new)
 
 
 def _diff(key: str, old: Any, new: Any) -> list[str]:
+    if key in FREE_KEYS or old == new:
+        return []
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         return [
             line
             for k in sorted(set(old) | set(new))
-            for line in _diff(f"{key}.{k}", old.get(k), new.get(k))
-            if old.get(k) != new.get(k)
+            for line in _diff(f"{key}.{k}" if key else str(k), old.get(k), new.get(k))
         ]
     return [f"{key}: {old!r} -> {new!r}"]
 

@@ -32,6 +32,15 @@ def test_changed_history_is_refused_listing_what_differs(study_cfg) -> None:
     assert differences(first.config, first.config) == []
 
 
+def test_every_key_but_where_and_how_it_runs_defines_the_history(study_cfg) -> None:
+    # A trial function's own settings too: hpray cannot know which of them change the trials.
+    first = stored(study_cfg, "+train.lr=0.1")
+    later = prepare(study_cfg("+train.lr=0.2", "study.checkpoint_every=5", "ray.num_cpus=2"))
+    with pytest.raises(ConfigError, match=r"train\.lr: 0\.1 -> 0\.2"):
+        check_resumable(study_dir(first), later.config)
+    assert differences(first.config, later.config) == ["train.lr: 0.1 -> 0.2"]
+
+
 def test_a_study_can_grow_but_not_shrink(study_cfg) -> None:
     from hpray.driver.resume import grows
 
