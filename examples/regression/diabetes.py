@@ -22,10 +22,20 @@ from torch import nn
 import hpray
 
 
-def splits(seed: int) -> tuple[torch.Tensor, ...]:
-    """Standardised training and validation tensors; targets scaled, their scale returned."""
+def splits(seed: int, final: bool) -> tuple[torch.Tensor, ...]:
+    """Standardised training and held-out tensors; targets scaled, their scale returned.
+
+    The test rows are fixed and never seen while tuning: tuning holds out validation rows of
+    the rest, the final fit trains on all the rest and holds out the test rows.
+    """
     x, y = load_diabetes(return_X_y=True)
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=0.25, random_state=seed)
+    x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.2, random_state=0)
+    if final:
+        x_train, x_val, y_train, y_val = x_rest, x_test, y_rest, y_test
+    else:
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_rest, y_rest, test_size=0.25, random_state=seed
+        )
     scaler = StandardScaler().fit(x_train)
     mean, std = float(y_train.mean()), float(y_train.std())
     as_tensor = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
@@ -44,17 +54,29 @@ def model(hidden: int, dropout: float) -> nn.Module:
     )
 
 
-def train(cfg: Any) -> None:
-    """One trial: ``cfg`` is the study's config with this trial's values in ``cfg.train``."""
+def errors(net: nn.Module, x: torch.Tensor, y: torch.Tensor, scale: torch.Tensor) -> dict:
+    """RMSE and MAE of the predictions, in the target's own units."""
+    net.eval()
+    with torch.no_grad():
+        error = net(x).squeeze(1) * scale[1] + scale[0] - y
+    return {"rmse": float(error.pow(2).mean().sqrt()), "mae": float(error.abs().mean())}
+
+
+def train(cfg: Any, final: bool = False) -> None:
+    """One trial: ``cfg`` is the study's config with this trial's values in ``cfg.train``.
+
+    ``final`` (hpray retrain): train on training + validation rows for the whole budget and
+    report the test rows' errors once.
+    """
     torch.manual_seed(cfg.study.seed)
-    x_train, y_train, x_val, y_val, scale = splits(cfg.study.seed)
+    x_train, y_train, x_val, y_val, scale = splits(cfg.study.seed, final)
     net = model(cfg.train.hidden, cfg.train.dropout)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     loss_fn = nn.HuberLoss(delta=cfg.train.huber_delta)
     shuffle = torch.Generator().manual_seed(cfg.study.seed)
 
     start = 0
-    state = hpray.get_checkpoint()
+    state = None if final else hpray.get_checkpoint()
     if state is not None:  # resumed: go on after the last epoch it reported
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
@@ -71,14 +93,13 @@ def train(cfg: Any) -> None:
             loss.backward()
             opt.step()
             total += loss.item() * len(batch)
-        net.eval()
-        with torch.no_grad():
-            predicted = net(x_val).squeeze(1) * scale[1] + scale[0]
-        error = predicted - y_val
+        if final:
+            continue  # the test rows are scored once, after the last epoch
+        held_out = errors(net, x_val, y_val, scale)
         hpray.report(
             {
-                "val_rmse": float(error.pow(2).mean().sqrt()),
-                "val_mae": float(error.abs().mean()),
+                "val_rmse": held_out["rmse"],
+                "val_mae": held_out["mae"],
                 "train_loss": total / len(x_train),
                 "epoch": epoch,
             },
@@ -92,3 +113,6 @@ def train(cfg: Any) -> None:
         if cfg.train.log:  # the loop's own record of each epoch it trained and reported
             with Path(cfg.train.log).open("a") as log:
                 log.write(f"{cfg.train.lr!r} {cfg.train.hidden} {epoch}\n")
+    if final:
+        tested = errors(net, x_val, y_val, scale)
+        hpray.report({"test_rmse": tested["rmse"], "test_mae": tested["mae"]})

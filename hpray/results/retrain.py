@@ -9,22 +9,26 @@ splits do not hold it), so this is the study's one honest estimate of how the mo
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from hpray.config.build import is_estimator, load_final_data
+from hpray.config.prepare import trial_function
 from hpray.config.settings import study_settings
 from hpray.data import Splits
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.results.best import trial_config
 from hpray.store.layout import BEST_FILE, FINAL, read_best, trial_dir_name
 from hpray.trial.builtin import make_learner
+from hpray.trial.runner import run_final
 
 
 def retrain(
@@ -34,7 +38,14 @@ def retrain(
     device: torch.device,
     source: str = BEST_FILE,
 ) -> Any:
-    """Train ``config`` once per seed; returns final.json's content (weights go to ``out``)."""
+    """Train ``config`` once per seed; returns final.json's content (weights go to ``out``).
+
+    The built-in trial is trained here; a trial function of the user's trains itself, told
+    that it is the final retrain (``retrain_function``).
+    """
+    function = trial_function(str(config.get("trainable")))
+    if not hasattr(function, "builds"):
+        return retrain_function(config, function, seeds, device, source)
     final = load_final_data(config["data"])
     data = Splits(final.train, final.test, final.input_shape, final.n_classes)
     if not is_estimator(config["model"]):
@@ -69,6 +80,46 @@ def retrain(
         "seeds": runs,
         "test_acc": _spread([r["test_acc"] for r in runs]),
         "test_loss": _spread([r["test_loss"] for r in runs]),
+    }
+
+
+def retrain_function(
+    config: dict[str, Any],
+    function: Callable[..., Any],
+    seeds: list[int],
+    device: torch.device,
+    source: str = BEST_FILE,
+) -> dict[str, Any]:
+    """``function(cfg, final=True)`` once per seed: it trains on training + validation data and
+    reports the test data's metrics, which final.json holds with their spread over the seeds."""
+    try:
+        inspect.signature(function).bind(None, final=True)
+    except TypeError as err:
+        raise ConfigError(
+            "trainable",
+            f"{config['trainable']} takes no `final` argument, so it cannot be retrained: add "
+            "`final: bool = False` and, when it is true, train on the training and validation "
+            "data and report the test data's metrics (test_rmse, test_acc, ...) once.",
+        ) from err
+    runs = []
+    for seed in seeds:
+        started = time.monotonic()
+        cfg = {**config, "study": {**config["study"], "seed": seed}}
+        metrics = run_final(function, cfg, device)
+        print(f"[hpray] seed {seed}: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
+        runs.append({"seed": seed, **metrics, "seconds": round(time.monotonic() - started, 2)})
+    tested = sorted({k for run in runs for k in run if k.startswith("test_")})
+    if not tested:
+        raise ConfigError(
+            "trainable",
+            f"{config['trainable']}(cfg, final=True) reported no test_ metric; report the test "
+            "data's metrics (test_rmse, test_acc, ...) when final is true.",
+        )
+    return {
+        "config": source,
+        "device": str(device),
+        "seeds": runs,
+        **{k: _spread([float(run[k]) for run in runs if k in run]) for k in tested},
     }
 
 
@@ -134,9 +185,10 @@ def main(args: list[str]) -> int:
         return EXIT_CONFIG
     written = directory / f"{name}.json"
     written.write_text(json.dumps(final, indent=2) + "\n")
-    acc = final["test_acc"]
-    print(
-        f"[hpray] test_acc {acc['mean']:.4f} ± {acc['std']:.4f} over {len(final['seeds'])} "
-        f"seed(s); wrote {written}"
+    tested = ", ".join(
+        f"{k} {v['mean']:.4f} ± {v['std']:.4f}"
+        for k, v in final.items()
+        if k.startswith("test_") and isinstance(v, dict)
     )
+    print(f"[hpray] {tested} over {len(final['seeds'])} seed(s); wrote {written}")
     return EXIT_OK

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,10 +37,12 @@ class TrialStopped(BaseException):
 class Session:
     """One trial's reporting: the study's metric and budgets, and what has been reported."""
 
-    metric: str
+    metric: str | None  # None: the final retrain, which reports test metrics
     epochs: int  # the budget: the last epoch always checkpoints
     checkpoint_every: int
     device: torch.device
+    sink: Callable[..., None] = tune.report  # where reports go: Ray Tune, or hpray retrain
+    checkpoints: bool = True  # the final retrain stores none
     trial: TrialState = field(default_factory=TrialState)
     reports: int = 0
 
@@ -50,13 +52,13 @@ class Session:
 
     def restore(self) -> None:
         """Load the newest readable checkpoint, reporting its finished epochs again."""
-        restore(self.trial, self.device, tune.report)
+        restore(self.trial, self.device, self.sink)
 
     def report(self, metrics: Mapping[str, Any], checkpoint: Mapping[str, Any] | None) -> None:
         values = {str(k): _plain(v) for k, v in metrics.items()}
         # ASHA counts epochs: the function's own, else its reports since the start.
         values["epoch"] = int(values.get("epoch", self.trial.epoch + 1))
-        if self.metric not in values:
+        if self.metric is not None and self.metric not in values:
             raise ValueError(
                 f"study.metric {self.metric!r} is not among the reported metrics "
                 f"{sorted(values)}: report it, or set study.metric to one of those."
@@ -64,21 +66,21 @@ class Session:
         self.reports += 1
         if not all(_finite(values[k]) for k in values if k == self.metric or "loss" in k):
             # Diverged: more epochs cannot help, and the trial must never count as best.
-            tune.report({**values, "diverged": True})
+            self.sink({**values, "diverged": True})
             raise TrialStopped(f"{self.metric} or a loss is not finite at epoch {values['epoch']}")
         self.trial.epoch = values["epoch"]
         self.trial.history.append(values)
-        if checkpoint is None:
-            tune.report(values)
+        if checkpoint is None or not self.checkpoints:
+            self.sink(values)
             return
         self.saved.state = dict(checkpoint)
         due = values["epoch"] % self.checkpoint_every == 0 or values["epoch"] >= self.epochs
         if not due:
-            tune.report(values)
+            self.sink(values)
             return
         with tempfile.TemporaryDirectory() as directory:
             self.trial.save(directory)
-            tune.report(values, checkpoint=tune.Checkpoint.from_directory(directory))
+            self.sink(values, checkpoint=tune.Checkpoint.from_directory(directory))
 
 
 _current: Session | None = None

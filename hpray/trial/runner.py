@@ -8,10 +8,12 @@ its final metrics: a mapping, or a number for the study's metric.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import torch
 from omegaconf import OmegaConf
 
 from hpray import space
@@ -27,8 +29,9 @@ def run(config: dict[str, Any], base: dict[str, Any]) -> None:
     cfg = space.apply(base, config)
     function = locate("trainable", str(cfg["trainable"]))
     study = cfg["study"]
+    metric = str(study["metric"])
     opened = Session(
-        metric=str(study["metric"]),
+        metric=metric,
         epochs=int(study["epochs"]),
         checkpoint_every=int(study["checkpoint_every"]),
         device=trial_device(),
@@ -39,11 +42,35 @@ def run(config: dict[str, Any], base: dict[str, Any]) -> None:
             returned = function(OmegaConf.create(cfg))
         except TrialStopped:
             return
-        final = final_metrics(returned, opened.metric)
+        final = final_metrics(returned, metric)
         if final is not None:
             # The last epoch reported (the whole budget when there was none): a final value.
             epoch = opened.trial.epoch if opened.reports else opened.epochs
             report({"epoch": epoch, **final})
+
+
+def run_final(
+    function: Callable[..., Any], cfg: dict[str, Any], device: torch.device
+) -> dict[str, Any]:
+    """The final retrain of a trial function, outside Ray: ``function(cfg, final=True)`` trains
+    on training + validation data and reports the test data's metrics; they are returned.
+
+    Its reports are kept here, not sent to Ray Tune, and no checkpoint is stored.
+    """
+    reported: list[dict[str, Any]] = []
+    opened = Session(
+        metric=None,
+        epochs=int(cfg["study"]["epochs"]),
+        checkpoint_every=int(cfg["study"]["checkpoint_every"]),
+        device=device,
+        sink=lambda metrics, **_: reported.append(dict(metrics)),
+        checkpoints=False,
+    )
+    returned = None
+    with session(opened), contextlib.suppress(TrialStopped):  # diverged: its report says so
+        returned = function(OmegaConf.create(cfg), final=True)
+    final = {**(reported[-1] if reported else {}), **(final_metrics(returned, "value") or {})}
+    return final
 
 
 def final_metrics(returned: Any, metric: str) -> dict[str, Any] | None:

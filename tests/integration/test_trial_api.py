@@ -4,7 +4,10 @@ examples/regression, run as a user runs it (its folder on PYTHONPATH, its config
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hpray.cli import main
 from tests.helpers.drivers import Driver, checkpoints
 from tests.helpers.studies import assert_trained_once, history, results, run_study, summary
 
@@ -44,6 +48,21 @@ def test_a_users_function_is_tuned_with_asha(tmp_path: Path) -> None:
     best = yaml.safe_load((directory / "best.yaml").read_text())
     assert best["trainable"] == "diabetes.train"
     assert best["train"]["lr"] == done["best"]["params"]["train.lr"]
+
+    # The final retrain: the function is told so, trains on training + validation rows and
+    # reports the test rows' errors once per seed.
+    hpray = Path(sys.executable).parent / "hpray"
+    retrained = subprocess.run(
+        [str(hpray), "retrain", str(directory), "--seeds", "2"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ENV},
+    )
+    assert retrained.returncode == 0, retrained.stderr[-3000:]
+    final = json.loads((directory / "final.json").read_text())
+    assert [run["seed"] for run in final["seeds"]] == [0, 1]
+    assert 30 < final["test_rmse"]["mean"] < 200 and final["test_mae"]["mean"] > 0
+    assert "test_rmse" in retrained.stdout
 
 
 def test_a_killed_study_of_a_users_function_resumes_and_trains_no_epoch_twice(
@@ -103,6 +122,20 @@ def test_a_non_finite_metric_ends_the_trial_as_diverged_never_best(
     assert rows["10.0"]["status"] == "diverged" and rows["10.0"]["epochs"] == "2"
     assert rows["0.5"]["status"] == "completed" and rows["0.5"]["epochs"] == "4"
     assert summary(directory)["best"]["params"]["faults.lr"] == 0.5
+
+
+def test_retraining_a_function_without_final_exits_2_saying_what_to_add(
+    local_ray, tmp_path: Path, capsys
+) -> None:
+    code, directory = run_study(tmp_path, *DIVERGING)
+    assert code == 0
+    with pytest.raises(SystemExit) as exit_:
+        main(["retrain", str(directory)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "trainable: hpray.trial.faults.diverging takes no `final` argument" in err
+    assert "add `final: bool = False`" in err
+    assert not (directory / "final.json").exists()
 
 
 def test_a_report_without_the_study_metric_fails_the_trial_naming_both(
