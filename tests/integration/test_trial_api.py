@@ -21,9 +21,19 @@ from tests.helpers.studies import assert_trained_once, history, results, run_stu
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "regression"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE = EXAMPLES / "regression"
 STUDY = (f"--config-dir={EXAMPLE / 'conf'}", "--config-name=diabetes")
-ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE), os.environ.get("PYTHONPATH")]))}
+
+
+def on_path(folder: Path) -> dict[str, str]:
+    """The environment that lets a driver and its Ray workers import a user's module."""
+    return {
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+    }
+
+
+ENV = on_path(EXAMPLE)
 
 
 def test_a_users_function_is_tuned_with_asha(tmp_path: Path) -> None:
@@ -96,6 +106,32 @@ def test_a_killed_study_of_a_users_function_resumes_and_trains_no_epoch_twice(
     assert max(trained.values()) == 1, [line for line, n in trained.items() if n > 1]
     assert 4 * 8 - 2 <= len(trained) <= 4 * 8
     assert 0 < len(killed_at) < 4 * 8  # killed mid-way
+
+
+def test_a_scikit_learn_pipeline_is_tuned_by_k_fold_cross_validation(tmp_path: Path) -> None:
+    example = EXAMPLES / "sklearn_pipeline"
+    study = (f"--config-dir={example / 'conf'}", "--config-name=pipeline", "study.num_samples=6")
+    driver = Driver(tmp_path, *study, "cv.folds=3", env=on_path(example))
+    assert driver.finish() == 0, driver.stderr[-3000:]
+    directory = tmp_path / "breast_cancer_svm"
+    rows = results(directory)
+    assert len(rows) == 6 and all(r["status"] == "completed" for r in rows)
+    assert {"model.scaler", "model.C", "model.gamma"} <= set(rows[0])
+    for row in rows:  # what the function returned is its one report: the folds' mean and spread
+        [reported] = history(directory, row["trial_id"])
+        assert reported["epoch"] == 1 and 0.5 < reported["val_acc"] <= 1.0
+        assert 0 <= reported["val_acc_std"] < 0.2
+    best = summary(directory)["best"]
+    [winner] = [r for r in rows if r["trial_id"] == best["trial_id"]]
+    assert best["value"] > 0.9 and best["std"] == float(winner["best_val_acc_std"])
+    retrained = subprocess.run(
+        [str(Path(sys.executable).parent / "hpray"), "retrain", str(directory)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **on_path(example)},
+    )
+    assert retrained.returncode == 0, retrained.stderr[-3000:]
+    assert json.loads((directory / "final.json").read_text())["test_acc"]["mean"] > 0.9
 
 
 # A function on the API from the package (faults.diverging), run in this process's Ray.
