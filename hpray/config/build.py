@@ -19,10 +19,17 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from ray.tune.schedulers import TrialScheduler
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, is_classifier, is_regressor
 
 from hpray import internals
-from hpray.data import FinalSplits, Splits, final_splits, make_folds, make_splits
+from hpray.data import (
+    CLASSIFICATION,
+    FinalSplits,
+    Splits,
+    final_splits,
+    make_folds,
+    make_splits,
+)
 from hpray.errors import ConfigError
 from hpray.search.searchers import SearchPlan
 from hpray.space import Space
@@ -61,14 +68,35 @@ def build_model(
     return model
 
 
+def build_loss(node: Mapping[str, Any] | None, task: str) -> torch.nn.Module:
+    """The torch loss of ``node`` (``loss:``); none given, the task's own: cross-entropy for
+    classification, mean squared error (on standardised targets) for regression."""
+    if not node:
+        return torch.nn.CrossEntropyLoss() if task == CLASSIFICATION else torch.nn.MSELoss()
+    loss = _instantiate("loss", node)
+    if not isinstance(loss, torch.nn.Module):
+        raise ConfigError("loss._target_", f"must build a torch loss, built {type(loss).__name__}.")
+    classifies = isinstance(loss, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss))
+    if classifies != (task == CLASSIFICATION):
+        raise ConfigError(
+            "loss",
+            f"{node.get('_target_')} does not fit a {task} task (data.task={task}): pick "
+            + ("loss=cross_entropy." if task == CLASSIFICATION else "loss=mse, mae or huber."),
+        )
+    return loss
+
+
 def is_estimator(node: Mapping[str, Any]) -> bool:
     """Whether the ``model:`` node builds a scikit-learn estimator (else a torch module)."""
     target = locate("model._target_", str(node.get("_target_")))
     return isinstance(target, type) and issubclass(target, BaseEstimator)
 
 
-def build_estimator(node: Mapping[str, Any], *, seed: int, n_jobs: int) -> Any:
-    """The scikit-learn estimator of ``node`` (``model:``), its arguments checked.
+def build_estimator(
+    node: Mapping[str, Any], *, seed: int, n_jobs: int, task: str = CLASSIFICATION
+) -> Any:
+    """The scikit-learn estimator of ``node`` (``model:``), its arguments checked, a classifier
+    or a regressor as the data's ``task`` asks.
 
     ``random_state`` left unset (null) becomes the trial's seed; ``n_jobs: null`` in the node
     becomes the trial's CPUs (not set where the node omits it: some estimators ignore it).
@@ -85,7 +113,15 @@ def build_estimator(node: Mapping[str, Any], *, seed: int, n_jobs: int) -> Any:
         raise ConfigError("model", f"{node.get('_target_')}: {err}") from err
     if not hasattr(estimator, "predict"):
         raise ConfigError(
-            "model._target_", f"{node.get('_target_')} has no predict(): not a classifier."
+            "model._target_", f"{node.get('_target_')} has no predict(): not an estimator."
+        )
+    fits = is_classifier(estimator) if task == CLASSIFICATION else is_regressor(estimator)
+    if not fits:
+        kind = "classifier" if task == CLASSIFICATION else "regressor"
+        raise ConfigError(
+            "model._target_",
+            f"{node.get('_target_')} is not a {kind}, and the data's task is {task} "
+            f"(data.task={task}): pick a {kind} (see `hpray tune --help`, group model).",
         )
     return estimator
 
@@ -139,6 +175,7 @@ def _splits(node: Mapping[str, Any], make: Callable[..., Any], **more: Any) -> A
             seed=split["seed"],
             val=split["val"],
             test=split["test"],
+            task=node.get("task", CLASSIFICATION),
             **more,
         )
     except ValueError as err:

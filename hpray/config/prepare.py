@@ -14,6 +14,7 @@ from ray.tune.schedulers import TrialScheduler
 from hpray import space
 from hpray.config.build import (
     build_estimator,
+    build_loss,
     build_model,
     build_optimizer,
     build_scheduler,
@@ -26,6 +27,7 @@ from hpray.config.build import (
 from hpray.config.compose import resolve
 from hpray.config.schema import RaySettings, Resources, StudySettings
 from hpray.config.settings import ray_settings, study_settings, trial_resources
+from hpray.data import CLASSIFICATION, TASK_METRICS
 from hpray.errors import ConfigError
 from hpray.internals import optimizers_without_compiler
 from hpray.search.searchers import SearchPlan
@@ -98,6 +100,8 @@ def prepare(cfg: DictConfig) -> Study:
             f"{settings.metric!r} is not reported by "
             f"{config['trainable']}; it reports {list(reported)}.",
         )
+    if "data" in getattr(trainable, "builds", ()):
+        check_task_metric(settings.metric, str(config["data"].get("task", CLASSIFICATION)))
 
     parsed = space.parse_space(config["space"])
     space.check_paths(parsed, {k: v for k, v in config.items() if k != "space"})
@@ -115,6 +119,20 @@ def prepare(cfg: DictConfig) -> Study:
     return Study(
         config, base, settings, resources, ray, plan, scheduler, runner, tracking, uses_torch
     )
+
+
+def check_task_metric(metric: str, task: str) -> None:
+    """The built-in trial reports the metrics of its data's task; a metric of the other task
+    would never be reported."""
+    if task not in TASK_METRICS:
+        raise ConfigError("data.task", f"must be one of {sorted(TASK_METRICS)}, got {task!r}.")
+    own = (*TASK_METRICS[task], "train_loss")
+    if metric not in own:
+        raise ConfigError(
+            "study.metric",
+            f"{metric!r} is not a metric of a {task} study (data.task={task}): pick one of "
+            f"{list(own)} (and study.mode to match).",
+        )
 
 
 def trial_function(path: str) -> Callable[..., Any]:
@@ -151,11 +169,12 @@ def dry_build(base: Mapping[str, Any], parsed: space.Space, settings: StudySetti
                 loaded[source] = load_folds(trial["data"], settings.cv_folds)[0]
             data = loaded[source]
             if is_estimator(trial["model"]):
-                build_estimator(trial["model"], seed=0, n_jobs=1)
+                build_estimator(trial["model"], seed=0, n_jobs=1, task=data.task)
                 continue
             model = build_model(trial["model"], data.input_shape, data.n_classes)
             with optimizers_without_compiler():
                 build_optimizer(trial["optim"], model.parameters())
+            build_loss(trial.get("loss"), data.task)
             uses_torch = True
         except ConfigError as err:
             if not picks:

@@ -7,6 +7,9 @@ Imports torch, NumPy and scikit-learn, and of hpray only ``errors``; no Hydra.
 
 from hpray.data.loaders import load_csv, load_npz
 from hpray.data.splits import (
+    CLASSIFICATION,
+    REGRESSION,
+    TASK_METRICS,
     FinalSplits,
     Split,
     Splits,
@@ -16,6 +19,9 @@ from hpray.data.splits import (
 )
 
 __all__ = [
+    "CLASSIFICATION",
+    "REGRESSION",
+    "TASK_METRICS",
     "FinalSplits",
     "Split",
     "Splits",

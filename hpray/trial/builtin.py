@@ -20,12 +20,13 @@ from ray import tune
 
 from hpray.config.build import (
     build_estimator,
+    build_loss,
     build_model,
     build_optimizer,
     is_estimator,
     load_folds,
 )
-from hpray.data import Splits
+from hpray.data import TASK_METRICS, Splits
 from hpray.trial import api
 from hpray.trial.context import trial_device, trial_seed
 from hpray.trial.estimator_learner import EstimatorLearner
@@ -55,8 +56,9 @@ def builds(*groups: str) -> Callable[[F_], F_]:
     return mark
 
 
-METRICS = ("val_acc", "val_loss", "train_loss", "epoch")
-SPREAD = ("val_acc", "val_loss")  # cross-validation reports <name>_std for these
+# Every metric the built-in trial reports, for either task (data.task); prepare checks
+# study.metric against the task's own (TASK_METRICS).
+METRICS = (*dict.fromkeys(m for ms in TASK_METRICS.values() for m in ms), "train_loss", "epoch")
 Report = Callable[..., None]
 Learner = TorchLearner | EstimatorLearner
 
@@ -118,9 +120,8 @@ def make_learner(cfg: Mapping[str, Any], data: Splits, device: torch.device, see
     """The trial's learner on one split: ``cfg``'s model (and optimizer), seeded by ``seed``."""
     if is_estimator(cfg["model"]):
         cpus = max(1, int(cfg["resources"]["cpu"]))
-        return EstimatorLearner(
-            build_estimator(cfg["model"], seed=seed, n_jobs=cpus), data.train, data.val
-        )
+        estimator = build_estimator(cfg["model"], seed=seed, n_jobs=cpus, task=data.task)
+        return EstimatorLearner(estimator, data.train, data.val, data.task, data.target_scale)
     torch.manual_seed(seed)  # the same initial weights on every fold
     model = build_model(cfg["model"], data.input_shape, data.n_classes).to(device)
     return TorchLearner(
@@ -130,14 +131,16 @@ def make_learner(cfg: Mapping[str, Any], data: Splits, device: torch.device, see
         train=data.train,
         val=data.val,
         batch_size=int(cfg["data"]["batch_size"]),
+        loss=build_loss(cfg.get("loss"), data.task),
+        task=data.task,
+        target_scale=data.target_scale,
     )
 
 
 def fold_step(learner: Learner, epoch: int, budget: int) -> dict[str, float]:
     """Train one learner to ``epoch`` and score it."""
     train_loss = learner.step(epoch, budget)
-    val_loss, val_acc = learner.score()
-    return {"val_acc": val_acc, "val_loss": val_loss, "train_loss": train_loss}
+    return {**learner.score(), "train_loss": train_loss}
 
 
 def fold_metrics(per_fold: Sequence[dict[str, float]]) -> dict[str, Any]:
@@ -154,7 +157,8 @@ def fold_metrics(per_fold: Sequence[dict[str, float]]) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         name: statistics.fmean(fold[name] for fold in per_fold) for name in per_fold[0]
     }
-    for name in SPREAD:  # the population spread, as scikit-learn's cv_results_ report it
+    for name in (n for n in per_fold[0] if n.startswith("val_")):
+        # The population spread, as scikit-learn's cv_results_ report it.
         metrics[f"{name}_std"] = statistics.pstdev(fold[name] for fold in per_fold)
     metrics["folds"] = len(per_fold)
     return metrics

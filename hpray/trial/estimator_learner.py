@@ -1,13 +1,15 @@
-"""A scikit-learn classifier as a trial's learner.
+"""A scikit-learn classifier or regressor as a trial's learner.
 
 An ensemble that can grow (``warm_start`` and ``n_estimators``: random forests, gradient
 boosting) is grown over the epoch budget: at epoch e of E it has ceil(n_estimators * e / E)
 trees, so ASHA stops it by trees fitted, as it stops a network by epochs. Any other estimator
 is fitted once and reports once, at the full budget.
 
-The metrics are the torch models': ``val_acc`` is accuracy; ``val_loss`` and ``train_loss`` are
-the log loss of ``predict_proba``, or, for an estimator without probabilities (an SVM), the
-multiclass hinge loss of its ``decision_function``.
+The metrics are the torch models': for a classifier ``val_acc`` is accuracy; ``val_loss`` and
+``train_loss`` are the log loss of ``predict_proba``, or, for an estimator without probabilities
+(an SVM), the multiclass hinge loss of its ``decision_function``. A regressor is fitted on
+standardised targets: its losses are the mean squared error there, and ``val_rmse``,
+``val_mae`` and ``val_r2`` are in the target's own units.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, hinge_loss, log_loss
+from sklearn.metrics import accuracy_score, hinge_loss, log_loss, mean_squared_error
 
-from hpray.data import Split
+from hpray.data import CLASSIFICATION, Split
+from hpray.trial.metrics import regression_metrics
 
 
 @dataclass
@@ -32,6 +35,8 @@ class EstimatorLearner:
     estimator: Any
     train: Split
     val: Split
+    task: str = CLASSIFICATION
+    target_scale: tuple[float, float] = (0.0, 1.0)  # regression: targets' mean and std
     fitted: int = 0  # trees fitted so far (growable ensembles); 1 once fitted (others)
     total: int = 0  # the ensemble's full size: the config's n_estimators
     _arrays: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -53,12 +58,17 @@ class EstimatorLearner:
         elif not self.fitted:
             self.estimator.fit(x, y)
             self.fitted = 1
-        return loss(self.estimator, x, y)
+        return self._loss(x, y)
 
-    def score(self) -> tuple[float, float]:
-        """Validation loss and accuracy."""
+    def score(self) -> dict[str, float]:
+        """The validation metrics: loss and accuracy, or loss, RMSE, MAE and R²."""
         x, y = self._xy("val")
-        return loss(self.estimator, x, y), float(accuracy_score(y, self.estimator.predict(x)))
+        if self.task != CLASSIFICATION:
+            predicted = torch.from_numpy(np.asarray(self.estimator.predict(x), dtype=np.float64))
+            errors = regression_metrics(predicted, torch.from_numpy(y), self.target_scale)
+            return {"val_loss": self._loss(x, y), **{f"val_{k}": v for k, v in errors.items()}}
+        accuracy = float(accuracy_score(y, self.estimator.predict(x)))
+        return {"val_loss": loss(self.estimator, x, y), "val_acc": accuracy}
 
     def state_dict(self) -> dict[str, Any]:
         """The fitted estimator (pickled with the checkpoint) and how far it is grown."""
@@ -75,6 +85,11 @@ class EstimatorLearner:
             pickle.dump(self.estimator, f, protocol=5)
         return path
 
+    def _loss(self, x: np.ndarray, y: np.ndarray) -> float:
+        return (
+            loss(self.estimator, x, y) if self.task == CLASSIFICATION else mse(self.estimator, x, y)
+        )
+
     def _xy(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         if name not in self._arrays:
             split = self.train if name == "train" else self.val
@@ -87,6 +102,11 @@ def growable(estimator: Any) -> bool:
     """An ensemble fitted stage by stage: it has warm_start and n_estimators."""
     params = estimator.get_params()
     return "warm_start" in params and "n_estimators" in params
+
+
+def mse(estimator: Any, x: np.ndarray, y: np.ndarray) -> float:
+    """Mean squared error of the predictions (on the standardised targets it was fitted to)."""
+    return float(mean_squared_error(y, estimator.predict(x)))
 
 
 def loss(estimator: Any, x: np.ndarray, y: np.ndarray) -> float:

@@ -1,15 +1,19 @@
-"""A PyTorch model as a trial's learner: one epoch of mini-batch training per step."""
+"""A PyTorch model as a trial's learner: one epoch of mini-batch training per step.
+
+It classifies (the model's outputs are class scores) or regresses (one output, trained on
+standardised targets and scored in the target's own units), with the loss it is given.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from hpray.data import Split
+from hpray.data import CLASSIFICATION, Split
+from hpray.trial.metrics import regression_metrics
 
 EVAL_BATCH = 4096
 
@@ -24,16 +28,19 @@ class TorchLearner:
     train: Split
     val: Split
     batch_size: int
+    loss: torch.nn.Module = field(default_factory=torch.nn.CrossEntropyLoss)
+    task: str = CLASSIFICATION
+    target_scale: tuple[float, float] = (0.0, 1.0)  # regression: targets' mean and std
     iterative = True  # it learns epoch by epoch: the scheduler may stop it between epochs
 
     def step(self, epoch: int, budget: int) -> float:
         """Train epoch ``epoch`` of ``budget``; the mean training loss."""
         del epoch, budget  # every epoch is one pass over the training split
-        return train_epoch(self.model, self.optimizer, self.shuffle, self.train, self.batch_size)
+        return train_epoch(self)
 
-    def score(self) -> tuple[float, float]:
-        """Validation loss (cross-entropy) and accuracy."""
-        return evaluate(self.model, self.val)
+    def score(self) -> dict[str, float]:
+        """The validation metrics: loss and accuracy, or loss, RMSE, MAE and R²."""
+        return evaluate(self)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything the next epoch depends on: weights, optimizer, and both RNG streams."""
@@ -61,37 +68,45 @@ class TorchLearner:
         return path
 
 
-def train_epoch(
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    shuffle: torch.Generator,
-    train: Split,
-    batch_size: int,
-) -> float:
+def outputs(model: torch.nn.Module, x: torch.Tensor, task: str) -> torch.Tensor:
+    """Class scores (N, classes), or the regression outputs (N,)."""
+    out: torch.Tensor = model(x)
+    return out if task == CLASSIFICATION else out.reshape(len(x))
+
+
+def train_epoch(learner: TorchLearner) -> float:
     """One pass over the training split in shuffled mini-batches; the mean training loss."""
+    model, train = learner.model, learner.train
     model.train()
-    order = torch.randperm(len(train), generator=shuffle, device=train.y.device)
+    order = torch.randperm(len(train), generator=learner.shuffle, device=train.y.device)
     total = torch.zeros((), device=train.y.device)
-    for start in range(0, len(train), batch_size):
-        batch = order[start : start + batch_size]
-        loss = F.cross_entropy(model(train.x[batch]), train.y[batch])
-        optimizer.zero_grad(set_to_none=True)
+    for start in range(0, len(train), learner.batch_size):
+        batch = order[start : start + learner.batch_size]
+        loss = learner.loss(outputs(model, train.x[batch], learner.task), train.y[batch])
+        learner.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        learner.optimizer.step()
         total += loss.detach() * len(batch)
     # One device-to-host sync per epoch, not per batch.
     return float(total) / len(train)
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split: Split) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over ``split``."""
+def evaluate(learner: TorchLearner) -> dict[str, float]:
+    """The loss over the validation split (in the training loss's terms), and accuracy or the
+    regression errors in the target's own units."""
+    model, split = learner.model, learner.val
     model.eval()
-    loss = torch.zeros((), device=split.y.device)
-    correct = torch.zeros((), device=split.y.device)
-    for start in range(0, len(split), EVAL_BATCH):
-        logits = model(split.x[start : start + EVAL_BATCH])
-        targets = split.y[start : start + EVAL_BATCH]
-        loss += F.cross_entropy(logits, targets, reduction="sum")
-        correct += (logits.argmax(dim=1) == targets).sum()
-    return float(loss) / len(split), float(correct) / len(split)
+    scored = torch.cat(
+        [
+            outputs(model, split.x[start : start + EVAL_BATCH], learner.task)
+            for start in range(0, len(split), EVAL_BATCH)
+        ]
+    )
+    # The losses average over a batch: weighted by its rows, as train_epoch does.
+    loss = float(learner.loss(scored, split.y))
+    if learner.task == CLASSIFICATION:
+        accuracy = float((scored.argmax(dim=1) == split.y).float().mean())
+        return {"val_loss": loss, "val_acc": accuracy}
+    errors = regression_metrics(scored, split.y, learner.target_scale)
+    return {"val_loss": loss, **{f"val_{name}": value for name, value in errors.items()}}

@@ -15,7 +15,7 @@ from sklearn.datasets import load_digits
 
 from hpray.config.build import load_data, load_final_data
 from hpray.config.prepare import prepare, resolve
-from hpray.data.splits import _partition
+from hpray.data.splits import CLASSIFICATION, _partition
 from hpray.results.best import BEST_FILE, best_config, write_best
 from hpray.results.retrain import main as retrain_main
 from tests.helpers.compose import params_of
@@ -32,7 +32,7 @@ def data_node(path: Path) -> dict[str, object]:
 
 def test_tuning_data_is_the_same_whatever_the_test_rows_hold(tmp_path: Path) -> None:
     x, y = load_digits(return_X_y=True)
-    test_rows = _partition(x, y, None, 0, 0.2, 0.2).test
+    test_rows = _partition(x, y, None, 0, 0.2, 0.2, CLASSIFICATION).test
     changed = x.copy()
     changed[test_rows] = np.random.default_rng(0).normal(50, 20, changed[test_rows].shape)
     np.savez(tmp_path / "a.npz", X=x, y=y)

@@ -32,12 +32,24 @@ def test_the_packaged_tree_has_the_contracts_groups() -> None:
     assert options("model") == [
         "cnn",
         "gradient_boosting",
+        "gradient_boosting_regressor",
         "logreg",
         "mlp",
         "random_forest",
+        "random_forest_regressor",
+        "ridge",
         "svm",
+        "svr",
     ]
-    assert options("data") == ["csv", "digits", "npz", "synthetic"]
+    assert options("data") == [
+        "csv",
+        "diabetes",
+        "digits",
+        "npz",
+        "synthetic",
+        "synthetic_regression",
+    ]
+    assert options("loss") == ["cross_entropy", "huber", "mae", "mse"]
     assert options("searcher") == ["bayes", "gp", "grid", "random"]
     assert options("scheduler") == ["asha", "fifo"]
     assert options("resources") == ["auto", "cpu", "gpu", "gpu_shared"]
@@ -68,21 +80,40 @@ def data_files(tmp_path: Path) -> dict[str, str]:
     return {"npz": str(tmp_path / "d.npz"), "csv": str(tmp_path / "d.csv")}
 
 
-@pytest.mark.parametrize("model", options("model"))
-@pytest.mark.parametrize("data", options("data"))
+REGRESSORS = ("gradient_boosting_regressor", "random_forest_regressor", "ridge", "svr")
+REGRESSION_DATA = ("diabetes", "synthetic_regression")
+TORCH = ("cnn", "mlp")
+# Every model on every data option of its task (the torch models on both; csv and npz hold
+# either: their target is read as classes or values, as data.task says).
+PAIRS = [
+    (model, data, task)
+    for model in options("model")
+    for data in options("data")
+    for task in ("classification", "regression")
+    if (data in REGRESSION_DATA) == (task == "regression") or data in ("csv", "npz")
+    if model in TORCH or (model in REGRESSORS) == (task == "regression")
+]
+
+
+@pytest.mark.parametrize(("model", "data", "task"), PAIRS)
 def test_every_model_builds_on_every_data_option(
-    study_cfg, data_files, model: str, data: str
+    study_cfg, data_files, model: str, data: str, task: str
 ) -> None:
     overrides = [
         f"model={model}",
         f"data={data}",
-        "data.source.n_samples=500" if data == "synthetic" else "",
+        f"data.task={task}",
+        "data.source.n_samples=500" if data.startswith("synthetic") else "",
+        *(["study.metric=val_rmse", "study.mode=min"] if task == "regression" else []),
     ]
     if data in data_files:
         overrides.append(f"data.source.path={data_files[data]}")
         if model == "cnn":
             overrides.append("data.shape=[1,2,3]")
+    if data == "diabetes" and model == "cnn":
+        overrides.append("data.shape=[1,2,5]")  # its 10 features as a tiny image
     study = prepare(study_cfg(*[o for o in overrides if o]))
+    assert study.base["data"]["task"] == task
     built = locate("model._target_", study.base["model"]["_target_"])
     if model in ("mlp", "cnn"):
         assert built.__name__ == model.upper() and issubclass(built, torch.nn.Module)
@@ -181,6 +212,14 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["study.cv_folds=500"], "study.cv_folds"),  # more folds than a class has rows
         (["model=random_forest", "+model.min_samples_split=-2"], "model"),
         (["model=svm", "+model.gama=0.1"], "model.gama"),
+        # A regression study: its metrics, its models and its losses only.
+        (["data=diabetes"], "study.metric"),  # val_acc is no regression metric
+        (["study.metric=val_rmse", "study.mode=min"], "study.metric"),  # nor val_rmse digits'
+        (["data=diabetes", "study.metric=val_rmse", "model=random_forest"], "model._target_"),
+        (["model=ridge"], "model._target_"),  # a regressor on classes
+        (["loss=mse"], "loss"),
+        (["data=diabetes", "study.metric=val_rmse", "loss=cross_entropy"], "loss"),
+        (["data.task=ranking"], "data.task"),
     ],
 )
 def test_bad_input_names_the_key(study_cfg, overrides: list[str], key: str) -> None:

@@ -59,8 +59,8 @@ def test_training_learns_digits() -> None:
     before = learner.score()
     for _ in range(5):
         train_epoch(learner)
-    loss, acc = learner.score()
-    assert loss < before[0] and acc > 0.9
+    after = learner.score()
+    assert after["val_loss"] < before["val_loss"] and after["val_acc"] > 0.9
 
 
 def test_a_resumed_trial_continues_exactly(tmp_path: Path) -> None:
@@ -164,7 +164,7 @@ def test_an_ensemble_grows_over_the_budget_and_resumes_where_it_stopped(tmp_path
         sizes.append(straight.estimator.n_estimators_)
         scores.append(straight.score())
     assert sizes == [2, 4, 6, 8]  # ceil(8 * e / 4) stages at epoch e
-    assert scores[-1][1] > 0.8 and scores[-1][0] < scores[0][0]
+    assert scores[-1]["val_acc"] > 0.8 and scores[-1]["val_loss"] < scores[0]["val_loss"]
 
     first = grown()
     for epoch in (1, 2):
@@ -183,7 +183,8 @@ def test_an_svm_without_probabilities_reports_its_hinge_loss() -> None:
     svm = EstimatorLearner(build_estimator(node, seed=0, n_jobs=1), DATA.train, DATA.val)
     assert not svm.iterative
     train_loss = svm.step(5, 5)
-    val_loss, val_acc = svm.score()
+    scored = svm.score()
+    val_loss, val_acc = scored["val_loss"], scored["val_acc"]
     assert val_acc > 0.9 and 0 <= train_loss < val_loss
 
 
@@ -210,4 +211,4 @@ def test_any_estimator_a_user_names_is_a_learner(study_cfg, overrides, grows: bo
     learner = make_learner(config, DATA, CPU, seed=1)
     assert isinstance(learner, EstimatorLearner) and learner.iterative is grows
     learner.step(4, 4)
-    assert learner.score()[1] > 0.7  # chance is 0.1
+    assert learner.score()["val_acc"] > 0.7  # chance is 0.1
