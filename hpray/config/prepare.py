@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,8 @@ def prepare(cfg: DictConfig) -> Study:
 
     parsed = space.parse_space(config["space"])
     space.check_paths(parsed, {k: v for k, v in config.items() if k != "space"})
+    if not hasattr(trainable, "builds"):
+        warn_of_built_in_keys(parsed, str(config["trainable"]))
     for param in parsed.all_params():
         if param.path.endswith("_target_"):  # a typo here would only fail inside the trials
             for value in param.values:
@@ -119,6 +122,25 @@ def prepare(cfg: DictConfig) -> Study:
     return Study(
         config, base, settings, resources, ray, plan, scheduler, runner, tracking, uses_torch
     )
+
+
+BUILT_IN_GROUPS = ("model", "data", "optim", "loss")
+
+
+def warn_of_built_in_keys(parsed: space.Space, trainable: str) -> None:
+    """A function of the user's given the built-in trial's space (the default ``space: mlp``)
+    would be tuned over keys it may never read: say so, once, before anything runs."""
+    built_in = sorted(
+        p.path for p in parsed.all_params() if p.path.split(".")[0] in BUILT_IN_GROUPS
+    )
+    if built_in:
+        print(
+            f"[hpray] warning: the space samples {', '.join(built_in)}, the built-in trial's "
+            f"keys; if {trainable} does not read them, its best values will mean nothing. Give "
+            "the study its own space (space=<yours> with --config-dir, or ~space and "
+            "+space.<key>=...); see the README's 'Tune your own code'.",
+            file=sys.stderr,
+        )
 
 
 def check_task_metric(metric: str, task: str) -> None:

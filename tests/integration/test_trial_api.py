@@ -55,6 +55,8 @@ def test_a_users_function_is_tuned_with_asha(tmp_path: Path) -> None:
     done = summary(directory)
     assert done["complete"] and done["best"]["metric"] == "val_rmse"
     assert done["best"]["value"] == min(float(r["best_val_rmse"]) for r in rows)
+    page = (directory / "report.html").read_text()
+    assert "train.lr" in page and done["best"]["trial_id"] in page
     best = yaml.safe_load((directory / "best.yaml").read_text())
     assert best["trainable"] == "diabetes.train"
     assert best["train"]["lr"] == done["best"]["params"]["train.lr"]

@@ -3,7 +3,7 @@
 import pytest
 
 import hpray
-from hpray.config.prepare import trial_function
+from hpray.config.prepare import prepare, trial_function
 from hpray.errors import ConfigError
 from hpray.trial.runner import final_metrics
 
@@ -39,3 +39,13 @@ def test_what_a_trial_function_returns_becomes_its_final_metrics() -> None:
     }
     with pytest.raises(TypeError, match=r"return nothing, a number .*val_rmse"):
         final_metrics("fine", "val_rmse")
+
+
+def test_a_users_function_given_the_built_in_space_is_warned_of_it(study_cfg, capsys) -> None:
+    mine = ("trainable=hpray.trial.faults.diverging", "study.metric=val_rmse", "+faults.lr=1.0")
+    study = prepare(study_cfg(*mine))
+    err = capsys.readouterr().err
+    assert "warning: the space samples" in err and "optim.lr" in err
+    assert "model" in study.config  # composed by study.yaml's defaults, but never built
+    prepare(study_cfg(*mine, "~space", "+space.faults.lr={type:uniform,low:0.1,high:0.9}"))
+    assert "warning" not in capsys.readouterr().err
