@@ -1,11 +1,12 @@
-"""A trial's checkpoint: its learners' states, the epoch it finished and its metric history.
+"""A trial's checkpoint: the state its function reported, the epoch it finished and its metric
+history.
 
-A trial function on hpray's API saves the state it reports (``SavedState``: the built-in
-trial's is every fold's learner state). After a
-hard kill, Ray hands a restored trial the checkpoint its last experiment snapshot knew,
-which can be older than the newest one the trial had already written to storage. A trial
-therefore resumes from its newest readable checkpoint, and the metric history stored in it lets
-the trial report its finished epochs again instead of training them again.
+The state is what a trial function passed as ``hpray.report(..., checkpoint=state)``
+(``SavedState``; the built-in trial's is every fold's learner state). After a hard kill, Ray
+hands a restored trial the checkpoint its last experiment snapshot knew, which can be older
+than the newest one the trial had already written to storage. A trial therefore resumes from
+its newest readable checkpoint, and the metric history stored in it lets the trial report its
+finished epochs again instead of training them again.
 """
 
 from __future__ import annotations
