@@ -1,4 +1,4 @@
-"""A Hydra sweeper's ``params:`` (Hydra's override grammar) as an hpray search space.
+"""An hparams_search written for Hydra's Optuna sweeper, read as hpray's settings and space.
 
 Apps tuned with Hydra's Optuna sweeper describe their space as ``params:`` entries in Hydra's
 own grammar: ``choice(...)``, ``range(...)``, ``interval(...)``, ``tag(log, interval(...))``.
@@ -86,3 +86,59 @@ def leaf(override: Override, key: str) -> Any:
         f"{override.input_line!r}: hpray takes choice(...), range(...) and interval(...) "
         "(with tag(log, ...)), as Hydra's Optuna sweeper does; write the search as one of them.",
     )
+
+
+GRID = "optuna.samplers.GridSampler"  # needs its grid up front: hpray's grid search enumerates it
+
+
+def settings_from_sweeper(node: Mapping[str, Any], where: str = "hydra.sweeper") -> dict[str, Any]:
+    """hpray's study settings, searcher and space from an Optuna sweeper's keys.
+
+    ``direction`` is ``study.mode``, ``n_trials`` ``study.num_samples``, ``n_jobs`` the trials
+    run at once (``study.max_concurrent``), ``study_name`` ``study.name``; ``sampler`` (an Optuna
+    sampler's ``_target_`` and arguments) runs through hpray's Optuna searcher (a grid sampler:
+    hpray's grid search); ``params`` is the space.
+
+    Example:
+        >>> settings = settings_from_sweeper({"direction": "minimize", "n_trials": 20,
+        ...     "n_jobs": 4, "study_name": "mnist", "params": {"model.lr": "interval(0.1, 1)"},
+        ...     "sampler": {"_target_": "optuna.samplers.TPESampler", "seed": 1}})
+        >>> settings["study"], settings["searcher"]["sampler"]["seed"]
+        ({'mode': 'min', 'num_samples': 20, 'max_concurrent': 4, 'name': 'mnist'}, 1)
+    """
+    study: dict[str, Any] = {}
+    direction = node.get("direction")
+    if direction is not None:
+        if not isinstance(direction, str) or direction not in ("minimize", "maximize"):
+            raise ConfigError(
+                f"{where}.direction",
+                f"must be minimize or maximize, got {direction!r} (several objectives are not "
+                "supported yet: tune one metric).",
+            )
+        study["mode"] = "min" if direction == "minimize" else "max"
+    for key, setting in (("n_trials", "num_samples"), ("n_jobs", "max_concurrent")):
+        if node.get(key) is not None:
+            study[setting] = node[key]
+    if node.get("study_name"):
+        study["name"] = str(node["study_name"])
+    if node.get("custom_search_space"):
+        raise ConfigError(
+            f"{where}.custom_search_space",
+            "hpray does not call a search-space function; write the space in params (or as a "
+            "space with branches, see the README's 'Search spaces').",
+        )
+    settings: dict[str, Any] = {"study": study}
+    sampler = node.get("sampler")
+    if sampler:
+        target = str(sampler.get("_target_", ""))
+        if target == GRID:
+            settings["searcher"] = {"_target_": "hpray.search.searchers.grid_search"}
+        else:
+            settings["searcher"] = {
+                "_target_": "hpray.search.searchers.optuna_search",
+                "sampler": {k: v for k, v in sampler.items() if k != "search_space"},
+            }
+        settings["searcher"]["_partial_"] = True
+    if node.get("params"):
+        settings["space"] = space_from_params(node["params"], f"{where}.params")
+    return settings

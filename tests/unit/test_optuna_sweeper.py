@@ -3,7 +3,8 @@ Hydra's Optuna sweeper gives each form."""
 
 import pytest
 
-from hpray.config.sweeper_params import space_from_params
+from hpray.config.build import build_search
+from hpray.config.optuna_sweeper import GRID, settings_from_sweeper, space_from_params
 from hpray.errors import ConfigError
 from hpray.space import parse_space
 
@@ -58,3 +59,44 @@ def test_what_hpray_cannot_sample_is_refused_naming_the_key() -> None:
     with pytest.raises(ConfigError) as err:
         space_from_params({"model.lr": "interval(0.1"})
     assert err.value.key == "hydra.sweeper.params.model.lr"
+
+
+# lightning-hydra-template's configs/hparams_search/mnist_optuna.yaml, its sweeper block.
+TEMPLATE = {
+    "_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper",
+    "storage": None,
+    "study_name": None,
+    "n_jobs": 1,
+    "direction": "maximize",
+    "n_trials": 20,
+    "sampler": {"_target_": "optuna.samplers.TPESampler", "seed": 1234, "n_startup_trials": 10},
+    "params": {
+        "model.optimizer.lr": "interval(0.0001, 0.1)",
+        "data.batch_size": "choice(32, 64, 128, 256)",
+        "model.net.lin1_size": "choice(64, 128, 256)",
+        "model.net.lin2_size": "choice(64, 128, 256)",
+        "model.net.lin3_size": "choice(32, 64, 128, 256)",
+    },
+}
+
+
+def test_an_optuna_sweeper_block_is_hprays_study_searcher_and_space() -> None:
+    settings = settings_from_sweeper(TEMPLATE)
+    assert settings["study"] == {"mode": "max", "num_samples": 20, "max_concurrent": 1}
+    parsed = parse_space(settings["space"])
+    assert len(parsed.params) == 5
+    plan = build_search(
+        settings["searcher"], parsed, num_samples=20, limit=1, metric="val/acc", mode="max"
+    )
+    assert "TPESampler, 20 trials, 1 at a time" in plan.description
+
+
+def test_a_grid_sampler_is_hprays_grid_and_unknown_forms_are_refused() -> None:
+    grid = settings_from_sweeper({**TEMPLATE, "sampler": {"_target_": GRID}})
+    assert grid["searcher"]["_target_"] == "hpray.search.searchers.grid_search"
+    with pytest.raises(ConfigError) as err:
+        settings_from_sweeper({**TEMPLATE, "direction": ["minimize", "maximize"]})
+    assert err.value.key == "hydra.sweeper.direction"
+    with pytest.raises(ConfigError) as err:
+        settings_from_sweeper({**TEMPLATE, "custom_search_space": "app.space"})
+    assert err.value.key == "hydra.sweeper.custom_search_space"
