@@ -46,6 +46,17 @@ class Session:
     trial: TrialState = field(default_factory=TrialState)
     reports: int = 0
 
+    @classmethod
+    def of(cls, study: Mapping[str, Any], device: torch.device, **more: Any) -> Session:
+        """The session of a trial of the study whose ``study:`` block is ``study``."""
+        return cls(
+            metric=str(study["metric"]),
+            epochs=int(study["epochs"]),
+            checkpoint_every=int(study["checkpoint_every"]),
+            device=device,
+            **more,
+        )
+
     @property
     def saved(self) -> SavedState:
         return self.trial.saved

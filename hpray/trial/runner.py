@@ -28,14 +28,8 @@ def run(config: dict[str, Any], base: dict[str, Any]) -> None:
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     cfg = space.apply(base, config)
     function = locate("trainable", str(cfg["trainable"]))
-    study = cfg["study"]
-    metric = str(study["metric"])
-    opened = Session(
-        metric=metric,
-        epochs=int(study["epochs"]),
-        checkpoint_every=int(study["checkpoint_every"]),
-        device=trial_device(),
-    )
+    opened = Session.of(cfg["study"], trial_device())
+    metric = str(opened.metric)
     with session(opened):
         opened.restore()
         try:
@@ -58,19 +52,19 @@ def run_final(
     Its reports are kept here, not sent to Ray Tune, and no checkpoint is stored.
     """
     reported: list[dict[str, Any]] = []
-    opened = Session(
-        metric=None,
-        epochs=int(cfg["study"]["epochs"]),
-        checkpoint_every=int(cfg["study"]["checkpoint_every"]),
-        device=device,
+    opened = Session.of(
+        cfg["study"],
+        device,
         sink=lambda metrics, **_: reported.append(dict(metrics)),
         checkpoints=False,
     )
+    # The final fit reports test metrics, not study.metric; a bare number is its test value.
+    tested = f"test_{opened.metric.removeprefix('val_')}" if opened.metric else "test_value"
+    opened.metric = None
     returned = None
     with session(opened), contextlib.suppress(TrialStopped):  # diverged: its report says so
         returned = function(OmegaConf.create(cfg), final=True)
-    final = {**(reported[-1] if reported else {}), **(final_metrics(returned, "value") or {})}
-    return final
+    return {**(reported[-1] if reported else {}), **(final_metrics(returned, tested) or {})}
 
 
 def final_metrics(returned: Any, metric: str) -> dict[str, Any] | None:
