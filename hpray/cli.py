@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
 from hpray.config.compose import compose
-from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
+from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 
 USAGE = """usage: hpray VERB [ARGS...]
 
@@ -75,25 +74,14 @@ def tune(args: list[str]) -> int:
 def run_task(cfg: DictConfig, fresh: bool = False) -> int:
     # Imported here so `hpray --help` and config errors stay fast (no torch or Ray import).
     from hpray.config.prepare import prepare
-    from hpray.driver.run import run
+    from hpray.driver.run import run_reporting
 
     try:
         study = prepare(cfg)
     except ConfigError as err:
         print(f"hpray: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG
-    try:
-        return run(study, fresh=fresh)
-    except ConfigError as err:
-        print(f"hpray: invalid config: {err}", file=sys.stderr)
-        return EXIT_CONFIG
-    except KeyboardInterrupt:
-        print("hpray: interrupted; run the same command again to resume", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception:
-        traceback.print_exc()
-        return EXIT_ERROR
-
+    return run_reporting(study, fresh=fresh)
 
 if __name__ == "__main__":
     main()

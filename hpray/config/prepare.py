@@ -92,8 +92,6 @@ def prepare(cfg: DictConfig) -> Study:
                 f"{group}=<option> (see `hpray tune --help`).",
             )
     settings = study_settings(config)
-    resources = trial_resources(config)
-    ray = ray_settings(config)
     reported = getattr(trainable, "metrics", ())
     if reported and settings.metric not in reported:
         raise ConfigError(
@@ -113,14 +111,28 @@ def prepare(cfg: DictConfig) -> Study:
             for value in param.values:
                 locate(param.key, str(value))
     base = space.trial_base(config)
-    plan = search_plan(config["searcher"], settings, parsed)
-    scheduler = build_scheduler(config["scheduler"])
-    tracking = build_tracking(config.get("tracking"))
-    # Ray runs every trial function through the runner, which finds it by its dotted path.
-    runner = locate("trainable", RUNNER)
-    uses_torch = dry_build(base, parsed, settings) if hasattr(trainable, "builds") else True
+    study = build_study(config, base, RUNNER)
+    # The built-in trial's models are built once here; torch decides resources.gpu=auto.
+    if hasattr(trainable, "builds"):
+        study.uses_torch = dry_build(base, parsed, study.settings)
+    return study
+
+
+def build_study(config: dict[str, Any], base: dict[str, Any], runner: str) -> Study:
+    """The study of a resolved config whose trials Ray runs through ``runner`` (a dotted path,
+    found here so that a typo fails before Ray starts), each starting from ``base``."""
+    settings = study_settings(config)
+    plan = search_plan(config["searcher"], settings, space.parse_space(config["space"]))
     return Study(
-        config, base, settings, resources, ray, plan, scheduler, runner, tracking, uses_torch
+        config,
+        base,
+        settings,
+        trial_resources(config),
+        ray_settings(config),
+        plan,
+        build_scheduler(config["scheduler"]),
+        locate("trainable", runner),
+        build_tracking(config.get("tracking")),
     )
 
 

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 
 import yaml
@@ -17,11 +18,26 @@ from hpray.driver import resume, storage
 from hpray.driver.lighter import lighter_driver
 from hpray.driver.lock import StudyBusy, StudyLock
 from hpray.driver.tuner import make_tuner, ray_resources, ray_session
-from hpray.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK
+from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from hpray.results.report import write_outputs
 from hpray.search.grow import growing_to
 from hpray.store.layout import CONFIG_FILE, read_summary
 from hpray.store.location import StudyDir
+
+
+def run_reporting(study: Study, fresh: bool = False) -> int:
+    """``run``, with what a user can cause printed and turned into the contract's exit codes."""
+    try:
+        return run(study, fresh=fresh)
+    except ConfigError as err:
+        print(f"hpray: invalid config: {err}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        print("hpray: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        return EXIT_ERROR
 
 
 def run(study: Study, fresh: bool = False) -> int:

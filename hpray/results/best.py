@@ -37,7 +37,7 @@ def write_best(
 ) -> bool:
     """Write best.yaml for the summary's best trial; False when there is none yet."""
     best = summary.get("best")
-    if not best:
+    if not best or "app" in config:  # a Hydra app's best is its own config: the sweeper writes it
         return False
     header = (
         f"# The best trial of study {config['study']['name']}: {best['trial_id']}, "

@@ -102,19 +102,25 @@ def optuna_search(
     mode: str,
     sampler: optuna.samplers.BaseSampler,
     max_concurrent: int = 2,
+    storage: str | None = None,
+    study_name: str | None = None,
 ) -> SearchPlan:
     """Optuna's sampler through Ray Tune's OptunaSearch, with at most ``max_concurrent`` pending.
 
     Bayesian samplers propose from the history; many pending trials at once mean proposals from
     the same history, so the limit keeps parallel search from collapsing onto near-duplicates.
+    ``storage`` (an Optuna database URL) keeps the Optuna study there too, as ``study_name``.
     """
     if max_concurrent < 1:
         raise ConfigError("searcher.max_concurrent", f"must be >= 1, got {max_concurrent}.")
     if not space.all_params():
         raise ConfigError("space", "Bayesian search needs at least one sampled leaf in the space.")
     concurrent = min(max_concurrent, limit) if limit > 0 else max_concurrent
+    kept: dict[str, Any] = {}
+    if storage:
+        kept = {"storage": optuna.storages.RDBStorage(storage), "study_name": study_name}
     if space.conditional:
-        searcher = define_by_run(space, metric, mode, sampler)
+        searcher = define_by_run(space, metric, mode, sampler, **kept)
     else:
         # Metric and mode go in here: OptunaSearch given its own space ignores TuneConfig's.
         searcher = OptunaSearch(
@@ -122,6 +128,7 @@ def optuna_search(
             metric=metric,
             mode=mode,
             sampler=sampler,
+            **kept,
         )
     return SearchPlan(
         AmendableSearchGenerator(ConcurrencyLimiter(searcher, max_concurrent=concurrent)),
@@ -132,7 +139,7 @@ def optuna_search(
 
 
 def define_by_run(
-    space: Space, metric: str, mode: str, sampler: optuna.samplers.BaseSampler
+    space: Space, metric: str, mode: str, sampler: optuna.samplers.BaseSampler, **kept: Any
 ) -> OptunaSearch:
     """Ray Tune's OptunaSearch asking ``sampler`` for each trial's branches and leaves."""
     first: dict[str, Param] = {}
@@ -146,7 +153,7 @@ def define_by_run(
                 "one key from one set of choices: give both the same values (or use "
                 "searcher=grid, which runs each option's own values).",
             )
-    return OptunaSearch(space=Suggest(space), metric=metric, mode=mode, sampler=sampler)
+    return OptunaSearch(space=Suggest(space), metric=metric, mode=mode, sampler=sampler, **kept)
 
 
 @dataclass

@@ -21,6 +21,7 @@ CONFIG_FILE = "config.yaml"  # the composed study config: provenance, and what r
 RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.json"
 BEST_FILE = "best.yaml"
+BEST_OVERRIDES_FILE = "best_overrides.txt"  # a Hydra app's sweep: its best as one command line
 REPORT_FILE = "report.html"
 LOCK_FILE = ".hpray.lock"
 FINAL = "final"  # hpray retrain: final.json and final/ (--trial ID: final_<ID>.json, final_<ID>/)

@@ -108,12 +108,8 @@ def session(opened: Session) -> Iterator[Session]:
         _current = previous
 
 
-def _session(name: str) -> Session:
-    if _current is None:
-        raise RuntimeError(
-            f"hpray.{name} is for trial functions that hpray runs: select yours with "
-            "trainable=package.module.function and run `hpray tune`."
-        )
+def current() -> Session | None:
+    """The open session; None outside a trial (an app run on its own, not tuned)."""
     return _current
 
 
@@ -123,7 +119,8 @@ def report(metrics: Mapping[str, Any], *, checkpoint: Mapping[str, Any] | None =
     ``metrics`` holds the study's metric (``study.metric``); ``epoch`` in it is the budget ASHA
     counts (without it, hpray counts reports). The state is stored every
     ``study.checkpoint_every`` reports and at the last epoch. A NaN or infinite metric (or loss)
-    ends the trial as ``diverged``: it is never the best.
+    ends the trial as ``diverged``: it is never the best. Outside a trial (the same code run on
+    its own) it does nothing, so an app calls it unconditionally.
 
     Example:
         >>> import hpray
@@ -134,14 +131,15 @@ def report(metrics: Mapping[str, Any], *, checkpoint: Mapping[str, Any] | None =
         ...         hpray.report({"val_rmse": 1.0 / epoch, "epoch": epoch},
         ...                      checkpoint={"epoch": epoch})
     """
-    _session("report").report(metrics, checkpoint)
+    if _current is not None:  # outside a trial (the code run on its own) nothing to do
+        _current.report(metrics, checkpoint)
 
 
 def get_checkpoint() -> dict[str, Any] | None:
     """The newest state this trial reported, or None on a fresh start.
 
     Call it once, before training: on a resumed, retried or moved trial it is the state of the
-    last checkpoint (and its finished epochs have been reported again).
+    last checkpoint (and its finished epochs have been reported again). Outside a trial: None.
 
     Example:
         >>> import hpray
@@ -149,7 +147,7 @@ def get_checkpoint() -> dict[str, Any] | None:
         ...     state = hpray.get_checkpoint() or {"epoch": 0}
         ...     ...  # load the model and optimizer from state, go on after state["epoch"]
     """
-    return _session("get_checkpoint").saved.state
+    return None if _current is None else _current.saved.state
 
 
 def _plain(value: Any) -> Any:

@@ -29,11 +29,17 @@ def run(config: dict[str, Any], base: dict[str, Any]) -> None:
     cfg = space.apply(base, config)
     function = locate("trainable", str(cfg["trainable"]))
     opened = Session.of(cfg["study"], trial_device())
+    in_session(opened, lambda: function(OmegaConf.create(cfg)))
+
+
+def in_session(opened: Session, call: Callable[[], Any]) -> None:
+    """``call`` the trial's function inside its session, resumed from its newest checkpoint;
+    what it returns is reported as its final metrics."""
     metric = str(opened.metric)
     with session(opened):
         opened.restore()
         try:
-            returned = function(OmegaConf.create(cfg))
+            returned = call()
         except TrialStopped:
             return
         final = final_metrics(returned, metric)
@@ -78,6 +84,8 @@ def final_metrics(returned: Any, metric: str) -> dict[str, Any] | None:
         return None
     if isinstance(returned, Mapping):
         return dict(returned)
+    if getattr(returned, "ndim", None) == 0 and hasattr(returned, "item"):
+        returned = returned.item()  # a numpy or torch scalar (Lightning's logged metrics)
     if isinstance(returned, (int, float)) and not isinstance(returned, bool):
         return {metric: float(returned)}
     raise TypeError(

@@ -1,0 +1,225 @@
+"""The study of an existing Hydra app, from the hpray sweeper's settings (``hydra.sweeper``).
+
+The sweeper's settings are a study's own blocks (``study``, ``searcher``, ``scheduler``,
+``resources``, ``ray``, ``k8s``, ``tracking``, ``space``) with hpray's defaults
+(``conf/hpray.yaml``); a searcher, scheduler, resources or tracking given by name is that option
+of hpray's config group (``searcher: bayes``). The keys of Hydra's Optuna sweeper keep their
+meaning (``optuna_sweeper.py``). What the app already says fills the rest: the metric is its
+``optimized_metric`` (lightning-hydra-template's key), the epoch budget its
+``trainer.max_epochs`` or ``epochs``. Keys of the space are the app's config paths
+(``model.optimizer.lr``), nested or dotted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from hpray.config.optuna_sweeper import settings_from_sweeper
+from hpray.errors import ConfigError
+
+WHERE = "hydra.sweeper"
+OWN = ("study", "searcher", "scheduler", "resources", "ray", "k8s", "tracking", "space")
+GROUPS = ("searcher", "scheduler", "resources", "tracking")  # given by name: hpray's option
+OPTUNA = (
+    "params", "direction", "n_trials", "n_jobs", "sampler", "study_name", "storage",
+    "max_failure_rate", "search_space", "custom_search_space",
+)  # fmt: skip
+EPOCH_KEYS = ("trainer.max_epochs", "epochs", "max_epochs")  # where apps keep their budget
+METRIC_KEY = "optimized_metric"
+DEFAULT_METRIC = "objective"  # the returned value's name when the app names no metric
+RUNNER = "hpray.trial.app.run"  # the Ray trainable that runs the app's task function
+
+
+def packaged(path: str) -> dict[str, Any]:
+    """A YAML file of hpray's packaged config tree, as plain (unresolved) values."""
+    text = resources.files("hpray.conf").joinpath(path).read_text()
+    loaded = OmegaConf.to_container(OmegaConf.create(text), resolve=False)
+    assert isinstance(loaded, dict)
+    return {k: v for k, v in loaded.items() if k not in ("defaults", "hydra")}  # type: ignore[misc]
+
+
+def option(group: str, chosen: Any) -> Any:
+    """A group's node: given whole (a mapping), or by the name of hpray's option."""
+    if isinstance(chosen, Mapping):
+        return dict(chosen)
+    names = sorted(p.name[:-5] for p in resources.files("hpray.conf").joinpath(group).iterdir()
+                   if p.name.endswith(".yaml"))  # fmt: skip
+    if chosen not in names:
+        raise ConfigError(
+            f"{WHERE}.{group}",
+            f"{chosen!r} is not one of hpray's {group} options {names} (or give a mapping "
+            "with _target_).",
+        )
+    return packaged(f"{group}/{chosen}.yaml")
+
+
+def app_value(app: Any, key: str) -> Any:
+    """The app config's value at a dotted key, or None (missing, or not resolvable yet)."""
+    try:
+        return OmegaConf.select(app, key, default=None, throw_on_resolution_failure=False)
+    except OmegaConfBaseException:
+        return None
+
+
+def study_config(node: Mapping[str, Any], app: Any, name: str) -> dict[str, Any]:
+    """The hpray study config (resolved) of the sweeper's settings ``node`` for ``app``.
+
+    ``name`` is the study's name when neither ``study.name`` nor ``study_name`` gives one.
+    """
+    unknown = sorted(set(node) - set(OWN) - set(OPTUNA) - {"_target_"})
+    if unknown:
+        raise ConfigError(
+            f"{WHERE}.{unknown[0]}",
+            f"is not a setting of the hpray sweeper; it takes {', '.join(OWN)} (hpray's study "
+            f"blocks) and the Optuna sweeper's {', '.join(OPTUNA[:7])}.",
+        )
+    for key in ("search_space", "max_failure_rate"):
+        if node.get(key):
+            raise ConfigError(
+                f"{WHERE}.{key}",
+                {
+                    "search_space": "is the Optuna sweeper's old name for params: write the "
+                    "space as params (Hydra's grammar) or space (hpray's).",
+                    "max_failure_rate": "hpray does not end a sweep on failures: a failing "
+                    "trial is retried from its checkpoint (study.max_failures times) and the "
+                    "others go on. Remove the key.",
+                }[key],
+            )
+    own = {k: node[k] for k in OWN if node.get(k) is not None}
+    optuna = settings_from_sweeper(node, WHERE)
+    study = _study(own.get("study") or {}, optuna["study"], app, name)
+    config: dict[str, Any] = {"study": study, **{k: v for k, v in packaged("hpray.yaml").items()
+                                                 if k in ("ray", "k8s")}}  # fmt: skip
+    for block in ("ray", "k8s"):
+        config[block] = {**config[block], **dict(own.get(block) or {})}
+    if "searcher" in own and "searcher" in optuna:
+        raise ConfigError(f"{WHERE}.searcher", "give searcher or sampler, not both.")
+    if "searcher" in optuna:
+        config["searcher"] = optuna["searcher"]
+    else:  # the Optuna sweeper's default sampler is TPE: params alone keep that meaning
+        config["searcher"] = option("searcher", own.get("searcher", "bayes" if "params" in node
+                                                        else "random"))  # fmt: skip
+    budget = study["epochs"] is not None
+    config["scheduler"] = option("scheduler", own.get("scheduler", "asha" if budget else "fifo"))
+    if not budget:  # one report at the end: the whole budget is one step
+        study["epochs"] = 1
+    config["resources"] = option("resources", own.get("resources", "auto"))
+    config["tracking"] = option("tracking", own.get("tracking", "tensorboard"))
+    config["space"] = _space(own.get("space") or {}, optuna.get("space") or {})
+    if node.get("storage"):
+        config["searcher"] = _with_storage(config["searcher"], str(node["storage"]), study)
+    try:  # hpray's options refer to the study (${study.epochs}, ${study.seed})
+        resolved = OmegaConf.to_container(OmegaConf.create(config), resolve=True)
+    except OmegaConfBaseException as err:
+        raise ConfigError(f"{WHERE}.{err.full_key or ''}".rstrip("."), str(err)) from err
+    assert isinstance(resolved, dict)
+    return resolved  # type: ignore[return-value]
+
+
+def _study(
+    own: Mapping[str, Any], optuna: Mapping[str, Any], app: Any, name: str
+) -> dict[str, Any]:
+    """The study block: hpray's defaults, what the app says, the Optuna keys, hpray's keys."""
+    for key in set(own) & set(optuna):
+        if own[key] != optuna[key]:
+            raise ConfigError(
+                f"{WHERE}.study.{key}",
+                f"is {own[key]!r}, but the Optuna sweeper's key for it says {optuna[key]!r}: "
+                "give one of them.",
+            )
+    metric = app_value(app, METRIC_KEY)
+    epochs = next((v for k in EPOCH_KEYS if isinstance(v := app_value(app, k), int)), None)
+    study = {
+        **packaged("hpray.yaml")["study"],
+        "name": _name(name),
+        "metric": metric if isinstance(metric, str) else DEFAULT_METRIC,
+        "mode": "min",  # the Optuna sweeper's default direction
+        "epochs": epochs if epochs and epochs > 0 else None,
+        **optuna,
+        **own,
+    }
+    return study
+
+
+def _name(text: str) -> str:
+    """A study name (letters, digits, ., _, -) from an app's name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-") or "study"
+
+
+def _space(own: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """hpray's space (dotted keys nested) with the Optuna sweeper's params added."""
+    space: dict[str, Any] = {}
+    for source, where in ((own, "space"), (params, "params")):
+        for key, value in _flat_keys(source).items():
+            node = space
+            *parents, last = key.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ConfigError(f"{WHERE}.{where}.{key}", "sets a key inside a value.")
+            if last in node:
+                raise ConfigError(
+                    f"{WHERE}.{where}.{key}", "is given twice (in space and in params)."
+                )
+            node[last] = value
+    return space
+
+
+def _flat_keys(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A space's entries by dotted path, down to its leaves (a mapping with ``type``, or a
+    value) and its branches (a mapping holding ``options``)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and not ({"type", "options"} & set(value)):
+            out.update(_flat_keys(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def _with_storage(searcher: Mapping[str, Any], url: str, study: Mapping[str, Any]) -> Any:
+    """The Optuna sweeper's ``storage``: the Optuna study is kept in that database as well."""
+    if not str(searcher.get("_target_", "")).endswith("optuna_search"):
+        raise ConfigError(
+            f"{WHERE}.storage",
+            "an Optuna storage needs an Optuna searcher (searcher: bayes or gp, or a sampler); "
+            "hpray itself keeps every study in study.storage.",
+        )
+    return {**searcher, "storage": url, "study_name": study["name"]}
+
+
+def override(key: str, value: Any) -> str:
+    """``key=value`` as Hydra's command line reads it back to the same value.
+
+    Example:
+        >>> override("model.lr", 0.001), override("model.act", "relu"), override("a", "1")
+        ('model.lr=0.001', 'model.act=relu', "a='1'")
+    """
+    return f"{key}={_text(value)}"
+
+
+BARE = re.compile(r"[A-Za-z_][\w./-]*")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_text(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{k}:{_text(v)}" for k, v in value.items()) + "}"
+    text = str(value)
+    if BARE.fullmatch(text) and text.lower() not in ("true", "false", "null", "nan", "inf"):
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -1,0 +1,83 @@
+"""The Ray Tune trainable that runs an existing Hydra app's task function as a trial.
+
+The app's config is composed in the trial's process as a run of the app composes it: its primary
+config with the command line's overrides and this trial's values as overrides, by the app's own
+config loader (``load_sweep_config``, as Hydra's launchers do), so its defaults list,
+interpolations and ``${hydra:...}`` resolvers mean what they mean in a run of the app. Hydra's
+``run_job`` then runs the task function in the trial's output directory
+(``hydra.sweep.dir``/``hydra.sweep.subdir``, the subdir numbered by the trial) with the app's
+logging and callbacks. The trial's session is open around it: ``hpray.report`` and hpray's
+Lightning callback report through it, and a returned number is the study's metric.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.singleton import Singleton
+from hydra.core.utils import run_job, setup_globals
+from hydra.types import HydraContext
+from omegaconf import DictConfig, OmegaConf, open_dict
+from ray import tune
+
+from hpray.config.app import override
+from hpray.trial.api import Session
+from hpray.trial.context import trial_device
+from hpray.trial.runner import in_session
+
+
+DEFAULT_SUBDIR = "${hydra.job.num}"  # Hydra's own: an app that keeps it gets the trial's id
+
+
+@dataclass
+class AppJob:
+    """What a trial needs of the app: Ray pickles it to the trial's process (by value when the
+    task function lives in the app's script, as Hydra's Ray launcher sends it)."""
+
+    hydra_context: HydraContext
+    task_function: Callable[[DictConfig], Any]
+    config: DictConfig  # the sweep's config (Hydra's master config), composed by the driver
+    overrides: list[str]  # the command line's fixed overrides, the space's fixed values
+    sweep_dir: str  # hydra.sweep.dir as the sweep's first run resolved it (kept on resume)
+    singletons: Any  # Hydra's singletons (config store, resolvers) as the driver holds them
+
+    def compose(self, values: dict[str, Any], trial_id: str) -> DictConfig:
+        """The app's config for a trial with these values (dotted config paths)."""
+        setup_globals()  # Hydra's resolvers (hydra:, now:), as in a run of the app
+        Singleton.set_state(self.singletons)
+        overrides = [
+            *self.overrides,
+            *(override(k, v) for k, v in values.items()),
+            override("hydra.sweep.dir", self.sweep_dir),
+        ]
+        composed = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        suffix = trial_id.rsplit("_", 1)[-1]  # a variant's index, or a searcher's hex id
+        with open_dict(composed):
+            composed.hydra.job.id = trial_id
+            composed.hydra.job.num = int(suffix) if suffix.isdigit() else int(suffix, 16)
+            if OmegaConf.to_container(composed.hydra.sweep)["subdir"] == DEFAULT_SUBDIR:
+                composed.hydra.sweep.subdir = trial_id  # as results.csv names the trial
+        return composed
+
+    def run(self, composed: DictConfig) -> Any:
+        """The task function's return value (its exception, raised, when it failed)."""
+        returned = run_job(
+            task_function=self.task_function,
+            config=composed,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+            hydra_context=self.hydra_context,
+        )
+        return returned.return_value
+
+
+def run(config: dict[str, Any], base: dict[str, Any]) -> None:
+    """One trial of an app's sweep: ``config`` holds the trial's sampled values."""
+    logging.getLogger("ray.train").setLevel(logging.WARNING)
+    job: AppJob = base["app"]
+    composed = job.compose(dict(config), tune.get_context().get_trial_id())
+    opened = Session.of(base["study"], trial_device())
+    in_session(opened, lambda: job.run(composed))
