@@ -83,5 +83,6 @@ def run_task(cfg: DictConfig, fresh: bool = False) -> int:
         return EXIT_CONFIG
     return run_reporting(study, fresh=fresh)
 
+
 if __name__ == "__main__":
     main()

@@ -1,17 +1,18 @@
-"""Every private name of Ray, torch and scikit-learn that hpray touches, fenced in one module.
+"""Every private name of Ray, torch, scikit-learn and Lightning that hpray touches, fenced here.
 
 Each use says why no public API serves and the version it was checked against. ``FENCED``
 lists them all; ``tests/unit/test_internals.py`` fails, naming the name, when an upgrade moves
 one, so a new Ray breaks CI rather than a user's study. Libraries are imported inside the
 functions: importing this module costs nothing.
 
-Checked against Ray 2.60.0, torch 2.13.0 and scikit-learn 1.8.
+Checked against Ray 2.60.0, torch 2.13.0, scikit-learn 1.8 and Lightning 2.6.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +26,13 @@ FENCED: tuple[tuple[str, str], ...] = (
     ("ray.tune.search.basic_variant", "_TrialIterator"),
     ("torch.optim", "Optimizer.add_param_group.__wrapped__"),
     ("sklearn.base", "BaseEstimator._validate_params"),
+    (
+        "lightning.pytorch.trainer.connectors.checkpoint_connector",
+        "_CheckpointConnector.resume_start",
+    ),
+    ("lightning.pytorch", "Trainer._checkpoint_connector"),  # set in __init__: see resume_lightning
 )
+OPTIONAL = ("lightning",)  # an extra: its names are checked where it is installed
 # Private attributes that exist on instances only: (class path, attribute, how to build one).
 INSTANCE_FENCED: tuple[tuple[str, str], ...] = (
     ("ray.tune.search.BasicVariantGenerator", "_iterators"),
@@ -43,6 +50,13 @@ def missing() -> list[str]:
     """The fenced names this installation lacks, each as ``module:attribute``."""
     gone = []
     for module, dotted in FENCED:
+        if (
+            module.split(".")[0] in OPTIONAL
+            and importlib.util.find_spec(module.split(".")[0]) is None
+        ):
+            continue
+        if dotted == "Trainer._checkpoint_connector":
+            continue  # an instance attribute: resume_lightning checks it where it is used
         try:
             found: Any = importlib.import_module(module)
             for part in dotted.split("."):
@@ -222,3 +236,29 @@ def validate_estimator_params(estimator: Any) -> None:
     validate = getattr(estimator, "_validate_params", None)
     if validate is not None:
         validate()
+
+
+# --- Lightning: a trainer resumed from hpray's checkpoint ---------------------------------------
+
+
+def resume_lightning(trainer: Any, path: str) -> None:
+    """Make ``trainer.fit`` resume from the checkpoint file at ``path``, as ``ckpt_path`` would.
+
+    Called from a callback's ``setup`` hook, after ``fit`` has chosen its (absent) ``ckpt_path``
+    and before it restores: the public ``trainer.ckpt_path`` is read too early to serve, and a
+    callback has no earlier hook. The connector's ``resume_start`` is what ``fit`` calls on a
+    given path; ``fit`` then restores the model, callbacks, optimizers and loops from it. The
+    checkpoint is the trial's own, so it loads whole (``weights_only=False``: Lightning stores
+    hyperparameters as objects).
+    """
+    connector = getattr(trainer, "_checkpoint_connector", None)
+    if connector is None:
+        raise RuntimeError(
+            "this Lightning version has no Trainer._checkpoint_connector: hpray cannot resume "
+            "the trainer (hpray.lightning supports Lightning 2.2 to 2.6)."
+        )
+    import inspect
+
+    whole = {"weights_only": False}  # Lightning >= 2.5 asks; older versions load whole
+    takes = "weights_only" in inspect.signature(connector.resume_start).parameters
+    connector.resume_start(path, **(whole if takes else {}))

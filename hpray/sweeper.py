@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.singleton import Singleton
 from hydra.errors import HydraException
@@ -23,7 +24,7 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hpray import space
-from hpray.config.app import METRIC_KEY, RUNNER, WHERE, override, study_config
+from hpray.config.app import METRIC_KEY, RUNNER, WHERE, override, study_config, unresolved
 from hpray.config.prepare import Study, build_study
 from hpray.driver.run import run_reporting
 from hpray.errors import EXIT_CONFIG, ConfigError
@@ -70,9 +71,9 @@ def prepare_sweep(
     arguments: list[str],
 ) -> tuple[Study, AppJob]:
     """The study and the trials' job, checked; raises ConfigError before anything is written."""
+    HydraConfig.instance().set_config(config)  # the app's ${hydra:...} resolve as in its runs
     fixed, swept = split_arguments(arguments)
-    node = OmegaConf.to_container(settings, resolve=True)
-    assert isinstance(node, dict)
+    node: dict[str, Any] = OmegaConf.to_container(settings, resolve=True)  # type: ignore[assignment]
     if swept:  # sweeps on the command line join the params, as with the Optuna sweeper
         node["params"] = {**(node.get("params") or {}), **swept}
     app = compose(hydra_context, config, fixed)
@@ -87,7 +88,7 @@ def prepare_sweep(
             "sweep samples config paths: give each leaf at its path.",
         )
     for param in parsed.params:
-        check_path(hydra_context, app, param.path, param.key)
+        check_path(hydra_context, app, param.path, f"{WHERE}.{param.key}")
     for path in parsed.fixed:
         check_path(hydra_context, app, path, f"{WHERE}.space.{path}")
     metric = study_cfg["study"]["metric"]
@@ -116,17 +117,17 @@ def prepare_sweep(
 
 def split_arguments(arguments: list[str]) -> tuple[list[str], dict[str, str]]:
     """The command line's fixed overrides, and its sweeps as params (Hydra's grammar)."""
-    fixed, swept = [], {}
+    fixed: list[str] = []
+    swept: dict[str, str] = {}
     try:
         parsed = OverridesParser.create().parse_overrides(arguments)
     except HydraException as err:
         raise ConfigError("overrides", str(err)) from err
     for item in parsed:
         if item.is_sweep_override():
-            text = item.input_line.split("=", 1)[1]
-            swept[item.get_key_element()] = text
+            swept[item.get_key_element()] = str(item.input_line).split("=", 1)[1]
         else:
-            fixed.append(item.input_line)
+            fixed.append(str(item.input_line))
     return fixed, swept
 
 
@@ -143,13 +144,16 @@ def compose(hydra_context: HydraContext, config: DictConfig, overrides: list[str
 
 def check_path(hydra_context: HydraContext, app: DictConfig, path: str, key: str) -> None:
     """A space's path must be a key of the app's config, or one of its config groups."""
-    if OmegaConf.select(app, path, default=MISSING, throw_on_resolution_failure=False) is not MISSING:
+    if (
+        OmegaConf.select(app, path, default=MISSING, throw_on_resolution_failure=False)
+        is not MISSING
+    ):
         return
     if hydra_context.config_loader.get_group_options(path.replace(".", "/")):
         return
     parent, _, _ = path.rpartition(".")
     known = OmegaConf.select(app, parent, default=None) if parent else app
-    near = sorted(known.keys())[:12] if isinstance(known, DictConfig) else []
+    near = sorted(map(str, known.keys()))[:12] if isinstance(known, DictConfig) else []
     raise ConfigError(
         key,
         f"{path!r} is not a key of the app's config"
@@ -214,11 +218,15 @@ def _strings(path: Path) -> tuple[set[str], list[re.Pattern[str]]]:
         tree = ast.parse(path.read_text())
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return set(), []
-    names = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    names = {
+        n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    }
     patterns = [
-        re.compile("".join(
-            re.escape(v.value) if isinstance(v, ast.Constant) else ".+" for v in n.values
-        ))  # fmt: skip
+        re.compile(
+            "".join(
+                re.escape(str(v.value)) if isinstance(v, ast.Constant) else ".+" for v in n.values
+            )
+        )
         for n in ast.walk(tree)
         if isinstance(n, ast.JoinedStr)
     ]
@@ -266,8 +274,10 @@ def write_best(study: Study, job: AppJob) -> None:
     hydra = composed.hydra
     with open_dict(composed):
         del composed["hydra"]
-    kept = {"run": {"dir": OmegaConf.to_container(hydra.run, resolve=False)["dir"]},
-            "job": {"chdir": hydra.job.chdir}}  # fmt: skip
+    kept = {
+        "run": {"dir": unresolved(hydra.run, "dir")},
+        "job": {"chdir": hydra.job.chdir},
+    }
     line = f"{study.config['app']['command']} {' '.join(values)}"
     header = (
         f"# The best trial of {study.settings.name}: {best['trial_id']}, "

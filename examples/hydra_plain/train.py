@@ -79,8 +79,11 @@ def main(cfg: DictConfig) -> float:
         log.info("epoch %d: val_rmse %.2f", epoch, val_rmse)
         hpray.report(
             {"val_rmse": val_rmse, "epoch": epoch},
-            checkpoint={"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "epoch": epoch},  # fmt: skip
+            checkpoint={
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": epoch,
+            },
         )
     torch.save(model.state_dict(), cfg.output.weights)
     return rmse(model, x_val, y_val, scale)

@@ -14,26 +14,69 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
 from importlib import resources
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hpray.config.optuna_sweeper import settings_from_sweeper
+from hpray.config.schema import K8sSettings, RaySettings, StudySettings
 from hpray.errors import ConfigError
 
 WHERE = "hydra.sweeper"
 OWN = ("study", "searcher", "scheduler", "resources", "ray", "k8s", "tracking", "space")
 GROUPS = ("searcher", "scheduler", "resources", "tracking")  # given by name: hpray's option
 OPTUNA = (
-    "params", "direction", "n_trials", "n_jobs", "sampler", "study_name", "storage",
-    "max_failure_rate", "search_space", "custom_search_space",
-)  # fmt: skip
+    "params",
+    "direction",
+    "n_trials",
+    "n_jobs",
+    "sampler",
+    "study_name",
+    "storage",
+    "max_failure_rate",
+    "search_space",
+    "custom_search_space",
+)
 EPOCH_KEYS = ("trainer.max_epochs", "epochs", "max_epochs")  # where apps keep their budget
 METRIC_KEY = "optimized_metric"
 DEFAULT_METRIC = "objective"  # the returned value's name when the app names no metric
 RUNNER = "hpray.trial.app.run"  # the Ray trainable that runs the app's task function
+
+
+def sweeper_node(target: str) -> dict[str, Any]:
+    """The ``hydra/sweeper: hpray`` config: every setting, null where hpray decides.
+
+    Every key is there, so the command line overrides one without ``+``
+    (``hydra.sweeper.study.num_samples=40``) and ``--cfg hydra`` lists them; null means
+    hpray's default, or what the app says (the metric, the epoch budget).
+    """
+
+    def unset(schema: type) -> dict[str, Any]:
+        return {
+            f.name: unset(f.default_factory) if is_dataclass(f.default_factory) else None
+            for f in fields(schema)
+        }
+
+    return {
+        "_target_": target,
+        "study": unset(StudySettings),
+        **dict.fromkeys(("searcher", "scheduler", "resources", "tracking")),
+        "space": {},
+        "ray": unset(RaySettings),
+        "k8s": unset(K8sSettings),
+        **dict.fromkeys(OPTUNA),
+    }
+
+
+def _given(node: Any) -> Any:
+    """A settings node without its nulls (not given: hpray's default applies)."""
+    if isinstance(node, Mapping):
+        kept = {k: _given(v) for k, v in node.items() if v is not None}
+        return {k: v for k, v in kept.items() if v != {}}
+    return node
 
 
 def packaged(path: str) -> dict[str, Any]:
@@ -48,8 +91,11 @@ def option(group: str, chosen: Any) -> Any:
     """A group's node: given whole (a mapping), or by the name of hpray's option."""
     if isinstance(chosen, Mapping):
         return dict(chosen)
-    names = sorted(p.name[:-5] for p in resources.files("hpray.conf").joinpath(group).iterdir()
-                   if p.name.endswith(".yaml"))  # fmt: skip
+    names = sorted(
+        p.name[:-5]
+        for p in resources.files("hpray.conf").joinpath(group).iterdir()
+        if p.name.endswith(".yaml")
+    )
     if chosen not in names:
         raise ConfigError(
             f"{WHERE}.{group}",
@@ -62,6 +108,7 @@ def option(group: str, chosen: Any) -> Any:
 def app_value(app: Any, key: str) -> Any:
     """The app config's value at a dotted key, or None (missing, or not resolvable yet)."""
     try:
+        app = app if isinstance(app, DictConfig) else OmegaConf.create(app)
         return OmegaConf.select(app, key, default=None, throw_on_resolution_failure=False)
     except OmegaConfBaseException:
         return None
@@ -91,20 +138,24 @@ def study_config(node: Mapping[str, Any], app: Any, name: str) -> dict[str, Any]
                     "others go on. Remove the key.",
                 }[key],
             )
-    own = {k: node[k] for k in OWN if node.get(k) is not None}
+    own = {k: v for k, v in _given({k: node.get(k) for k in OWN}).items()}
     optuna = settings_from_sweeper(node, WHERE)
     study = _study(own.get("study") or {}, optuna["study"], app, name)
-    config: dict[str, Any] = {"study": study, **{k: v for k, v in packaged("hpray.yaml").items()
-                                                 if k in ("ray", "k8s")}}  # fmt: skip
+    config: dict[str, Any] = {
+        "study": study,
+        **{k: v for k, v in packaged("hpray.yaml").items() if k in ("ray", "k8s")},
+    }
     for block in ("ray", "k8s"):
-        config[block] = {**config[block], **dict(own.get(block) or {})}
+        merged = OmegaConf.merge(config[block], own.get(block) or {})
+        config[block] = OmegaConf.to_container(merged, resolve=False)
     if "searcher" in own and "searcher" in optuna:
         raise ConfigError(f"{WHERE}.searcher", "give searcher or sampler, not both.")
     if "searcher" in optuna:
         config["searcher"] = optuna["searcher"]
     else:  # the Optuna sweeper's default sampler is TPE: params alone keep that meaning
-        config["searcher"] = option("searcher", own.get("searcher", "bayes" if "params" in node
-                                                        else "random"))  # fmt: skip
+        config["searcher"] = option(
+            "searcher", own.get("searcher", "bayes" if "params" in node else "random")
+        )
     budget = study["epochs"] is not None
     config["scheduler"] = option("scheduler", own.get("scheduler", "asha" if budget else "fifo"))
     if not budget:  # one report at the end: the whole budget is one step
@@ -193,6 +244,12 @@ def _with_storage(searcher: Mapping[str, Any], url: str, study: Mapping[str, Any
             "hpray itself keeps every study in study.storage.",
         )
     return {**searcher, "storage": url, "study_name": study["name"]}
+
+
+def unresolved(node: Any, key: str) -> Any:
+    """A config node's value at ``key`` as written (an interpolation stays one)."""
+    plain = OmegaConf.to_container(node, resolve=False)
+    return plain.get(key) if isinstance(plain, dict) else None
 
 
 def override(key: str, value: Any) -> str:

@@ -13,21 +13,23 @@ Lightning callback report through it, and a returned number is the study's metri
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
 from hydra.core.utils import run_job, setup_globals
 from hydra.types import HydraContext
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 from ray import tune
 
-from hpray.config.app import override
+from hpray.config.app import override, unresolved
 from hpray.trial.api import Session
 from hpray.trial.context import trial_device
 from hpray.trial.runner import in_session
-
 
 DEFAULT_SUBDIR = "${hydra.job.num}"  # Hydra's own: an app that keeps it gets the trial's id
 
@@ -43,9 +45,29 @@ class AppJob:
     overrides: list[str]  # the command line's fixed overrides, the space's fixed values
     sweep_dir: str  # hydra.sweep.dir as the sweep's first run resolved it (kept on resume)
     singletons: Any  # Hydra's singletons (config store, resolvers) as the driver holds them
+    import_path: list[str] = field(default_factory=lambda: list(sys.path))  # the driver's
+    cwd: str = field(default_factory=os.getcwd)
+
+    def importable(self) -> None:
+        """Whatever the app imported from in the driver, the trial imports from too.
+
+        An app puts its root on ``sys.path`` in its script (lightning-hydra-template's
+        ``rootutils``), which the trial never runs; its configs' ``_target_``s need that root.
+        A path under the driver's working directory is found under the trial's when it is not
+        where it was (a Ray job's ``--working-dir`` is unpacked elsewhere on each node).
+        """
+        missing = []
+        for entry in self.import_path:
+            found = Path(entry or self.cwd)
+            if not found.is_dir() and found.is_relative_to(self.cwd):
+                found = Path.cwd() / found.relative_to(self.cwd)
+            if found.is_dir() and str(found) not in sys.path:
+                missing.append(str(found))
+        sys.path[:0] = missing
 
     def compose(self, values: dict[str, Any], trial_id: str) -> DictConfig:
         """The app's config for a trial with these values (dotted config paths)."""
+        self.importable()
         setup_globals()  # Hydra's resolvers (hydra:, now:), as in a run of the app
         Singleton.set_state(self.singletons)
         overrides = [
@@ -58,7 +80,7 @@ class AppJob:
         with open_dict(composed):
             composed.hydra.job.id = trial_id
             composed.hydra.job.num = int(suffix) if suffix.isdigit() else int(suffix, 16)
-            if OmegaConf.to_container(composed.hydra.sweep)["subdir"] == DEFAULT_SUBDIR:
+            if unresolved(composed.hydra.sweep, "subdir") == DEFAULT_SUBDIR:
                 composed.hydra.sweep.subdir = trial_id  # as results.csv names the trial
         return composed
 

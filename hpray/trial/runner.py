@@ -34,7 +34,7 @@ def run(config: dict[str, Any], base: dict[str, Any]) -> None:
 
 def in_session(opened: Session, call: Callable[[], Any]) -> None:
     """``call`` the trial's function inside its session, resumed from its newest checkpoint;
-    what it returns is reported as its final metrics."""
+    what it returns is reported as its final metrics when it reported nothing itself."""
     metric = str(opened.metric)
     with session(opened):
         opened.restore()
@@ -43,10 +43,10 @@ def in_session(opened: Session, call: Callable[[], Any]) -> None:
         except TrialStopped:
             return
         final = final_metrics(returned, metric)
-        if final is not None:
-            # The last epoch reported (the whole budget when there was none): a final value.
-            epoch = opened.trial.epoch if opened.reports else opened.epochs
-            report({"epoch": epoch, **final})
+        # A function that reported has its last report as its final value (an app returns
+        # it once more at its end); one that did not reports what it returns, at the budget.
+        if final is not None and not opened.trial.history:
+            report({"epoch": opened.epochs, **final})
 
 
 def run_final(

@@ -3,8 +3,9 @@
 Its settings are hpray's study blocks (``study``, ``searcher``, ``scheduler``, ``resources``,
 ``ray``, ``k8s``, ``tracking``, ``space``) and the Optuna sweeper's keys (``params``,
 ``direction``, ``n_trials``, ``n_jobs``, ``sampler``, ``study_name``, ``storage``); every one
-is optional. The node is an open mapping, not a dataclass, so that hpray, not the composition,
-refuses an unknown key: with exit code 2 and the list of the keys it takes.
+is optional (null: hpray's default). The node is a mapping, not a dataclass, so that hpray, not
+the composition, refuses a key it does not take (added in an hparams_search file, or with ``+``
+on the command line): with exit code 2 and the list of the keys it takes.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
+from hpray.config.app import sweeper_node
+
 TARGET = "hydra_plugins.hpray_sweeper.hpray_sweeper.HpraySweeper"
 
 ConfigStore.instance().store(
-    group="hydra/sweeper", name="hpray", node={"_target_": TARGET}, provider="hpray"
+    group="hydra/sweeper", name="hpray", node=sweeper_node(TARGET), provider="hpray"
 )
 
 
@@ -48,9 +51,12 @@ class HpraySweeper(Sweeper):
 
         assert self.hydra_context and self.task_function and self.config is not None
         code = sweep(
-            self.config.hydra.sweeper, self.hydra_context, self.task_function, self.config,
+            self.config.hydra.sweeper,
+            self.hydra_context,
+            self.task_function,
+            self.config,
             list(arguments),
-        )  # fmt: skip
+        )
         if code:
             sys.exit(code)  # SystemExit passes Hydra's error report: the contract's exit code
         return []

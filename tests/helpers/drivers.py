@@ -13,6 +13,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+CHECKOUT = Path(__file__).parents[2]
+
+
+def app_env() -> dict[str, str]:
+    """The environment a Hydra app runs in from this checkout.
+
+    With hpray installed editable (the README's test command), Hydra cannot list the
+    ``hydra_plugins`` namespace through setuptools' editable finder, so it would not find the
+    sweeper; the checkout on PYTHONPATH puts it there. A regular install needs nothing.
+    """
+    paths = [str(CHECKOUT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
+
 
 class Driver:
     """One `hpray tune` run in its own session: its Ray processes share its process group."""
@@ -24,8 +37,11 @@ class Driver:
         fresh: bool = False,
         env: dict[str, str] | None = None,
         argv: list[str] | None = None,
+        app: Path | None = None,
     ) -> None:
-        """``argv``, when given, is run exactly as it is instead of the command made here."""
+        """``argv``, when given, is run exactly as it is instead of the command made here;
+        ``app``, a Hydra app's script, is run as ``python app -m OVERRIDES`` with hpray's
+        sweeper settings (study storage, Ray's directory and CPUs) added."""
         self.ray_dir = tempfile.mkdtemp(prefix="hpray-ray-", dir="/tmp")
         self.log = Path(self.ray_dir) / "driver.err"
         self._stderr: str | None = None
@@ -42,6 +58,17 @@ class Driver:
             "ray.num_cpus=2",
             *(o for o in overrides if o not in flags),
         ]
+        if app is not None:
+            env = {**env, "PYTHONPATH": app_env()["PYTHONPATH"]}
+            args = [
+                sys.executable,
+                str(app),
+                "-m",
+                *overrides,
+                f"hydra.sweeper.study.storage={storage}",
+                f"hydra.sweeper.ray.temp_dir={self.ray_dir}",
+                "hydra.sweeper.ray.num_cpus=2",
+            ]
         with self.log.open("w") as err:
             self.proc = subprocess.Popen(
                 argv or args,

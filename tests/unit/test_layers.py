@@ -13,6 +13,9 @@ PACKAGE = Path(hpray.__file__).parent
 ALLOWED = {
     "cli": {"config", "driver", "deploy", "results", "errors"},
     "__main__": {"cli"},
+    # The Hydra sweeper's work (hydra_plugins/hpray_sweeper): a verb of its own, as cli's.
+    "sweeper": {"config", "driver", "trial", "space", "store", "errors"},
+    "lightning": {"trial", "internals"},  # the Lightning callback, on the trial API
     "deploy": {"config", "store", "errors"},
     "driver": {"config", "search", "results", "store", "errors", "internals"},
     "results": {"trial", "config", "space", "search", "store", "data", "errors"},

@@ -1,0 +1,92 @@
+"""hpray's Lightning callback: a Lightning app reports and checkpoints through hpray, its code
+unchanged; one entry in its callbacks config adds it::
+
+    # configs/callbacks/default.yaml
+    hpray:
+      _target_: hpray.lightning.HprayCallback
+
+In an hpray trial, each validation epoch's logged metrics (``trainer.callback_metrics``:
+``val/acc``, ``val/loss``, ...) and the epoch go to ``hpray.report`` (so ASHA can stop the trial),
+with the trainer's whole checkpoint (model, optimizers, schedulers, loops, callbacks: what
+``trainer.save_checkpoint`` writes) every ``study.checkpoint_every`` epochs. A resumed, retried or
+moved trial's trainer starts from it, as if ``fit`` had been given its ``ckpt_path``. Outside a
+trial it does nothing: the app runs on its own as before. Needs ``pip install 'hpray[lightning]'``.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+from hpray.internals import resume_lightning
+from hpray.trial.api import current, get_checkpoint, report
+
+STATE_KEY = "lightning.ckpt"  # the trainer's checkpoint file, as bytes, in hpray's checkpoint
+
+
+class HprayCallback(Callback):
+    """Reports the trainer's logged metrics each epoch, and resumes the trainer after a kill.
+
+    Args:
+        checkpoint: store the trainer's checkpoint with the reports (False: report only; a
+            resumed trial then trains from its start).
+    """
+
+    def __init__(self, checkpoint: bool = True) -> None:
+        self.checkpoint = checkpoint
+        self._reported = 0  # the last epoch reported
+        self._warned = False
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        state = get_checkpoint() if stage == "fit" else None
+        if not state or STATE_KEY not in state:
+            return
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "last.ckpt"
+            path.write_bytes(state[STATE_KEY])
+            resume_lightning(trainer, str(path))  # read into memory here; fit restores from it
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._report(trainer)
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._report(trainer)  # an epoch without validation reports its training metrics
+
+    def _report(self, trainer: Trainer) -> None:
+        session = current()
+        epoch = trainer.current_epoch + 1
+        if session is None or epoch <= self._reported or not trainer.is_global_zero:
+            return
+        metrics = {k: _number(v) for k, v in trainer.callback_metrics.items()}
+        metrics = {k: v for k, v in metrics.items() if v is not None}
+        if session.metric not in metrics:
+            if not self._warned:  # e.g. validation every other epoch: those epochs wait
+                print(
+                    f"[hpray] epoch {epoch}: {session.metric!r} not logged yet (logged: "
+                    f"{sorted(metrics)}); reporting the epochs that log it",
+                    file=sys.stderr,
+                )
+                self._warned = True
+            return
+        self._reported = epoch
+        due = epoch % session.checkpoint_every == 0 or epoch >= session.epochs
+        state = self._state(trainer, epoch) if self.checkpoint and due else None
+        report({**metrics, "epoch": epoch}, checkpoint=state)
+
+    def _state(self, trainer: Trainer, epoch: int) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "last.ckpt"
+            trainer.save_checkpoint(path)
+            return {STATE_KEY: path.read_bytes(), "epoch": epoch}
+
+
+def _number(value: Any) -> float | None:
+    """A logged scalar as a number; None for anything else (a tensor of many values)."""
+    if hasattr(value, "numel"):
+        return float(value.item()) if value.numel() == 1 else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

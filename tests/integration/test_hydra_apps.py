@@ -1,0 +1,162 @@
+"""Existing Hydra apps tuned by hpray's sweeper, on a real local Ray: the examples' apps run as
+their users run them (``python app.py -m hparams_search=...``), unchanged."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers.drivers import Driver, app_env
+from tests.helpers.studies import assert_trained_once, history, results, summary
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+PLAIN = EXAMPLES / "hydra_plain" / "train.py"
+LIGHTNING = EXAMPLES / "hydra_lightning" / "src" / "train.py"
+
+
+def sweep(tmp_path: Path, app: Path, *overrides: str) -> tuple[int, str]:
+    driver = Driver(tmp_path / "studies", *overrides, f"hydra.sweep.dir={tmp_path}/sweep", app=app)
+    code = driver.finish(timeout=420)
+    return code, driver.stderr
+
+
+def test_a_plain_app_reporting_each_epoch_is_tuned_with_asha(tmp_path: Path) -> None:
+    code, err = sweep(
+        tmp_path,
+        PLAIN,
+        "hparams_search=diabetes",
+        "hydra.sweeper.study.num_samples=4",
+        "epochs=6",
+    )
+    assert code == 0, err[-3000:]
+    study = tmp_path / "studies" / "diabetes_plain"
+    rows = results(study)
+    assert {"optimizer.lr", "model.hidden", "data.batch_size", "best_val_rmse"} <= set(rows[0])
+    assert len(rows) == 4 and summary(study)["complete"]
+    assert "early_stopped" in {r["status"] for r in rows}  # ASHA read the app's reports
+    for row in rows:
+        assert_trained_once(history(study, row["trial_id"]), int(row["epochs"]))
+    # Each trial ran in its own Hydra output directory (hydra.job.chdir), with the app's config
+    # composed from its overrides; the completed ones got to the code after training.
+    sweep_dir = tmp_path / "sweep"
+    for row in rows:
+        trial_dir = sweep_dir / row["trial_id"]
+        overrides = yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text())
+        assert f"model.hidden={row['model.hidden']}" in overrides
+        assert (trial_dir / "model.pt").is_file() == (row["status"] == "completed")
+    for name in ("results.csv", "summary.json", "report.html", "best.yaml", "best_overrides.txt"):
+        assert (study / name).is_file() and (sweep_dir / name).is_file(), name
+    # best.yaml is the app's own config with the best values, run by the app as it is.
+    best = summary(study)["best"]
+    ran = subprocess.run(
+        [
+            sys.executable,
+            str(PLAIN),
+            "--config-path",
+            str(study),
+            "--config-name",
+            "best",
+            f"hydra.run.dir={tmp_path}/best_run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    config = yaml.safe_load((tmp_path / "best_run" / ".hydra" / "config.yaml").read_text())
+    assert config["optimizer"]["lr"] == pytest.approx(best["params"]["optimizer.lr"])
+    line = (study / "best_overrides.txt").read_text()
+    assert f"model.hidden={best['params']['model.hidden']}" in line and str(PLAIN) in line
+
+
+def test_an_app_written_for_the_optuna_sweeper_runs_with_one_line_changed(
+    tmp_path: Path,
+) -> None:
+    code, err = sweep(
+        tmp_path,
+        PLAIN,
+        "hparams_search=diabetes_optuna",
+        "hydra.sweeper.n_trials=3",
+        "epochs=3",
+    )
+    assert code == 0, err[-3000:]
+    study = tmp_path / "studies" / "diabetes_optuna"  # its study_name
+    stored = yaml.safe_load((study / "config.yaml").read_text())
+    assert stored["study"]["mode"] == "min" and stored["study"]["metric"] == "val_rmse"
+    assert stored["searcher"]["sampler"]["seed"] == 1234  # its TPE sampler, as written
+    assert stored["space"]["optimizer"]["lr"] == {"type": "loguniform", "low": 0.001, "high": 0.03}
+    assert len(results(study)) == 3 and summary(study)["complete"]
+    assert "TPESampler, 3 trials, 2 at a time" in err  # n_jobs: 2
+
+
+def test_a_lightning_sweep_killed_with_sigkill_resumes_every_trial_where_it_was(
+    tmp_path: Path,
+) -> None:
+    overrides = (
+        "hparams_search=digits_optuna",
+        "hydra.sweeper.n_trials=3",
+        "trainer.max_epochs=6",
+        "test=false",
+    )
+    storage = tmp_path / "studies"
+    study = storage / "digits_lightning"
+    first = Driver(storage, *overrides, f"hydra.sweep.dir={tmp_path}/sweep", app=LIGHTNING)
+    try:
+        # Killed once a trial has stored a checkpoint past its second epoch and runs on.
+        first.wait_until(lambda: any(study.glob("trial_*/checkpoint_000002")), timeout=300)
+    finally:
+        first.kill_group()
+    assert not summary_complete(study)
+    code, err = sweep(tmp_path, LIGHTNING, *overrides)
+    assert code == 0, err[-3000:]
+    rows = results(study)
+    assert len(rows) == 3 and {r["status"] for r in rows} <= {"completed", "early_stopped"}
+    resumed = 0
+    for row in rows:
+        raw = history(study, row["trial_id"])
+        assert_trained_once(raw, int(row["epochs"]))
+        resumed += any(r.get("replayed") for r in raw)
+        assert {"val/acc", "val/loss", "val/acc_best"} <= set(raw[-1])  # Lightning's logged
+    assert resumed >= 1  # a trial went on from its checkpoint, not from its first epoch
+
+
+def summary_complete(study: Path) -> bool:
+    file = study / "summary.json"
+    return file.is_file() and summary(study)["complete"]
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("+hydra.sweeper.n_trails=3", "hydra.sweeper.n_trails"),
+        ("+hydra.sweeper.space.model.depth={type:int,low:1,high:3}", "model.depth"),
+        ("hydra.sweeper.study.metric=val_rsme", "hydra.sweeper.study.metric"),
+    ],
+)
+def test_bad_sweeper_input_exits_2_before_ray_naming_the_key(
+    tmp_path: Path, override: str, named: str
+) -> None:
+    ran = subprocess.run(
+        [
+            sys.executable,
+            str(PLAIN),
+            "-m",
+            "hparams_search=diabetes",
+            override,
+            f"hydra.sweeper.study.storage={tmp_path}/studies",
+            f"hydra.sweep.dir={tmp_path}/sw",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=app_env(),
+    )
+    assert ran.returncode == 2, ran.stderr[-2000:]
+    assert named in ran.stderr and "Ray" not in ran.stderr
+    assert not (tmp_path / "studies").exists() and not (tmp_path / "sw").exists()

@@ -1,0 +1,107 @@
+"""The hpray sweeper's settings, read without running an app or Ray."""
+
+from __future__ import annotations
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from omegaconf import OmegaConf
+
+from hpray.config.app import OPTUNA, override, study_config, sweeper_node
+from hpray.config.schema import StudySettings
+from hpray.errors import ConfigError
+from hpray.sweeper import split_arguments
+
+APP = OmegaConf.create(
+    {"optimized_metric": "val/acc", "trainer": {"max_epochs": 7}, "model": {"lr": 0.1}}
+)
+
+
+def test_hydra_finds_the_sweeper_and_its_config_lists_every_setting() -> None:
+    assert "HpraySweeper" in [c.__name__ for c in Plugins.instance().discover(Sweeper)]
+    node = sweeper_node("x.Sweeper")
+    assert set(node["study"]) == set(StudySettings.__dataclass_fields__)
+    assert set(OPTUNA) <= set(node) and node["study"]["metric"] is None
+    assert node["k8s"]["workers"]["max"] is None  # nested blocks too: no `+` needed
+
+
+def test_what_the_app_says_fills_the_study() -> None:
+    config = study_config(
+        {"space": {"model.lr": {"type": "uniform", "low": 0, "high": 1}}}, APP, "mnist search"
+    )
+    study = config["study"]
+    assert (study["name"], study["metric"], study["mode"]) == ("mnist_search", "val/acc", "min")
+    assert study["epochs"] == 7 and config["scheduler"]["max_t"] == 7  # ASHA on its budget
+    assert config["searcher"]["_target_"].endswith("random_search")
+    assert config["space"] == {"model": {"lr": {"type": "uniform", "low": 0, "high": 1}}}
+    assert config["ray"]["address"] is None and config["k8s"]["workers"]["max"] == 4
+
+
+def test_an_app_with_no_epoch_budget_is_run_first_in_first_out() -> None:
+    config = study_config({"params": {"model.lr": "interval(0.1, 1)"}}, {}, "app")
+    assert config["scheduler"]["_target_"].endswith("FIFOScheduler")
+    assert config["study"]["epochs"] == 1 and config["study"]["metric"] == "objective"
+    assert config["searcher"]["sampler"]["_target_"] == "optuna.samplers.TPESampler"  # Optuna's
+
+
+def test_the_optuna_sweeper_s_keys_keep_their_meaning() -> None:
+    config = study_config(
+        {
+            "direction": "maximize",
+            "n_trials": 12,
+            "n_jobs": 3,
+            "study_name": "s",
+            "storage": "sqlite:///optuna.db",
+            "sampler": {"_target_": "optuna.samplers.RandomSampler", "seed": 5},
+            "params": {"model.lr": "tag(log, interval(0.001, 0.1))"},
+        },
+        APP,
+        "app",
+    )
+    study = config["study"]
+    assert (study["mode"], study["num_samples"], study["max_concurrent"]) == ("max", 12, 3)
+    assert config["searcher"]["sampler"] == {"_target_": "optuna.samplers.RandomSampler", "seed": 5}
+    assert config["searcher"]["storage"] == "sqlite:///optuna.db"
+    assert config["searcher"]["study_name"] == "s"
+    assert config["space"]["model"]["lr"] == {"type": "loguniform", "low": 0.001, "high": 0.1}
+
+
+@pytest.mark.parametrize(
+    ("node", "key", "words"),
+    [
+        ({"n_trails": 3}, "hydra.sweeper.n_trails", "is not a setting"),
+        ({"direction": "maximize", "study": {"mode": "min"}}, "hydra.sweeper.study.mode", "one"),
+        ({"searcher": "tpe"}, "hydra.sweeper.searcher", "'bayes'"),
+        (
+            {"searcher": "bayes", "sampler": {"_target_": "optuna.samplers.TPESampler"}},
+            "hydra.sweeper.searcher",
+            "not both",
+        ),
+        (
+            {"space": {"model.lr": 0.1}, "params": {"model.lr": "choice(1, 2)"}},
+            "hydra.sweeper.params.model.lr",
+            "twice",
+        ),
+        ({"storage": "sqlite:///x.db"}, "hydra.sweeper.storage", "Optuna searcher"),
+        ({"max_failure_rate": 0.5}, "hydra.sweeper.max_failure_rate", "retried"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_key(node: dict, key: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as raised:
+        study_config(node, APP, "app")
+    assert raised.value.key == key
+
+
+@pytest.mark.parametrize(
+    "value", [0.001, 1e-05, 3, "relu", "1", "true", True, None, [1, 2], "a b", "it's", "/a/b"]
+)
+def test_a_trial_s_value_goes_through_hydra_s_command_line_unchanged(value: object) -> None:
+    parsed = OverridesParser.create().parse_override(override("model.x", value))
+    assert parsed.key_or_group == "model.x" and parsed.value() == value
+
+
+def test_sweeps_on_the_command_line_join_the_space() -> None:
+    fixed, swept = split_arguments(["hparams_search=x", "model.lr=interval(0.1,1)", "seed=3"])
+    assert fixed == ["hparams_search=x", "seed=3"]
+    assert swept == {"model.lr": "interval(0.1,1)"}
