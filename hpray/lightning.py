@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from hpray.internals import resume_lightning
@@ -40,6 +41,7 @@ class HprayCallback(Callback):
         self.checkpoint = checkpoint
         self._reported = 0  # the last epoch reported
         self._warned = False
+        self._resumed = False
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         state = get_checkpoint() if stage == "fit" else None
@@ -49,6 +51,25 @@ class HprayCallback(Callback):
             path = Path(directory) / "last.ckpt"
             path.write_bytes(state[STATE_KEY])
             resume_lightning(trainer, str(path))  # read into memory here; fit restores from it
+        self._resumed = True
+        # Lightning ends the epoch its checkpoint was taken in (at validation's end) again on
+        # resume; that epoch was reported already.
+        self._reported = int(state.get("epoch", 0))
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """A resumed trainer holds the last epoch's logged metrics, as one never stopped does.
+
+        A trial stopped after its last epoch resumes with nothing left to fit; the app's code
+        after ``fit`` (``trainer.callback_metrics[...]``, the template's returned metric) reads
+        them. Epochs still to train log over them.
+        """
+        session = current()
+        if not self._resumed or session is None or not session.trial.history:
+            return
+        last = session.trial.history[-1]
+        trainer.callback_metrics.update(
+            {k: torch.tensor(v) for k, v in last.items() if k != "epoch" and _number(v) is not None}
+        )
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.sanity_checking:

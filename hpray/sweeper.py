@@ -58,8 +58,9 @@ def sweep(
         print(f"hpray: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG
     code = run_reporting(study)
-    write_best(study, job)
-    copy_outputs(study.location, Path(job.sweep_dir))
+    if code != EXIT_CONFIG:  # refused (a resume with other settings): nothing is written
+        write_best(study, job)
+        copy_outputs(study.location, Path(job.sweep_dir))
     return code
 
 

@@ -44,16 +44,22 @@ HEADER = (
 )
 
 
-def render(config: dict[str, Any], overrides: list[str]) -> dict[str, dict[str, Any]]:
-    """File name -> manifest, for the composed ``config`` and the user's ``overrides``."""
+def render(
+    config: dict[str, Any], overrides: list[str], app: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """File name -> manifest, for the composed ``config`` and the user's ``overrides``; with
+    ``app``, the pods run that Hydra app's command (its sweep, with hpray's sweeper)."""
     k8s, study = k8s_settings(config), study_settings(config)
     base = resource_name(study.name)
     labels = {"app.kubernetes.io/name": "hpray", "app.kubernetes.io/instance": base}
     if k8s.queue:
         labels["kueue.x-k8s.io/queue-name"] = k8s.queue
     claim = None if is_uri(study.storage) else k8s.claim
-    on_workers = command(overrides, config, k8s.workers.gpu)
-    on_one_node = command(overrides, config, k8s.single.gpu)
+    if app is not None:
+        on_workers = on_one_node = app_command(app, config)
+    else:
+        on_workers = command(overrides, config, k8s.workers.gpu)
+        on_one_node = command(overrides, config, k8s.single.gpu)
     manifests = {
         "rayjob.yaml": rayjob(base, labels, on_workers, k8s, claim),
         "job.yaml": job(f"{base}-single", labels, on_one_node, k8s, claim),
@@ -76,6 +82,19 @@ def command(overrides: list[str], config: dict[str, Any], node_gpus: Any) -> lis
     if trial_resources(config).gpu == "auto":
         kept.append(f"resources.gpu={1 if node_gpus else 0}")
     return ["hpray", "tune", *kept]
+
+
+def app_command(app: list[str], config: dict[str, Any]) -> list[str]:
+    """A Hydra app's command for the pods: its sweep's study on the shared volume (unless the
+    study's storage is a URI). Its resources are its sweeper's, as its hparams_search says."""
+    if is_uri(study_settings(config).storage):
+        return [*app, f"hydra.sweeper.study.storage={study_settings(config).storage}"]
+    mount = k8s_settings(config).mount
+    return [
+        *app,
+        f"hydra.sweeper.study.storage={mount}/studies",
+        "hydra.sweeper.study.shared_storage=true",
+    ]
 
 
 def _key(override: str) -> str:
@@ -322,12 +341,16 @@ def write(manifests: dict[str, dict[str, Any]], out: Path) -> list[Path]:
     return written
 
 
-USAGE = """usage: hpray k8s [--out DIR] [OVERRIDES...]
+USAGE = """usage: hpray k8s [--out DIR] [OVERRIDES...] [-- APP COMMAND...]
 
 Write the Kubernetes manifests for the study composed from the overrides (the same ones
 `hpray tune` takes; k8s.* keys shape the manifests): rayjob.yaml (KubeRay), job.yaml (one GPU
 node) and pvc.yaml (the shared volume, unless study.storage is a URI). DIR defaults to
 ./k8s-<study.name>.
+
+After --, a Hydra app's own command: the pods run it instead of `hpray tune` (its image,
+k8s.image, holds the app), e.g. hpray k8s k8s.image=me/app:1 study.name=mnist -- python
+src/train.py -m hparams_search=mnist_optuna; study.name names the manifests.
 """
 
 
@@ -336,6 +359,8 @@ def main(args: list[str]) -> int:
     if any(a in ("-h", "--help") for a in args):
         print(USAGE, end="")
         return 0
+    app = args[args.index("--") + 1 :] if "--" in args else None
+    args = args[: args.index("--")] if app is not None else args
     out: str | None = None
     rest = []
     for i, arg in enumerate(args):
@@ -351,7 +376,9 @@ def main(args: list[str]) -> int:
             config = resolve(cfg)
             study_settings(config)
             trial_resources(config)
-            manifests = render(config, rest)
+            if app is not None and not app:
+                raise ConfigError("--", "give the app's command after --.")
+            manifests = render(config, rest, app)
         except ConfigError as err:
             print(f"hpray: invalid config: {err}", file=sys.stderr)
             return EXIT_CONFIG

@@ -90,7 +90,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def submit(args: list[str]) -> int:
-    """``hpray submit``: check the config here, submit it, then follow the job to its end."""
+    """``hpray submit``: check the config here, submit it, then follow the job to its end.
+
+    Everything after ``--`` is a Hydra app's own command, submitted as it is
+    (``hpray submit --working-dir . -- python src/train.py -m hparams_search=x``): its sweep
+    runs with hpray's sweeper on the cluster, checked there.
+    """
+    app = args[args.index("--") + 1 :] if "--" in args else None
+    args = args[: args.index("--")] if app is not None else args
     if any(a in ("-h", "--help") for a in args):
         parser().print_help()
         return EXIT_OK
@@ -100,6 +107,8 @@ def submit(args: list[str]) -> int:
         return EXIT_CONFIG if exit_.code else EXIT_OK
     # Hydra's own flags (--config-dir=DIR, --cfg job) go to Hydra here and to the job's command.
     opts.overrides = [*hydra_flags, *opts.overrides]
+    if app is not None:
+        return _submit_app(opts, app)
     # Hydra composes the overrides here first, so a typo fails in a second, not on the cluster.
     return compose(opts.overrides, lambda cfg: _submit(cfg, opts), prog="hpray submit")
 
@@ -107,20 +116,43 @@ def submit(args: list[str]) -> int:
 def _submit(cfg: DictConfig, opts: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="hpray-ship-") as tmp:
         shipped = bundle_hpray(Path(tmp)) if opts.ship_hpray else None
-        return _submit_with(cfg, opts, shipped)
+        try:
+            name = check_submittable(cfg)
+            env = make_runtime_env(opts.working_dir, opts.pip, opts.env, opts.stop_wait, shipped)
+        except ConfigError as err:
+            print(f"hpray: invalid config: {err}", file=sys.stderr)
+            return EXIT_CONFIG
+        command = entrypoint(opts.overrides, fresh=opts.fresh, shipped=shipped is not None)
+        return _send(opts, command, env, name)
 
 
-def _submit_with(cfg: DictConfig, opts: argparse.Namespace, shipped: str | None) -> int:
+def _submit_app(opts: argparse.Namespace, app: list[str]) -> int:
+    """A Hydra app's sweep as the job: its command as it is, with hpray's job settings."""
     try:
-        name = check_submittable(cfg)
-        env = make_runtime_env(opts.working_dir, opts.pip, opts.env, opts.stop_wait, shipped)
+        if not app or opts.overrides or opts.fresh:
+            raise ConfigError(
+                "--",
+                "after -- goes the app's whole command and its overrides, before it only "
+                "hpray submit's options: hpray submit --working-dir . -- python src/train.py "
+                "-m hparams_search=<name>.",
+            )
+        with tempfile.TemporaryDirectory(prefix="hpray-ship-") as tmp:
+            shipped = bundle_hpray(Path(tmp)) if opts.ship_hpray else None
+            env = make_runtime_env(opts.working_dir, opts.pip, opts.env, opts.stop_wait, shipped)
+            if shipped:  # and the sweeper the app's -m finds through Hydra's plugin namespace
+                env["py_modules"].append(bundle_sweeper(Path(tmp)))
+            name = Path(app[1]).stem if len(app) > 1 else "app"
+            return _send(opts, shlex.join(app), env, name)
     except ConfigError as err:
         print(f"hpray: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+def _send(opts: argparse.Namespace, command: str, env: dict[str, Any], name: str) -> int:
+    """Submit ``command`` as a job, then follow it to its end (unless --no-wait)."""
     from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
 
-    command = entrypoint(opts.overrides, fresh=opts.fresh, shipped=shipped is not None)
     job_id = opts.submission_id or f"hpray-{name}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
     try:
         client = JobSubmissionClient(opts.address)
@@ -141,7 +173,7 @@ def _submit_with(cfg: DictConfig, opts: argparse.Namespace, shipped: str | None)
         f"[hpray] submitted job {job_id} to {opts.address}: {command}\n"
         f"[hpray]   follow: ray job logs --address {opts.address} -f {job_id}\n"
         f"[hpray]   stop:   ray job stop --address {opts.address} {job_id}  "
-        "(the study is saved; submit the same overrides again, without --fresh, to resume it)",
+        "(the study is saved; submit the same command again, without --fresh, to resume it)",
         file=sys.stderr,
     )
     if opts.no_wait:
@@ -259,3 +291,13 @@ def bundle_hpray(into: Path) -> str:
     if not (target / "conf").is_dir():
         shutil.copytree(Path(str(files("hpray.conf"))), target / "conf", ignore=skip)
     return str(target)
+
+
+def bundle_sweeper(into: Path) -> str:
+    """A copy of hpray's Hydra sweeper plugin (``hydra_plugins/hpray_sweeper``) to upload."""
+    import hydra_plugins.hpray_sweeper as plugin
+
+    target = into / "hydra_plugins" / "hpray_sweeper"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(Path(plugin.__file__).parent, target, ignore=skip)
+    return str(target.parent)

@@ -39,6 +39,8 @@ FREE_KEYS = (
     "k8s",
     "tracking",
     "hydra",
+    "app.command",  # a Hydra app's: how it was started (the script's path as typed)
+    "app.sweep_dir",  # and where its trials write (kept from the first run on resume)
 )
 
 

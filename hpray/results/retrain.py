@@ -25,7 +25,14 @@ from hpray.config.prepare import trial_function
 from hpray.config.settings import study_settings
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.results.best import trial_config
-from hpray.store.layout import BEST_FILE, FINAL, read_best, trial_dir_name
+from hpray.store.layout import (
+    BEST_FILE,
+    BEST_OVERRIDES_FILE,
+    FINAL,
+    read_best,
+    stored_config,
+    trial_dir_name,
+)
 from hpray.trial.builtin import make_learner
 from hpray.trial.runner import run_final
 
@@ -153,6 +160,15 @@ def main(args: list[str]) -> int:
     name = f"{FINAL}_{opts.trial}" if opts.trial else FINAL
     source = trial_dir_name(opts.trial) if opts.trial else BEST_FILE
     try:
+        app = (stored_config(directory) or {}).get("app")
+        if app:  # its best.yaml is the app's own config, and the app runs itself
+            raise ConfigError(
+                str(directory),
+                "is the sweep of a Hydra app; run its best trial with the app itself: "
+                f"python <the app's script> --config-path {directory.absolute()} "
+                f"--config-name best (or: {app.get('command', 'python <script>')} and the "
+                f"overrides in {directory / BEST_OVERRIDES_FILE}).",
+            )
         config = trial_config(directory, opts.trial) if opts.trial else read_best(directory)
         if config is None and opts.trial:
             raise ConfigError(

@@ -24,11 +24,13 @@ import pytest
 
 from hpray.trial.state import result_rows
 from tests.helpers.cluster import Cluster
+from tests.helpers.drivers import app_env
 from tests.helpers.studies import assert_trained_once, summary
 
 pytestmark = pytest.mark.integration
 
 WORKERS = ("127.0.0.2", "127.0.0.3")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 # A fixed, quick model: the tests are about where trials run and how they survive, not scores.
 STUDY = (
     "scheduler=fifo",
@@ -131,6 +133,36 @@ def test_trials_spread_over_the_workers_and_the_study_completes(
     nodes = {r["node_ip"] for d in directory.glob("trial_*") for r in raw_history(d)}
     assert nodes == set(WORKERS), nodes  # both workers, and never the CPU-less head
     assert cluster.token not in out
+
+
+def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, storage: Path) -> None:
+    """`hpray submit --working-dir . -- python train.py -m ...`: the app travels as the job's
+    working directory; its trials run on the workers."""
+    project = storage.parent / "app"
+    shutil.copytree(EXAMPLES / "hydra_plain", project)
+    code, out = finish(
+        cluster.submit(
+            project,
+            "--working-dir=.",
+            f"--env=PYTHONPATH={app_env()['PYTHONPATH']}",  # an editable hpray's sweeper
+            "--",
+            "python",
+            "train.py",
+            "-m",
+            "hparams_search=diabetes",
+            f"hydra.sweeper.study.storage={storage}",
+            "hydra.sweeper.study.shared_storage=true",
+            "hydra.sweeper.study.num_samples=3",
+            "hydra.sweeper.scheduler=fifo",
+            "epochs=3",
+        )
+    )
+    assert code == 0, out
+    directory = storage / "diabetes_plain"
+    check_complete(directory, trials=3, epochs=3)
+    nodes = {r["node_ip"] for d in directory.glob("trial_*") for r in raw_history(d)}
+    assert nodes <= set(WORKERS) and nodes, nodes  # never the CPU-less head
+    assert (directory / "best.yaml").is_file()
 
 
 def wait_until(ready: Any, proc: Any, timeout: float = 180) -> Any:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hpray.results.retrain import main as retrain
 from tests.helpers.drivers import Driver, app_env
 from tests.helpers.studies import assert_trained_once, history, results, summary
 
@@ -27,13 +28,8 @@ def sweep(tmp_path: Path, app: Path, *overrides: str) -> tuple[int, str]:
 
 
 def test_a_plain_app_reporting_each_epoch_is_tuned_with_asha(tmp_path: Path) -> None:
-    code, err = sweep(
-        tmp_path,
-        PLAIN,
-        "hparams_search=diabetes",
-        "hydra.sweeper.study.num_samples=4",
-        "epochs=6",
-    )
+    args = ("hparams_search=diabetes", "hydra.sweeper.study.num_samples=4")
+    code, err = sweep(tmp_path, PLAIN, *args, "epochs=6")
     assert code == 0, err[-3000:]
     study = tmp_path / "studies" / "diabetes_plain"
     rows = results(study)
@@ -73,6 +69,14 @@ def test_a_plain_app_reporting_each_epoch_is_tuned_with_asha(tmp_path: Path) -> 
     assert config["optimizer"]["lr"] == pytest.approx(best["params"]["optimizer.lr"])
     line = (study / "best_overrides.txt").read_text()
     assert f"model.hidden={best['params']['model.hidden']}" in line and str(PLAIN) in line
+    assert retrain([str(study)]) == 2  # the app runs its best itself: said, not attempted
+    # The same command again: complete, nothing rerun. Other app overrides: refused, untouched.
+    code, err = sweep(tmp_path, PLAIN, *args, "epochs=6")
+    assert code == 0 and "already complete; nothing to run" in err, err[-2000:]
+    written = (study / "best.yaml").stat().st_mtime_ns
+    code, err = sweep(tmp_path, PLAIN, *args, "epochs=7")
+    assert code == 2 and "app.overrides" in err, err[-2000:]
+    assert len(results(study)) == 4 and (study / "best.yaml").stat().st_mtime_ns == written
 
 
 def test_an_app_written_for_the_optuna_sweeper_runs_with_one_line_changed(

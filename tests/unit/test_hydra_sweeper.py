@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
@@ -105,3 +107,24 @@ def test_sweeps_on_the_command_line_join_the_space() -> None:
     fixed, swept = split_arguments(["hparams_search=x", "model.lr=interval(0.1,1)", "seed=3"])
     assert fixed == ["hparams_search=x", "seed=3"]
     assert swept == {"model.lr": "interval(0.1,1)"}
+
+
+def test_an_optuna_storage_keeps_the_optuna_study_in_that_database(tmp_path: Path) -> None:
+    import optuna
+
+    from hpray.config.prepare import search_plan
+    from hpray.config.settings import study_settings
+    from hpray.space import parse_space
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    config = study_config(
+        {"storage": url, "study_name": "kept", "params": {"model.lr": "interval(0.1, 1)"}},
+        APP,
+        "app",
+    )
+    plan = search_plan(config["searcher"], study_settings(config), parse_space(config["space"]))
+    searcher = plan.search_alg.searcher.searcher  # generator -> concurrency limit -> OptunaSearch
+    proposed = searcher.suggest("t1")
+    searcher.on_trial_complete("t1", {"val/acc": 0.5, **proposed})
+    trials = optuna.load_study(study_name="kept", storage=url).trials
+    assert [(t.params, t.value) for t in trials] == [(proposed, 0.5)]

@@ -285,3 +285,22 @@ def test_hpray_k8s_exits_2_on_bad_input_and_writes_nothing(tmp_path: Path) -> No
     assert not out.exists()
     assert main([f"--out={out}", "study.name=ok"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["job.yaml", "pvc.yaml", "rayjob.yaml"]
+
+
+def test_the_pods_can_run_a_hydra_app_s_own_sweep(tmp_path: Path) -> None:
+    from hpray.deploy.k8s import main
+
+    out = tmp_path / "out"
+    app = ["python", "src/train.py", "-m", "hparams_search=mnist_optuna"]
+    assert main([f"--out={out}", "study.name=mnist", "k8s.image=me/app:1", "--", *app]) == 0
+    job = yaml.safe_load((out / "job.yaml").read_text())
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    stored = [
+        "hydra.sweeper.study.storage=/mnt/hpray/studies",
+        "hydra.sweeper.study.shared_storage=true",
+    ]
+    assert command == [*app, *stored]
+    rayjob = yaml.safe_load((out / "rayjob.yaml").read_text())
+    assert shlex.split(rayjob["spec"]["entrypoint"]) == command
+    assert rayjob["metadata"]["name"] == "hpray-mnist"
+    assert main([f"--out={tmp_path / 'none'}", "--"]) == 2

@@ -106,3 +106,12 @@ def test_a_job_s_end_maps_to_the_contract_s_exit_codes() -> None:
     assert job_exit_code(info(JobStatus.FAILED, 75)) == 75
     assert job_exit_code(info(JobStatus.FAILED, 1)) == 1
     assert job_exit_code(info(JobStatus.FAILED, None)) == 1  # e.g. the supervisor died
+
+
+def test_an_app_s_command_goes_after_the_double_dash(capsys: pytest.CaptureFixture[str]) -> None:
+    assert submit([NOWHERE, "--"]) == 2
+    assert submit([NOWHERE, "study.name=x", "--", "python", "train.py", "-m"]) == 2
+    assert "after -- goes the app's whole command" in capsys.readouterr().err
+    # Its command itself is not composed here: a job that cannot reach the cluster is exit 1.
+    assert submit([NOWHERE, "--no-wait", "--", "python", "src/train.py", "-m", "a=b"]) == 1
+    assert "could not submit to http://127.0.0.1:9" in capsys.readouterr().err
