@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
+from hpray.driver import signals
+from hpray.errors import EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 
-from hpray.config.compose import compose
-from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 USAGE = """usage: hpray VERB [ARGS...]
 
@@ -36,6 +38,16 @@ exit codes: 0 complete, 2 invalid config or input, 75 interrupted (resumable), 1
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    # First: a signal from here on, before Ray starts, stops the run with exit 75.
+    signals.interrupting()
+    try:
+        _main(argv)
+    except KeyboardInterrupt:
+        print("hpray: interrupted; nothing was left half done", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _main(argv: Sequence[str] | None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(USAGE, end="")
@@ -65,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def tune(args: list[str]) -> int:
     """``hpray tune``: compose the config with Hydra's own command line, then run the study."""
+    from hpray.config.compose import compose
+
     fresh = "--fresh" in args
     return compose(
         [a for a in args if a != "--fresh"], lambda cfg: run_task(cfg, fresh), prog="hpray tune"

@@ -1,4 +1,9 @@
-"""A one-line progress report while a study runs: trials running/done and the best so far."""
+"""Progress while a study runs: trials done, stopped, errored and running, and the best so far.
+
+A few lines a minute however many trials end: a line when a trial ends at most every
+``gap_s`` seconds, and every ``every_s`` seconds otherwise; in an interactive terminal, a bar
+(tqdm) redrawn in place instead.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,24 @@ from typing import Any
 from ray import tune
 from ray.tune.experiment import Trial
 
+REDRAW_S = 0.5  # a terminal's bar
+
 
 class Progress(tune.Callback):
-    """Prints a line when a trial ends, and at most every ``every_s`` seconds otherwise."""
+    """Prints a line when a trial ends (at most every ``gap_s``), else every ``every_s``."""
 
     def __init__(
-        self, metric: str, mode: str, total: int, budget: int, every_s: float = 15.0
+        self,
+        metric: str,
+        mode: str,
+        total: int,
+        budget: int,
+        every_s: float = 30.0,
+        gap_s: float = 5.0,
     ) -> None:
         self.metric, self.mode, self.total, self.budget = metric, mode, total, budget
-        self.every_s = every_s
+        self.every_s, self.gap_s = every_s, gap_s
+        self._bar: Any = None  # a tqdm bar when stderr is a terminal; never pickled
         self.bests: dict[str, float] = {}  # each trial's best value; diverged trials removed
         self.last_print = time.monotonic()
         self.peak = 0  # most trials seen running at once: shows how the resources packed
@@ -30,6 +44,9 @@ class Progress(tune.Callback):
         pick = max if self.mode == "max" else min
         trial_id = pick(self.bests, key=self.bests.__getitem__)
         return self.bests[trial_id], trial_id
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_bar": None}
 
     def get_state(self) -> dict[str, Any] | None:
         return {"bests": dict(self.bests), "peak": self.peak}
@@ -48,24 +65,46 @@ class Progress(tune.Callback):
             if old is None or (value > old if self.mode == "max" else value < old):
                 self.bests[trial.trial_id] = float(value)
         self.peak = max(self.peak, sum(t.status == Trial.RUNNING for t in trials))
-        if time.monotonic() - self.last_print >= self.every_s:
-            self._print(trials)
+        self._show(trials, self.every_s)
 
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._print(trials)
+        self._show(trials, self.gap_s)
 
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._print(trials)
+        self._show(trials, self.gap_s)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
+        self._show(trials, 0.0)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
         print(f"[hpray] ran up to {self.peak} trials at a time", file=sys.stderr, flush=True)
 
-    def _print(self, trials: list[Trial]) -> None:
+    def _show(self, trials: list[Trial], after_s: float) -> None:
+        if sys.stderr.isatty():
+            if time.monotonic() - self.last_print >= min(after_s, REDRAW_S):
+                self._draw(trials)
+        elif time.monotonic() - self.last_print >= after_s:
+            self._print(trials)
+
+    def _draw(self, trials: list[Trial]) -> None:
+        from tqdm import tqdm  # a terminal's bar, redrawn in place at most a few times a second
+
         self.last_print = time.monotonic()
+        if self._bar is None:
+            self._bar = tqdm(total=max(self.total, len(trials)), file=sys.stderr, unit="trial")
+        done, stopped, errored, running, best = self._counts(trials)
+        self._bar.total = max(self.total, len(trials))
+        self._bar.n = done
+        self._bar.set_postfix_str(
+            f"{stopped} stopped early, {errored} errored, {running} running | {best}"
+        )  # redraws: at most every REDRAW_S
+
+    def _counts(self, trials: list[Trial]) -> tuple[int, int, int, int, str]:
         done = [t for t in trials if t.status in (Trial.TERMINATED, Trial.ERROR)]
         stopped = sum(
             t.status == Trial.TERMINATED and (t.last_result or {}).get("epoch", 0) < self.budget
@@ -78,10 +117,14 @@ class Progress(tune.Callback):
             if self.best
             else "no result yet"
         )
+        return len(done), stopped, errored, running, best
+
+    def _print(self, trials: list[Trial]) -> None:
+        self.last_print = time.monotonic()
+        done, stopped, errored, running, best = self._counts(trials)
         print(
-            f"[hpray] {len(done)}/{max(self.total, len(trials))} done "
-            f"({stopped} stopped early, {errored} errored), "
-            f"{running} running | {best}",
+            f"[hpray] {done}/{max(self.total, len(trials))} done "
+            f"({stopped} stopped early, {errored} errored), {running} running | {best}",
             file=sys.stderr,
             flush=True,
         )

@@ -10,16 +10,18 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from typing import Any
 
 import yaml
 
 from hpray.config.prepare import Study
-from hpray.driver import resume, storage
+from hpray.driver import phases, resume, signals, storage
 from hpray.driver.lighter import lighter_driver
 from hpray.driver.lock import StudyBusy, StudyLock
 from hpray.driver.tuner import make_tuner, ray_resources, ray_session
 from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from hpray.results.report import write_outputs
+from hpray.results.trials import write_summary
 from hpray.search.grow import growing_to
 from hpray.store.layout import CONFIG_FILE, read_summary
 from hpray.store.location import StudyDir
@@ -35,6 +37,11 @@ def run_reporting(study: Study, fresh: bool = False) -> int:
     except KeyboardInterrupt:
         print("hpray: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except SystemExit as exit_:
+        if exit_.code != signal.SIGTERM:  # Ray's own SIGTERM handler, in place while it starts
+            raise
+        print("hpray: terminated; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
         return EXIT_ERROR
@@ -43,6 +50,10 @@ def run_reporting(study: Study, fresh: bool = False) -> int:
 def run(study: Study, fresh: bool = False) -> int:
     """Run (or resume) the study; returns the exit code of the contract."""
     started = time.monotonic()
+    clock = phases.restart()
+    # Once the trials are over, a signal waits for the outputs; the handlers in place before
+    # the run (Ray's start replaces SIGTERM's) come back after it.
+    outputs = signals.Deferred(restore=signals.handlers())
     directory = study.location
     settings = study.settings
     try:
@@ -58,16 +69,36 @@ def run(study: Study, fresh: bool = False) -> int:
             return EXIT_OK
         storage.check_writable(directory)
         StudyLock(directory).check_not_owned_here()  # a second driver here: refused before Ray
+        clock.mark("ray_init")
         with ray_session(study.ray):
+            clock.mark("ray_ready")
             storage.check_shared(directory.parent, settings.shared_storage)
             with StudyLock(directory):
-                _fit(study, directory)
+                _fit(study, directory, outputs)
+                clock.mark("fit_end")
+        clock.mark("shut_down")
+        summary = write_outputs(
+            directory, settings, study.plan.num_samples, wall_s=time.monotonic() - started
+        )
+        clock.mark("outputs_written")
+        summary = {**summary, "phases": clock.durations()}
+        write_summary(directory, summary)
+        code = _exit_code(summary, directory)
+        signals.decide(code)
     except StudyBusy as busy:
         print(f"hpray: {busy}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    summary = write_outputs(
-        directory, settings, study.plan.num_samples, wall_s=time.monotonic() - started
-    )
+    finally:
+        outputs.__exit__()
+    if outputs.received:
+        print(
+            "[hpray] a signal came while the study's outputs were written; they are complete",
+            file=sys.stderr,
+        )
+    return code
+
+
+def _exit_code(summary: dict[str, Any], directory: StudyDir) -> int:
     if summary["complete"]:
         resume.remove_placeholders(directory)
     else:
@@ -83,7 +114,7 @@ def run(study: Study, fresh: bool = False) -> int:
     return EXIT_OK
 
 
-def _fit(study: Study, directory: StudyDir) -> None:
+def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> None:
     resources = ray_resources(study.resources, study.uses_torch)
     (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
     print(
@@ -91,11 +122,13 @@ def _fit(study: Study, directory: StudyDir) -> None:
         f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
         file=sys.stderr,
     )
+    outputs.__enter__()  # left in run's finally
     tuner = make_tuner(study, resources, directory)
     # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
     # A restored search (restored inside fit) grows to the study's trial count.
     with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
         tuner.fit()
+        outputs.defer()  # from here a signal waits for the outputs
 
 
 @contextlib.contextmanager

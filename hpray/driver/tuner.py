@@ -15,8 +15,9 @@ from ray import tune
 from hpray import internals
 from hpray.config.prepare import Study
 from hpray.config.schema import RaySettings, Resources
-from hpray.driver import resume
+from hpray.driver import resume, signals
 from hpray.driver.lighter import TensorBoardLogger
+from hpray.driver.phases import FirstResult
 from hpray.driver.progress import Progress
 from hpray.driver.scheduler_state import SchedulerState
 from hpray.store.layout import trial_dir_name
@@ -36,8 +37,12 @@ def ray_session(ray_cfg: RaySettings) -> Iterator[None]:
     """Ray for the study: the configured cluster, or a local Ray shut down afterwards."""
     for name, value in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
-    started_ray = connect(ray_cfg)
+    with signals.watched() as signalled:
+        started_ray = connect(ray_cfg)
+        interrupted = signalled()  # during Ray's start, where Python may drop its exception
     try:
+        if interrupted:
+            raise KeyboardInterrupt
         yield
     finally:
         if started_ray:
@@ -95,6 +100,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
                 ),
                 *study.tracking,
                 TensorBoardLogger(),
+                FirstResult(),  # stateless, so last: studies started before it restore alike
             ],
         ),
     )

@@ -1,0 +1,66 @@
+"""How long each phase of a run took, for summary.json: what a user waits for, and where.
+
+``before_ray`` runs from the process's start (the interpreter, imports, composing and checking
+the config) to ``ray.init``; ``ray_start`` is Ray's start (or joining a cluster);
+``first_trial`` ends with the first result any trial reports (a trial process started, imported
+what it trains with and trained an epoch); ``trials`` ends when Ray Tune's fit returns;
+``shutdown`` is Ray's shutdown; ``results`` is writing results.csv, summary.json, best.yaml and
+report.html (from the study directory, once Ray is down). A resumed study whose experiment predates the phase clock has no
+``first_trial``: its trials phase starts when Ray is ready.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psutil
+from ray import tune
+
+ORDER = ("ray_init", "ray_ready", "first_result", "fit_end", "shut_down", "outputs_written")
+NAMES = ("before_ray", "ray_start", "first_trial", "trials", "shutdown", "results")
+
+
+class Phases:
+    """Wall-clock marks of one run of the driver, from the process's start."""
+
+    def __init__(self) -> None:
+        self.started = psutil.Process().create_time()
+        self.marks: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, time.time())
+
+    def durations(self) -> dict[str, float]:
+        """Seconds per phase reached, in order; a phase without its mark joins the next."""
+        out, since = {}, self.started
+        for mark, name in zip(ORDER, NAMES, strict=True):
+            at = self.marks.get(mark)
+            if at is not None:
+                out[name] = round(at - since, 3)
+                since = at
+        return out
+
+
+_current = Phases()  # this process's run; replaced by each run of the driver
+
+
+def current() -> Phases:
+    return _current
+
+
+def restart() -> Phases:
+    """A new clock for a run (the process's start stays its first mark)."""
+    global _current
+    _current = Phases()
+    return _current
+
+
+class FirstResult(tune.Callback):
+    """Marks the first result of the run; stateless, so a restored experiment's copy marks the
+    clock of the process that restored it."""
+
+    def on_trial_result(
+        self, iteration: int, trials: Any, trial: Any, result: Any, **info: Any
+    ) -> None:
+        current().mark("first_result")
