@@ -5,8 +5,8 @@ the config) to ``ray.init``; ``ray_start`` is Ray's start (or joining a cluster)
 ``first_trial`` ends with the first result any trial reports (a trial process started, imported
 what it trains with and trained an epoch); ``trials`` ends when Ray Tune's fit returns;
 ``shutdown`` is Ray's shutdown; ``results`` is writing results.csv, summary.json, best.yaml and
-report.html (from the study directory, once Ray is down). A resumed study whose experiment predates the phase clock has no
-``first_trial``: its trials phase starts when Ray is ready.
+report.html (from the study directory, once Ray is down). A resumed study whose experiment
+predates the phase clock has no ``first_trial``: its trials phase starts when Ray is ready.
 """
 
 from __future__ import annotations
