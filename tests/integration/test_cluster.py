@@ -152,14 +152,14 @@ def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, stor
             "hparams_search=diabetes",
             f"hydra.sweeper.study.storage={storage}",
             "hydra.sweeper.study.shared_storage=true",
-            "hydra.sweeper.study.num_samples=3",
+            "hydra.sweeper.study.num_samples=2",
             "hydra.sweeper.scheduler=fifo",
-            "epochs=3",
+            "epochs=2",
         )
     )
     assert code == 0, out
     directory = storage / "diabetes_plain"
-    check_complete(directory, trials=3, epochs=3)
+    check_complete(directory, trials=2, epochs=2)
     nodes = {r["node_ip"] for d in directory.glob("trial_*") for r in raw_history(d)}
     assert nodes <= set(WORKERS) and nodes, nodes  # never the CPU-less head
     assert (directory / "best.yaml").is_file()
