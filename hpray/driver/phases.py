@@ -4,9 +4,10 @@
 the config) to ``ray.init``; ``ray_start`` is Ray's start (or joining a cluster);
 ``first_trial`` ends with the first result any trial reports (a trial process started, imported
 what it trains with and trained an epoch); ``trials`` ends when Ray Tune's fit returns;
-``shutdown`` is Ray's shutdown; ``results`` is writing results.csv, summary.json, best.yaml and
-report.html (from the study directory, once Ray is down). A resumed study whose experiment
-predates the phase clock has no ``first_trial``: its trials phase starts when Ray is ready.
+``shutdown`` is Ray's shutdown and ``results`` writing results.csv, summary.json, best.yaml and
+report.html (from the study's directory), side by side: both count from the trials' end. A
+resumed study whose experiment predates the phase clock has no ``first_trial``: its trials
+phase starts when Ray is ready.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ray import tune
 
 ORDER = ("ray_init", "ray_ready", "first_result", "fit_end", "shut_down", "outputs_written")
 NAMES = ("before_ray", "ray_start", "first_trial", "trials", "shutdown", "results")
+SIDE_BY_SIDE = ("shut_down", "outputs_written")
 
 
 class Phases:
@@ -32,13 +34,15 @@ class Phases:
         self.marks.setdefault(name, time.time())
 
     def durations(self) -> dict[str, float]:
-        """Seconds per phase reached, in order; a phase without its mark joins the next."""
+        """Seconds per phase reached, in order; a phase without its mark joins the next. Ray's
+        shutdown and the results run side by side: both count from the trials' end."""
         out, since = {}, self.started
         for mark, name in zip(ORDER, NAMES, strict=True):
             at = self.marks.get(mark)
             if at is not None:
                 out[name] = round(at - since, 3)
-                since = at
+                if mark not in SIDE_BY_SIDE:
+                    since = at
         return out
 
 

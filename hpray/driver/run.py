@@ -70,17 +70,19 @@ def run(study: Study, fresh: bool = False) -> int:
         storage.check_writable(directory)
         StudyLock(directory).check_not_owned_here()  # a second driver here: refused before Ray
         clock.mark("ray_init")
-        with ray_session(study.ray):
+        with ray_session(study.ray) as session:
             clock.mark("ray_ready")
             storage.check_shared(directory.parent, settings.shared_storage)
             with StudyLock(directory):
                 _fit(study, directory, outputs)
                 clock.mark("fit_end")
-        clock.mark("shut_down")
-        summary = write_outputs(
-            directory, settings, study.plan.num_samples, wall_s=time.monotonic() - started
-        )
-        clock.mark("outputs_written")
+            # The outputs need only the study's directory: written while Ray shuts down.
+            session.end_in_background(lambda: clock.mark("shut_down"))
+            summary = write_outputs(
+                directory, settings, study.plan.num_samples, wall_s=time.monotonic() - started
+            )
+            clock.mark("outputs_written")
+            session.join()
         summary = {**summary, "phases": clock.durations()}
         write_summary(directory, summary)
         code = _exit_code(summary, directory)

@@ -6,7 +6,8 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ray
@@ -32,21 +33,50 @@ RAY_ENV_DEFAULTS = {
 }
 
 
+class RaySession:
+    """The Ray a study runs on; a local one this run started can end beside other work."""
+
+    def __init__(self, started: bool) -> None:
+        self.started = started  # this run started a local Ray, which it shuts down
+        self._ending: threading.Thread | None = None
+
+    def end_in_background(self, then: Callable[[], None]) -> None:
+        """Shut the local Ray down in a thread, then call ``then``: the study's outputs are
+        written from its directory meanwhile, not after (Ray stops its processes one kind at a
+        time, a second or more)."""
+        if not self.started:
+            then()
+            return
+        self.started = False
+
+        def end() -> None:
+            ray.shutdown()
+            then()
+
+        self._ending = threading.Thread(target=end, name="hpray-ray-shutdown", daemon=True)
+        self._ending.start()
+
+    def join(self) -> None:
+        if self._ending is not None:
+            self._ending.join()
+
+
 @contextlib.contextmanager
-def ray_session(ray_cfg: RaySettings) -> Iterator[None]:
+def ray_session(ray_cfg: RaySettings) -> Iterator[RaySession]:
     """Ray for the study: the configured cluster, or a local Ray shut down afterwards."""
     for name, value in RAY_ENV_DEFAULTS.items():
         os.environ.setdefault(name, value)
     with signals.watched() as signalled:
-        started_ray = connect(ray_cfg)
+        session = RaySession(connect(ray_cfg))
         interrupted = signalled()  # during Ray's start, where Python may drop its exception
     try:
         if interrupted:
             raise KeyboardInterrupt
-        yield
+        yield session
     finally:
-        if started_ray:
+        if session.started:
             ray.shutdown()
+        session.join()
 
 
 def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -> tune.Tuner:
