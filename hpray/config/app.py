@@ -21,7 +21,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from hpray.config.optuna_sweeper import settings_from_sweeper
+from hpray.config.optuna_sweeper import put, settings_from_sweeper
 from hpray.config.schema import K8sSettings, RaySettings, StudySettings
 from hpray.errors import ConfigError
 
@@ -208,17 +208,7 @@ def _space(own: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     space: dict[str, Any] = {}
     for source, where in ((own, "space"), (params, "params")):
         for key, value in _flat_keys(source).items():
-            node = space
-            *parents, last = key.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
-                if not isinstance(node, dict):
-                    raise ConfigError(f"{WHERE}.{where}.{key}", "sets a key inside a value.")
-            if last in node:
-                raise ConfigError(
-                    f"{WHERE}.{where}.{key}", "is given twice (in space and in params)."
-                )
-            node[last] = value
+            put(space, key, value, f"{WHERE}.{where}.{key}")
     return space
 
 

@@ -54,12 +54,22 @@ def space_from_params(params: Mapping[str, Any], where: str = WHERE) -> dict[str
             override = parser.parse_override(f"{key}={text}")
         except HydraException as err:
             raise ConfigError(f"{where}.{key}", f"{text!r} is not Hydra's grammar: {err}") from err
-        node = space
-        *parents, last = str(key).split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = leaf(override, f"{where}.{key}")
+        put(space, str(key), leaf(override, f"{where}.{key}"), f"{where}.{key}")
     return space
+
+
+def put(tree: dict[str, Any], path: str, value: Any, key: str) -> None:
+    """Set ``path`` (dotted) in ``tree``, making the nodes on the way; ``key`` names it in an
+    error (a path given twice, or one inside another's value)."""
+    node = tree
+    *parents, last = path.split(".")
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(key, "sets a key inside another key's value.")
+    if last in node:
+        raise ConfigError(key, "is given twice (space and params name the same key).")
+    node[last] = value
 
 
 def leaf(override: Override, key: str) -> Any:

@@ -66,7 +66,7 @@ class Session:
         restore(self.trial, self.device, self.sink)
 
     def report(self, metrics: Mapping[str, Any], checkpoint: Mapping[str, Any] | None) -> None:
-        values = {str(k): _plain(v) for k, v in metrics.items()}
+        values = {str(k): plain_number(v) for k, v in metrics.items()}
         # ASHA counts epochs: the function's own, else its reports since the start.
         values["epoch"] = int(values.get("epoch", self.trial.epoch + 1))
         if self.metric is not None and self.metric not in values:
@@ -150,7 +150,7 @@ def get_checkpoint() -> dict[str, Any] | None:
     return None if _current is None else _current.saved.state
 
 
-def _plain(value: Any) -> Any:
+def plain_number(value: Any) -> Any:
     """A number of numpy or torch as a Python number, so the history stores as JSON."""
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
         return value.item()

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from hpray import space
 from hpray.config.build import locate
-from hpray.trial.api import Session, TrialStopped, report, session
+from hpray.trial.api import Session, TrialStopped, plain_number, report, session
 from hpray.trial.context import trial_device
 
 
@@ -84,8 +84,7 @@ def final_metrics(returned: Any, metric: str) -> dict[str, Any] | None:
         return None
     if isinstance(returned, Mapping):
         return dict(returned)
-    if getattr(returned, "ndim", None) == 0 and hasattr(returned, "item"):
-        returned = returned.item()  # a numpy or torch scalar (Lightning's logged metrics)
+    returned = plain_number(returned)  # a numpy or torch scalar (Lightning's logged metrics)
     if isinstance(returned, (int, float)) and not isinstance(returned, bool):
         return {metric: float(returned)}
     raise TypeError(
