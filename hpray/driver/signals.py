@@ -20,6 +20,7 @@ import contextlib
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -68,6 +69,34 @@ def _drain(fd: int) -> bytes:
         while chunk := os.read(fd, 512):
             data += chunk
     return data
+
+
+def rearm() -> None:
+    """Put the handlers in place again at the C level: Ray's shutdown resets SIGTERM's to the
+    default (the process would die of it) while Python still lists its own handler."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.getsignal(signum))
+
+
+def rearm_when_lost(worker: threading.Thread, limit_s: float = 5.0) -> None:
+    """While ``worker`` shuts Ray down, put SIGTERM's handler back as soon as Ray drops it
+    (Linux shows it in /proc/self/status), so no signal finds the default there."""
+    deadline = time.monotonic() + limit_s
+    while worker.is_alive() and time.monotonic() < deadline and _caught(signal.SIGTERM):
+        time.sleep(0.002)
+    rearm()
+
+
+def _caught(signum: int) -> bool:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    except OSError:
+        pass
+    return False  # cannot tell: put the handlers back at once
 
 
 def decide(code: int) -> None:

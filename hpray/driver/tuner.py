@@ -55,10 +55,12 @@ class RaySession:
 
         self._ending = threading.Thread(target=end, name="hpray-ray-shutdown", daemon=True)
         self._ending.start()
+        signals.rearm_when_lost(self._ending)
 
     def join(self) -> None:
         if self._ending is not None:
             self._ending.join()
+        signals.rearm()
 
 
 @contextlib.contextmanager
@@ -76,7 +78,7 @@ def ray_session(ray_cfg: RaySettings) -> Iterator[RaySession]:
     finally:
         if session.started:
             ray.shutdown()
-        session.join()
+        session.join()  # and the signal handlers Ray's shutdown dropped put back
 
 
 def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -> tune.Tuner:
