@@ -29,7 +29,11 @@ def test_a_signal_before_ray_or_while_it_starts_exits_75(tmp_path: Path) -> None
     starting.wait_until(lambda: any(Path(starting.ray_dir).glob("session_*")))
     starting.proc.send_signal(signal.SIGTERM)
     assert starting.finish(timeout=60) == 75, starting.stderr[-3000:]
-    assert "Traceback" not in starting.stderr
+    # Python may print the SystemExit it dropped in an at-fork hook ("Exception ignored in
+    # _releaseLock"); hpray noticed the signal all the same and said so, with no error of its own.
+    assert "run the same command again to resume" in starting.stderr
+    frames = [line for line in starting.stderr.splitlines() if line.strip().startswith('File "')]
+    assert not any("/hpray/" in frame for frame in frames), starting.stderr[-3000:]
 
 
 def test_a_signal_after_the_last_trial_still_writes_the_outputs_and_exits_0(
