@@ -6,7 +6,6 @@ Everything else receives built objects or plain values. Config nodes arrive as p
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import re
 import warnings
@@ -22,6 +21,7 @@ from ray.tune.schedulers import TrialScheduler
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
 
 from hpray import internals
+from hpray.config.locate import locate
 from hpray.data import (
     CLASSIFICATION,
     FinalSplits,
@@ -230,15 +230,3 @@ def build_scheduler(node: Mapping[str, Any]) -> TrialScheduler:
     if not isinstance(scheduler, TrialScheduler):
         raise ConfigError("scheduler._target_", "must build a ray.tune.schedulers.TrialScheduler.")
     return scheduler
-
-
-def locate(key: str, path: str) -> Callable[..., Any]:
-    """The class or function at dotted ``path`` (the value of config key ``key``)."""
-    module, _, name = path.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ConfigError(key, f"cannot import {path!r}: check the dotted path.") from err
-    if not callable(found):
-        raise ConfigError(key, f"{path!r} is not a class or function.")
-    return found  # type: ignore[no-any-return]

@@ -23,9 +23,9 @@ from hpray.config.build import (
     build_tracking,
     is_estimator,
     load_folds,
-    locate,
 )
 from hpray.config.compose import resolve
+from hpray.config.locate import locate
 from hpray.config.schema import RaySettings, Resources, StudySettings
 from hpray.config.settings import ray_settings, study_settings, trial_resources
 from hpray.data import CLASSIFICATION, TASK_METRICS

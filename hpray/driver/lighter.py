@@ -13,6 +13,17 @@ pieces of Ray Tune's own bookkeeping took most of it on 2 CPUs (benchmarks/overh
   2 s instead (the snapshot period, which already bounds what a hard kill keeps from the study
   directory) and when the trial ends.
 
+Ray snapshots the experiment (every trial's state, the searcher's and the scheduler's) at a
+fixed period, or, by default, at 19 times what the last snapshot took with a floor of 10 s. A
+fixed 2 s rewrote a study of thousands of trials (a 50 MB snapshot) in full every 2 s and took
+a quarter of the driver; Ray's 10 s floor lets a small study's hard kill lose 10 s of results.
+hpray uses the adaptive period with a floor of ``SNAPSHOT_FLOOR_S``: small studies are
+snapshotted every 2 s, large ones at most 5% of the driver's time.
+
+With reused actors, Ray Tune hands a finished trial's actor to a trial whose own new actor is
+already starting, and kills the new one; with trials shorter than a process's start that
+repeats (internals.no_actor_stealing): the new actor is kept instead.
+
 Before the first trial, Ray's usage telemetry imports the MLflow, W&B, Comet and Aim
 integrations to name the callbacks it was given (about a second with mlflow installed, the
 driver's single busiest import); the callbacks are not tagged instead.
@@ -29,19 +40,27 @@ from ray.tune.logger import TBXLoggerCallback
 
 from hpray import internals
 
+SNAPSHOT_FLOOR_S = 2.0
+
 
 @contextlib.contextmanager
 def lighter_driver() -> Iterator[None]:
-    """While the block runs, trial checkpoints never force an experiment snapshot and Ray's
-    telemetry does not tag the callbacks."""
-    with internals.no_forced_snapshots(), internals.no_callback_tagging():
+    """While the block runs, trial checkpoints never force an experiment snapshot, the
+    snapshot period adapts from ``SNAPSHOT_FLOOR_S`` and Ray's telemetry does not tag the
+    callbacks."""
+    with (
+        internals.no_forced_snapshots(),
+        internals.snapshot_period_from(SNAPSHOT_FLOOR_S),
+        internals.no_actor_stealing(),
+        internals.no_callback_tagging(),
+    ):
         yield
 
 
 class TensorBoardLogger(TBXLoggerCallback):
     """Ray Tune's TensorBoard logger, flushing a trial's file at most every ``flush_s``."""
 
-    flush_s = 2.0
+    flush_s = SNAPSHOT_FLOOR_S
 
     def log_trial_start(self, trial: Any) -> None:
         super().log_trial_start(trial)

@@ -12,10 +12,10 @@ phase starts when Ray is ready.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
-import psutil
 from ray import tune
 
 ORDER = ("ray_init", "ray_ready", "first_result", "fit_end", "shut_down", "outputs_written")
@@ -27,7 +27,7 @@ class Phases:
     """Wall-clock marks of one run of the driver, from the process's start."""
 
     def __init__(self) -> None:
-        self.started = psutil.Process().create_time()
+        self.started = process_start()
         self.marks: dict[str, float] = {}
 
     def mark(self, name: str) -> None:
@@ -46,6 +46,23 @@ class Phases:
         return out
 
 
+def process_start() -> float:
+    """When this process started, on the wall clock, to the kernel's tick (10 ms).
+
+    Read from its start time in clock ticks since boot, against the boot-time clock now: a
+    create time on the wall clock (as psutil gives) rests on the boot time in whole seconds
+    and was up to a second off. Where /proc is missing: when this module was imported.
+    """
+    try:
+        with open("/proc/self/stat") as stat:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return _IMPORTED
+    return time.time() - age
+
+
+_IMPORTED = time.time()
 _current = Phases()  # this process's run; replaced by each run of the driver
 
 

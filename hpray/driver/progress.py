@@ -36,6 +36,7 @@ class Progress(tune.Callback):
         self.bests: dict[str, float] = {}  # each trial's best value; diverged trials removed
         self.last_print = time.monotonic()
         self.peak = 0  # most trials seen running at once: shows how the resources packed
+        self._running: set[Trial] = set()  # never pickled
 
     @property
     def best(self) -> tuple[float, str] | None:
@@ -46,7 +47,10 @@ class Progress(tune.Callback):
         return self.bests[trial_id], trial_id
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_bar": None}
+        return {**self.__dict__, "_bar": None, "_running": set()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({"_running": set(), **state})  # a study's older pickle lacks it
 
     def get_state(self) -> dict[str, Any] | None:
         return {"bests": dict(self.bests), "peak": self.peak}
@@ -64,8 +68,20 @@ class Progress(tune.Callback):
             old = self.bests.get(trial.trial_id)
             if old is None or (value > old if self.mode == "max" else value < old):
                 self.bests[trial.trial_id] = float(value)
-        self.peak = max(self.peak, sum(t.status == Trial.RUNNING for t in trials))
+        self._count_running(trial)
         self._show(trials, self.every_s)
+
+    def on_trial_start(
+        self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
+    ) -> None:
+        self._count_running(trial)
+
+    def _count_running(self, trial: Trial) -> None:
+        """The peak from the trials seen running, rechecked: a cost of the trials running,
+        not of the study's size (a study of thousands ends a trial many times a second)."""
+        self._running.add(trial)
+        self._running = {t for t in self._running if t.status == Trial.RUNNING}
+        self.peak = max(self.peak, len(self._running))
 
     def on_trial_complete(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any

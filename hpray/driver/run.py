@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -23,7 +24,7 @@ from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Con
 from hpray.results.report import write_outputs
 from hpray.results.trials import write_summary
 from hpray.search.grow import growing_to
-from hpray.store.layout import CONFIG_FILE, read_summary
+from hpray.store.layout import CONFIG_FILE, PLAN_FILE, read_summary
 from hpray.store.location import StudyDir
 
 
@@ -119,6 +120,8 @@ def _exit_code(summary: dict[str, Any], directory: StudyDir) -> int:
 def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> None:
     resources = ray_resources(study.resources, study.uses_torch)
     (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
+    plan = {"trials": study.plan.num_samples, "search": study.plan.description}
+    (directory / PLAN_FILE).write_text(json.dumps(plan))
     print(
         f"[hpray] study {directory}: {study.plan.description}; "
         f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",

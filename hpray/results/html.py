@@ -24,6 +24,40 @@ from hpray.results.trials import TrialRow
 from hpray.search.searchers import optuna_distribution
 from hpray.space.leaves import Param
 
+DRAWN = 500  # trials drawn one by one at most; a larger study is sampled (see ``sample``)
+BEST_DRAWN = 50
+TABLE_ROWS = 200
+
+
+def sample(rows: Sequence[TrialRow], mode: str, limit: int = DRAWN) -> tuple[list[TrialRow], str]:
+    """At most ``limit`` trials to draw one by one, and a note saying which when not all: the
+    best ``BEST_DRAWN`` and the rest spread evenly in trial order (a page of thousands of
+    curves and lines neither loads nor reads)."""
+    if len(rows) <= limit:
+        return list(rows), ""
+    best = set(id(r) for r in _ranked(rows, mode)[:BEST_DRAWN])
+    others = [r for r in rows if id(r) not in best]
+    step = len(others) / (limit - len(best))
+    spread = {id(others[int(i * step)]) for i in range(limit - len(best))}
+    kept = [r for r in rows if id(r) in best or id(r) in spread]
+    note = (
+        f" (the best {len(best)} of {len(rows)} trials and {len(kept) - len(best)} others spread "
+        "evenly in trial order; results.csv has them all)"
+    )
+    return kept, note
+
+
+def _even(rows: Sequence[TrialRow], limit: int) -> list[TrialRow]:
+    """``limit`` trials spread evenly in trial order: a sample that favours no value."""
+    step = max(1.0, len(rows) / limit)
+    return [rows[int(i * step)] for i in range(min(limit, len(rows)))]
+
+
+def _ranked(rows: Sequence[TrialRow], mode: str) -> list[TrialRow]:
+    """Trials with a finite best value, best first."""
+    scored = [r for r in rows if r.best is not None and math.isfinite(r.best)]
+    return sorted(scored, key=lambda r: r.best, reverse=mode == "max")  # type: ignore[arg-type,return-value]
+
 
 def optuna_study(rows: Sequence[TrialRow], params: Sequence[Param], mode: str) -> optuna.Study:
     """The trials as a finished Optuna study: each trial's best metric, its sampled values."""
@@ -119,7 +153,15 @@ def _optuna_plot(make: Callable[[], go.Figure], why_not: str) -> str:
         return f"<p class='note'>{html.escape(why_not)} ({html.escape(str(err))})</p>"
 
 
-def _table(rows: Sequence[TrialRow], metric: str) -> str:
+def _table(rows: Sequence[TrialRow], metric: str, mode: str) -> str:
+    """Every trial, or for a large study the best ``TABLE_ROWS``."""
+    note = ""
+    if len(rows) > TABLE_ROWS:
+        note = (
+            f"<p class='note'>The best {TABLE_ROWS} of {len(rows)} trials; results.csv has "
+            "them all.</p>"
+        )
+        rows = _ranked(rows, mode)[:TABLE_ROWS]
     names = sorted({n for r in rows for n in r.params})
     head = "".join(
         f"<th>{html.escape(h)}</th>"
@@ -136,7 +178,7 @@ def _table(rows: Sequence[TrialRow], metric: str) -> str:
             str(r.epochs),
         ]
         body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"{note}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _num(value: float | None) -> str:
@@ -157,7 +199,9 @@ def render(
 ) -> str:
     """The whole page."""
     metric, mode = settings.metric, settings.mode
-    study = optuna_study(rows, params, mode)
+    study = optuna_study(rows, params, mode)  # the history: every trial, one point each
+    drawn, note = sample(rows, mode)
+    drawn_study = optuna_study(drawn, params, mode) if note else study
     trials, best = summary["trials"], summary["best"]
     state = "complete" if summary["complete"] else "unfinished (still running, or interrupted)"
     facts = (
@@ -179,29 +223,36 @@ def render(
                 "No trial has a result yet",
             ),
         ),
-        _section("Learning curves", _plot(learning_curves(rows, metric, settings.epochs))),
+        _section("Learning curves" + note, _plot(learning_curves(drawn, metric, settings.epochs))),
         _section(
-            "Hyperparameters: parallel coordinates",
+            "Hyperparameters: parallel coordinates" + note,
             _optuna_plot(
-                lambda: optuna.visualization.plot_parallel_coordinate(study, target_name=metric),
+                lambda: optuna.visualization.plot_parallel_coordinate(
+                    drawn_study, target_name=metric
+                ),
                 "Not enough trials to draw",
             ),
         ),
         _section(
-            "Hyperparameters: slices",
+            "Hyperparameters: slices" + note,
             _optuna_plot(
-                lambda: optuna.visualization.plot_slice(study, target_name=metric),
+                lambda: optuna.visualization.plot_slice(drawn_study, target_name=metric),
                 "Not enough trials to draw",
             ),
         ),
         _section(
-            "Parameter importance (Optuna's PED-ANOVA)",
+            "Parameter importance (Optuna's PED-ANOVA"
+            + (f", from {DRAWN} trials spread evenly in trial order)" if note else ")"),
             _optuna_plot(
-                lambda: _quietly(optuna.visualization.plot_param_importances, study, metric),
+                lambda: _quietly(
+                    optuna.visualization.plot_param_importances,
+                    optuna_study(_even(rows, DRAWN), params, mode) if note else study,
+                    metric,
+                ),
                 "Importance needs at least two finished trials whose values differ",
             ),
         ),
-        _section("Trials", _table(rows, metric)),
+        _section("Trials", _table(rows, metric, mode)),
         _section(
             "Best config (best.yaml)",
             f"<pre>{html.escape(best_yaml)}</pre>" if best_yaml else "<p>None yet.</p>",

@@ -11,13 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from hpray import space
-from hpray.config.prepare import planned_trials
 from hpray.config.schema import StudySettings
 from hpray.config.settings import study_settings
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.results import trials
 from hpray.results.best import write_best
-from hpray.store.layout import BEST_FILE, CONFIG_FILE, REPORT_FILE, read_summary, stored_config
+from hpray.store.layout import (
+    BEST_FILE,
+    CONFIG_FILE,
+    REPORT_FILE,
+    read_planned,
+    read_summary,
+    stored_config,
+)
 from hpray.store.location import StudyDir, as_dir
 
 
@@ -41,10 +47,19 @@ def load(
         settings.metric,
         settings.mode,
         float(stored.get("wall_s", 0.0)),
-        planned_trials(config),
+        _planned(directory, config),
     )
     write_best(directory, config, summary)
     return config, rows, summary
+
+
+def _planned(directory: StudyDir, config: dict[str, Any]) -> int:
+    planned = read_planned(directory)
+    if planned is None:  # a study from before plan.json: its searcher, built again, says
+        from hpray.config.prepare import planned_trials
+
+        planned = planned_trials(config)
+    return planned
 
 
 def text_report(directory: Path, top: int = 10) -> str:

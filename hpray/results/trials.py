@@ -6,16 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ray.tune import ExperimentAnalysis
-
-from hpray.store.layout import ERROR_FILE, RESULTS_FILE, SUMMARY_FILE
+from hpray import internals
+from hpray.store.layout import ERROR_FILE, RESULT_FILE, RESULTS_FILE, SUMMARY_FILE
 from hpray.store.location import StudyDir, as_dir
 
 
@@ -35,43 +33,35 @@ class TrialRow:
 
 
 def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> list[TrialRow]:
-    """Every trial of the experiment in ``study_dir``, in trial order."""
+    """Every trial of the experiment in ``study_dir``, in trial order.
+
+    The trials come from Ray's newest experiment snapshot, their results from each trial's
+    ``result.json`` (one JSON line per report, as Ray Tune's JSON logger writes it).
+    """
     study_dir = as_dir(study_dir)
-    # Trials that have not reported yet are normal in an unfinished study, not a warning.
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    analysis = ExperimentAnalysis(
-        study_dir.path,
-        storage_filesystem=study_dir.fs,
-        default_metric=metric,
-        default_mode=mode,
-    )
-    frames = analysis.trial_dataframes
+    stored = internals.stored_trials(study_dir.fs, study_dir.path)
+    if stored is None:
+        raise ValueError(f"no Ray Tune experiment in {study_dir}: the study never started")
     rows = []
-    for trial in sorted(analysis.trials, key=lambda t: t.trial_id):
-        frame = frames.get(trial.trial_id)
-        if frame is not None and "epoch" in frame:
-            # A resumed trial can report an epoch twice (redone or re-reported after a kill).
-            frame = frame.drop_duplicates("epoch", keep="last").sort_values("epoch")
-        history = [float(v) for v in frame[metric]] if frame is not None and metric in frame else []
+    for trial in sorted(stored, key=lambda t: t.trial_id):
+        trial_dir = study_dir / trial.dirname
+        results = _epochs(_results(trial_dir))
+        history = [float(r.get(metric, math.nan)) for r in results] if _has(results, metric) else []
+        spread_key = f"{metric}_std"
         spreads = (
-            [float(v) for v in frame[f"{metric}_std"]]
-            if frame is not None and f"{metric}_std" in frame
+            [float(r.get(spread_key, math.nan)) for r in results]
+            if _has(results, spread_key)
             else []
         )
-        epochs = int(frame["epoch"].max()) if frame is not None and "epoch" in frame else 0
-        error = _error(StudyDir(study_dir.fs, str(trial.path)))
-        status, reason = _status(trial.status, epochs, budget, error)
-        if (
-            frame is not None
-            and "diverged" in frame
-            and frame["diverged"].fillna(False).astype(bool).any()
-        ):
+        epochs = max((int(r["epoch"]) for r in results if "epoch" in r), default=0)
+        status, reason = _status(trial.status, epochs, budget, _error(trial_dir))
+        if any(r.get("diverged") for r in results):
             status, reason = "diverged", "non-finite loss"
         rows.append(
             TrialRow(
                 trial_id=trial.trial_id,
                 status=status,
-                params=dict(trial.config),
+                params=trial.config,
                 final=history[-1] if history else None,
                 best=_best(history, mode),
                 epochs=epochs,
@@ -81,6 +71,48 @@ def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> 
             )
         )
     return rows
+
+
+def _results(trial_dir: StudyDir) -> list[dict[str, Any]]:
+    """The trial's reports from its result.json; none when it has not reported yet. A line cut
+    short by a kill is left out."""
+    file = trial_dir / RESULT_FILE
+    try:
+        text = file.read_text()
+    except OSError:  # not there yet (pyarrow raises FileNotFoundError, an OSError, locally)
+        return []
+    results = []
+    for line in text.splitlines():
+        if line.strip():
+            try:
+                results.append(_flat(json.loads(line)))
+            except json.JSONDecodeError:
+                continue
+    return results
+
+
+def _flat(result: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested metrics as Ray's reader names them: ``{"val": {"acc": 1}}`` -> ``val/acc``."""
+    out: dict[str, Any] = {}
+    for key, value in result.items():
+        if isinstance(value, Mapping) and key != "config":
+            out.update(_flat(value, f"{prefix}{key}/"))
+        elif key != "config":
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _epochs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One report per epoch, the last kept, in epoch order: a resumed trial can report an epoch
+    twice (redone or re-reported after a kill)."""
+    if not any("epoch" in r for r in results):
+        return results
+    last = {r.get("epoch"): r for r in results}
+    return [last[e] for e in sorted(last, key=lambda e: (e is None, e if e is not None else 0))]
+
+
+def _has(results: list[dict[str, Any]], key: str) -> bool:
+    return any(key in r for r in results)
 
 
 def _status(ray_status: str, epochs: int, budget: int, error: str) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from hpray.store.location import StudyDir, as_dir
 
 # hpray's own files, at the top of the study directory.
 CONFIG_FILE = "config.yaml"  # the composed study config: provenance, and what resume checks
+PLAN_FILE = "plan.json"  # the trials the run plans, written beside config.yaml at its start
 RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.json"
 BEST_FILE = "best.yaml"
@@ -71,6 +72,13 @@ def stored_config(directory: StudyDir | Path) -> dict[str, Any] | None:
 def read_summary(directory: StudyDir | Path) -> dict[str, Any] | None:
     """summary.json's content, or None when the study has none yet."""
     return _read(directory, SUMMARY_FILE, json.loads)
+
+
+def read_planned(directory: StudyDir | Path) -> int | None:
+    """How many trials the study's last run planned, or None for a study run before plan.json
+    was written (its config then says, read at the cost of building the searcher)."""
+    plan = _read(directory, PLAN_FILE, json.loads)
+    return int(plan["trials"]) if plan and "trials" in plan else None
 
 
 def read_best(directory: StudyDir | Path) -> dict[str, Any] | None:

@@ -16,12 +16,14 @@ import math
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from ray import tune
 
 from hpray.trial.state import SavedState, TrialState, restore
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["get_checkpoint", "report"]
 
@@ -40,14 +42,14 @@ class Session:
     metric: str | None  # None: the final retrain, which reports test metrics
     epochs: int  # the budget: the last epoch always checkpoints
     checkpoint_every: int
-    device: torch.device
+    device: torch.device | None  # None: the trial's own (context.trial_device), when needed
     sink: Callable[..., None] = tune.report  # where reports go: Ray Tune, or hpray retrain
     checkpoints: bool = True  # the final retrain stores none
     trial: TrialState = field(default_factory=TrialState)
     reports: int = 0
 
     @classmethod
-    def of(cls, study: Mapping[str, Any], device: torch.device, **more: Any) -> Session:
+    def of(cls, study: Mapping[str, Any], device: torch.device | None, **more: Any) -> Session:
         """The session of a trial of the study whose ``study:`` block is ``study``."""
         return cls(
             metric=str(study["metric"]),

@@ -28,7 +28,6 @@ from ray import tune
 
 from hpray.config.app import override, unresolved
 from hpray.trial.api import Session
-from hpray.trial.context import trial_device
 from hpray.trial.runner import in_session
 
 DEFAULT_SUBDIR = "${hydra.job.num}"  # Hydra's own: an app that keeps it gets the trial's id
@@ -101,5 +100,5 @@ def run(config: dict[str, Any], base: dict[str, Any]) -> None:
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     job: AppJob = base["app"]
     composed = job.compose(dict(config), tune.get_context().get_trial_id())
-    opened = Session.of(base["study"], trial_device())
+    opened = Session.of(base["study"], None)  # the device when a checkpoint is loaded
     in_session(opened, lambda: job.run(composed))

@@ -12,7 +12,7 @@ import functools
 import json
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -29,32 +29,9 @@ from hpray.config.build import (
 from hpray.data import TASK_METRICS, Splits
 from hpray.trial import api
 from hpray.trial.context import trial_device, trial_seed
+from hpray.trial.declare import builds, reports
 from hpray.trial.estimator_learner import EstimatorLearner
 from hpray.trial.torch_learner import TorchLearner
-
-F_ = TypeVar("F_", bound=Callable[..., Any])
-
-
-def reports(*metrics: str) -> Callable[[F_], F_]:
-    """Declare the metrics a trial function reports, so the driver can check study.metric."""
-
-    def mark(fn: F_) -> F_:
-        fn.metrics = metrics  # type: ignore[attr-defined]
-        return fn
-
-    return mark
-
-
-def builds(*groups: str) -> Callable[[F_], F_]:
-    """Declare the config groups a trial function builds (``model``, ``data``, ``optim``): the
-    driver requires them and builds each option once on the CPU before any trial runs."""
-
-    def mark(fn: F_) -> F_:
-        fn.builds = groups  # type: ignore[attr-defined]
-        return fn
-
-    return mark
-
 
 # Every metric the built-in trial reports, for either task (data.task); prepare checks
 # study.metric against the task's own (TASK_METRICS).

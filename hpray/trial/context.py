@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
-import ray
-import torch
+if TYPE_CHECKING:
+    import torch
 
 
 def trial_seed(study_seed: int, trial_id: str) -> int:
@@ -24,6 +25,9 @@ def trial_seed(study_seed: int, trial_id: str) -> int:
 
 def trial_device() -> torch.device:
     """The GPU Ray assigned to this trial (Ray sets CUDA_VISIBLE_DEVICES), else the CPU."""
+    import ray
+    import torch  # here: the trial API's functions without state never import it
+
     if torch.cuda.is_available() and ray.get_gpu_ids():
         return torch.device("cuda", 0)
     return torch.device("cpu")

@@ -20,7 +20,8 @@ from ray import tune
 
 from hpray import internals
 from hpray.trial import api
-from hpray.trial.builtin import METRICS, builds, fit, plain, reports
+from hpray.trial.builtin import METRICS, fit, plain
+from hpray.trial.declare import builds, reports
 from hpray.trial.objectives import evaluate
 
 MARKER = "failed_once"

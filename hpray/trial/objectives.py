@@ -8,6 +8,7 @@ driver, any searcher); each trial evaluates the function once at its sampled poi
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from hpray.trial import api
-from hpray.trial.builtin import reports
+from hpray.trial.declare import reports
 
 
 def branin(x1: float, x2: float) -> float:
@@ -67,8 +68,10 @@ FUNCTIONS: dict[str, tuple[Callable[..., float], float]] = {
 
 @reports("value", "regret", "epoch")
 def evaluate(cfg: DictConfig) -> None:
-    """One trial: the objective at the sampled ``objective.x1, x2, ...``, reported once."""
+    """One trial: the objective at the sampled ``objective.x1, x2, ...``, reported once, after
+    ``objective.seconds`` (default 0: a trial of that length, for the scale benchmarks)."""
     value, regret = point_value(cfg["objective"])
+    time.sleep(float(cfg["objective"].get("seconds", 0)))
     api.report({"value": value, "regret": regret, "epoch": 1})
 
 

@@ -16,10 +16,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow.fs
-import torch
 from ray import tune
 
 from hpray import internals
@@ -31,6 +30,9 @@ from hpray.store.layout import (
     result_rows,
 )
 
+if TYPE_CHECKING:
+    import torch
+
 log = logging.getLogger("hpray")
 
 
@@ -41,12 +43,20 @@ class SavedState:
     state: dict[str, Any] | None = None
 
     def save(self, directory: Path) -> None:
+        import torch  # here: a trial that reports no state never imports it
+
         torch.save(self.state, directory / FUNCTION_STATE_FILE)
 
-    def load(self, directory: Path, device: torch.device) -> None:
+    def load(self, directory: Path, device: torch.device | None) -> None:
+        import torch
+
+        from hpray.trial.context import trial_device
+
         # The trial's own checkpoint, written by save(): any value torch.save took may be in it.
         self.state = torch.load(
-            directory / FUNCTION_STATE_FILE, map_location=device, weights_only=False
+            directory / FUNCTION_STATE_FILE,
+            map_location=trial_device() if device is None else device,
+            weights_only=False,
         )
 
 
@@ -66,14 +76,14 @@ class TrialState:
             json.dumps({"epoch": self.epoch, "history": self.history})
         )
 
-    def load(self, directory: str | Path, device: torch.device) -> None:
+    def load(self, directory: str | Path, device: torch.device | None) -> None:
         """Restore the state saved in ``directory``; the trial resumes after ``self.epoch``."""
         meta = json.loads((Path(directory) / META_FILE).read_text())
         self.saved.load(Path(directory), device)
         self.epoch = int(meta["epoch"])
         self.history = list(meta["history"])
 
-    def resume(self, handed: tune.Checkpoint, device: torch.device) -> int:
+    def resume(self, handed: tune.Checkpoint, device: torch.device | None) -> int:
         """Load the newest readable checkpoint of this trial; returns the epoch of ``handed``.
 
         Candidates are ``handed`` and its sibling checkpoints, newest epoch first. A damaged one
@@ -105,7 +115,7 @@ class TrialState:
         return 0
 
 
-def restore(state: TrialState, device: torch.device, report: Callable[..., None]) -> None:
+def restore(state: TrialState, device: torch.device | None, report: Callable[..., None]) -> None:
     """Resume ``state`` from this trial's newest readable checkpoint, if it has one.
 
     The finished epochs that Ray's view of the trial, or its stored result file, lacks are

@@ -18,7 +18,7 @@ ALLOWED = {
     "lightning": {"trial", "internals"},  # the Lightning callback, on the trial API
     "deploy": {"config", "store", "errors"},
     "driver": {"config", "search", "results", "store", "errors", "internals"},
-    "results": {"trial", "config", "space", "search", "store", "data", "errors"},
+    "results": {"trial", "config", "space", "search", "store", "data", "errors", "internals"},
     "trial": {"config", "space", "store", "data", "models", "errors", "internals"},
     "config": {"space", "search", "store", "data", "models", "errors", "internals"},
     "search": {"space", "errors", "internals"},

@@ -1,0 +1,34 @@
+"""The progress callback: a few lines however many trials end, and the peak of running trials."""
+
+from ray.tune.experiment import Trial
+
+from hpray.driver.progress import Progress
+
+
+def trial(status: str) -> Trial:
+    made = Trial("fn", stub=True)  # a trial as Ray Tune's controller holds it, not started
+    made.status = status
+    return made
+
+
+def test_the_peak_counts_the_trials_running_together(capsys) -> None:
+    progress = Progress("val_acc", "max", total=6, budget=1, every_s=3600, gap_s=3600)
+    trials = [trial(Trial.PENDING) for _ in range(6)]
+    for started in trials[:3]:
+        started.status = Trial.RUNNING
+        progress.on_trial_start(0, trials, started)
+    for ended in trials[:3]:
+        progress.on_trial_result(0, trials, ended, {"val_acc": 0.5, "epoch": 1})
+        ended.status = Trial.TERMINATED
+        progress.on_trial_complete(0, trials, ended)
+    for started in trials[3:]:  # one at a time from here
+        started.status = Trial.RUNNING
+        progress.on_trial_start(0, trials, started)
+        progress.on_trial_result(0, trials, started, {"val_acc": 0.9, "epoch": 1})
+        started.status = Trial.TERMINATED
+    assert progress.peak == 3
+    assert progress.best == (0.9, trials[3].trial_id)
+    progress.on_experiment_end(trials)
+    err = capsys.readouterr().err
+    assert "6/6 done" in err and "ran up to 3 trials at a time" in err
+    assert err.count("\n") == 2  # with hour-long gaps: the last line and the peak, no more
