@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 SMALL = {
     "startup": ["--seeds", "1", "--trials", "8", "--epochs", "6"],
     "scale": ["--trials", "300"],
+    "cluster_sim": ["--trials", "400", "--cpus", "16"],
     "overhead": ["--trials", "40", "--epochs", "4", "--repeats", "1"],
     "early_stopping": ["--seeds", "1", "--trials", "8", "--epochs", "6", "--data", "digits"],
     "search_quality": ["--seeds", "2", "--budgets", "20", "40"],
