@@ -80,7 +80,8 @@ class Progress(tune.Callback):
         """The peak from the trials seen running, rechecked: a cost of the trials running,
         not of the study's size (a study of thousands ends a trial many times a second)."""
         self._running.add(trial)
-        self._running = {t for t in self._running if t.status == Trial.RUNNING}
+        # Ray Tune calls on_trial_start just before it marks the trial RUNNING.
+        self._running = {t for t in self._running if t is trial or t.status == Trial.RUNNING}
         self.peak = max(self.peak, len(self._running))
 
     def on_trial_complete(

@@ -15,15 +15,15 @@ def test_the_peak_counts_the_trials_running_together(capsys) -> None:
     progress = Progress("val_acc", "max", total=6, budget=1, every_s=3600, gap_s=3600)
     trials = [trial(Trial.PENDING) for _ in range(6)]
     for started in trials[:3]:
+        progress.on_trial_start(0, trials, started)  # as Ray Tune calls it: still PENDING
         started.status = Trial.RUNNING
-        progress.on_trial_start(0, trials, started)
     for ended in trials[:3]:
         progress.on_trial_result(0, trials, ended, {"val_acc": 0.5, "epoch": 1})
         ended.status = Trial.TERMINATED
         progress.on_trial_complete(0, trials, ended)
     for started in trials[3:]:  # one at a time from here
-        started.status = Trial.RUNNING
         progress.on_trial_start(0, trials, started)
+        started.status = Trial.RUNNING
         progress.on_trial_result(0, trials, started, {"val_acc": 0.9, "epoch": 1})
         started.status = Trial.TERMINATED
     assert progress.peak == 3
