@@ -30,37 +30,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import write_record
+from harness import plain_random_tune, timed, write_record
 
 HERE = Path(__file__).resolve()
 
 
 def plain_tune(trials: int, cpus: int, seconds: float, storage: str, temp_dir: str) -> None:
     """The peer, in this (fresh) process: Ray Tune alone on the same one-second function."""
-    import ray
     from ray import tune
 
     def one_second(config: dict[str, float]) -> None:
         time.sleep(seconds)
         tune.report({"value": config["x1"] ** 2 + config["x2"]})
 
-    ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=temp_dir)
-    tuner = tune.Tuner(
-        one_second,
-        param_space={"x1": tune.uniform(-5, 10), "x2": tune.uniform(0, 15)},
-        tune_config=tune.TuneConfig(
-            metric="value", mode="min", num_samples=trials, reuse_actors=True
-        ),
-        run_config=tune.RunConfig(name="sim", storage_path=storage, verbose=0),
-    )
-    tuner.fit()
-    ray.shutdown()
-
-
-def timed(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.monotonic()
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
-    return time.monotonic() - started, done
+    plain_random_tune(one_second, "sim", trials, cpus, storage, temp_dir)
 
 
 def finished(directory: Path) -> int:
@@ -118,7 +101,8 @@ def run_plain(trials: int, cpus: int, seconds: float, tmp: Path, limit_s: float)
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         wall = time.monotonic() - started
-        return {"wall_s": trials * wall / max(1, done), "stopped_after_s": wall, "done": done}
+        told = trials * wall / done if done else float("inf")  # none finished: no rate to tell
+        return {"wall_s": told, "stopped_after_s": wall, "done": done}
     if process.returncode != 0:
         raise SystemExit(f"plain Ray Tune failed:\n{err[-3000:]}")
     return {"wall_s": time.monotonic() - started}

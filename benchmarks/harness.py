@@ -107,3 +107,36 @@ def write_record(
         lines += ["", footer]
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def timed(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run a command; its wall time and its outcome."""
+    started = time.monotonic()
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    return time.monotonic() - started, done
+
+
+def plain_random_tune(
+    function: Callable[[dict[str, float]], None],
+    name: str,
+    trials: int,
+    cpus: int,
+    storage: str,
+    temp_dir: str,
+) -> None:
+    """The peer of the scale benchmarks, in a fresh process: plain Ray Tune running
+    ``function`` on ``trials`` random points of Branin's domain, reused actors, its defaults."""
+    import ray
+    from ray import tune
+
+    ray.init(num_cpus=cpus, include_dashboard=False, _temp_dir=temp_dir)
+    tuner = tune.Tuner(
+        function,
+        param_space={"x1": tune.uniform(-5, 10), "x2": tune.uniform(0, 15)},
+        tune_config=tune.TuneConfig(
+            metric="value", mode="min", num_samples=trials, reuse_actors=True
+        ),
+        run_config=tune.RunConfig(name=name, storage_path=storage, verbose=0),
+    )
+    tuner.fit()
+    ray.shutdown()

@@ -29,14 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness import write_record
+from harness import plain_random_tune, write_record
 
 HERE = Path(__file__).resolve()
 
 
 def plain_tune(trials: int, storage: str, temp_dir: str) -> None:
     """The peer, in this (fresh) process: Ray Tune alone on the same one-report function."""
-    import ray
     from ray import tune
 
     def branin(config: dict[str, float]) -> None:
@@ -45,17 +44,7 @@ def plain_tune(trials: int, storage: str, temp_dir: str) -> None:
         value = (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
         tune.report({"value": value})
 
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=temp_dir)
-    tuner = tune.Tuner(
-        branin,
-        param_space={"x1": tune.uniform(-5, 10), "x2": tune.uniform(0, 15)},
-        tune_config=tune.TuneConfig(
-            metric="value", mode="min", num_samples=trials, reuse_actors=True
-        ),
-        run_config=tune.RunConfig(name="branin", storage_path=storage, verbose=0),
-    )
-    tuner.fit()
-    ray.shutdown()
+    plain_random_tune(branin, "branin", trials, 2, storage, temp_dir)
 
 
 def written_bytes(run: Any) -> tuple[float, subprocess.CompletedProcess[str], int]:

@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from harness import write_record
+from harness import timed, write_record
 
 HERE = Path(__file__).resolve()
 
@@ -73,12 +71,6 @@ def optuna_study(seed: int, trials: int, epochs: int) -> dict[str, Any]:
     study = optuna.create_study(direction="maximize", sampler=sampler, pruner=pruner)
     study.optimize(objective, n_trials=trials, n_jobs=2)
     return {"best": max(best), "pruned": sum(t.state.name == "PRUNED" for t in study.trials)}
-
-
-def timed(args: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.monotonic()
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
-    return time.monotonic() - started, done
 
 
 def hpray_run(seed: int, trials: int, epochs: int, storage: Path) -> dict[str, Any]:
