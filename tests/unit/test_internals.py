@@ -32,3 +32,24 @@ def test_nothing_outside_the_fence_imports_a_private_module_of_a_library() -> No
         if path.name != "internals.py" and private.search(path.read_text())
     ]
     assert offenders == []
+
+
+def test_the_snapshot_period_adapts_to_lasting_cost_not_to_one_slow_snapshot() -> None:
+    from types import SimpleNamespace
+
+    from ray.tune.execution.experiment_state import _ExperimentCheckpointManager as Manager
+
+    from hpray.internals import snapshot_period_from
+
+    manager = SimpleNamespace(_auto_checkpoint_enabled=True, _checkpoint_period=10.0)
+    with snapshot_period_from(2.0):
+        update = Manager._update_auto_checkpoint_time
+        for taken in (0.01, 1.0, 0.01):  # a busy moment's snapshot among quick ones
+            update(manager, taken)
+            assert manager._checkpoint_period == 2.0
+        for taken in (1.0, 1.0):  # a snapshot that stays slow: thousands of trials
+            update(manager, taken)
+        assert manager._checkpoint_period == 19.0
+    fixed = SimpleNamespace(_auto_checkpoint_enabled=False, _checkpoint_period=2.0)
+    Manager._update_auto_checkpoint_time(fixed, 5.0)  # TUNE_GLOBAL_CHECKPOINT_S=<s>: kept
+    assert fixed._checkpoint_period == 2.0
