@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hpray import internals
-from hpray.store.layout import ERROR_FILE, RESULT_FILE, RESULTS_FILE, SUMMARY_FILE
+from hpray.store.layout import ERROR_FILE, RESULT_FILE, RESULTS_FILE, SUMMARY_FILE, result_rows
 from hpray.store.location import StudyDir, as_dir
 
 
@@ -81,14 +81,7 @@ def _results(trial_dir: StudyDir) -> list[dict[str, Any]]:
         text = file.read_text()
     except OSError:  # not there yet (pyarrow raises FileNotFoundError, an OSError, locally)
         return []
-    results = []
-    for line in text.splitlines():
-        if line.strip():
-            try:
-                results.append(_flat(json.loads(line)))
-            except json.JSONDecodeError:
-                continue
-    return results
+    return [_flat(row) for row in result_rows(text.splitlines())]
 
 
 def _flat(result: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
