@@ -3,6 +3,7 @@ their users run them (``python app.py -m hparams_search=...``), unchanged."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,15 +87,16 @@ def test_a_lightning_sweep_killed_with_sigkill_resumes_every_trial_where_it_was(
     overrides = (
         "hparams_search=digits_optuna",
         "hydra.sweeper.n_trials=2",
-        "trainer.max_epochs=5",
+        "trainer.max_epochs=40",  # its epochs take ~0.05 s: the kill must land mid-trial
         "test=false",
     )
     storage = tmp_path / "studies"
     study = storage / "digits_lightning"
     first = Driver(storage, *overrides, f"hydra.sweep.dir={tmp_path}/sweep", app=LIGHTNING)
     try:
-        # Killed once a trial has stored a checkpoint past its second epoch and runs on.
-        first.wait_until(lambda: any(study.glob("trial_*/checkpoint_000002")), timeout=300)
+        # Killed once a trial has stored a checkpoint past its second epoch. Only the last two
+        # are kept, so any index from 2 on counts (an exact name can be gone between polls).
+        first.wait_until(lambda: checkpoints_past(study, 2), timeout=300)
     finally:
         first.kill_group()
     assert not summary_complete(study)
@@ -117,6 +119,11 @@ def test_a_lightning_sweep_killed_with_sigkill_resumes_every_trial_where_it_was(
     lr = stored["space"]["model"]["optimizer"]["lr"]
     assert lr == {"type": "uniform", "low": 0.0001, "high": 0.1}  # interval(0.0001, 0.1)
     assert "TPESampler, 2 trials, 2 at a time" in err
+
+
+def checkpoints_past(study: Path, index: int) -> bool:
+    found = (re.fullmatch(r"checkpoint_(\d+)", p.name) for p in study.glob("trial_*/checkpoint_*"))
+    return any(int(m[1]) >= index for m in found if m)
 
 
 def summary_complete(study: Path) -> bool:
