@@ -1,16 +1,17 @@
-"""Search quality: regret on Branin and Hartmann6, hpray's searchers next to standalone Optuna.
+"""Search quality at k trials in parallel: regret on Branin and Hartmann6, hpray's Bayesian
+searchers next to Optuna asked the same way.
 
-    python benchmarks/search_quality.py                       # 10 seeds, 50 and 100 evaluations
-    python benchmarks/search_quality.py --seeds 2 --budgets 20 40   # the small run
+    python benchmarks/search_quality.py                                   # 10 seeds, k = 1 2 8 32
+    python benchmarks/search_quality.py --seeds 2 --parallel 1 8 --rounds 4   # the small run
 
-Each hpray study is a full `hpray tune` run (experiment=branin / hartmann6: the driver, Ray
-Tune, the searcher, trials that evaluate the function), `--parallel` trials at a time, all on
-one local Ray started here. Regret at budget B is the best value among the first B trials (in
-the order the searcher proposed them) minus the known minimum. The standalone counterparts are
-Optuna's samplers with the same seeds and budgets, run sequentially (`study.optimize`) and
-asked `--parallel` at a time (ask/tell, the oldest told first: the same parallelism as hpray's
-studies, without Ray or hpray). Grid
-search is deterministic: one run per budget, with L levels per dimension where L^d <= B.
+A cluster user sees two things: the regret after the same number of evaluations (what a trial
+costs), and after the same number of rounds (the wall time: k trials end per round). For each
+function, searcher and k, one hpray study (``experiment=branin`` / ``hartmann6``, the full
+driver, Ray Tune, the searcher's defaults, ``study.max_concurrent=k``, all on one local Ray that
+declares max(k) CPUs) runs max(E, R x k) trials; regret after B evaluations is the best value
+among the first B trials in the order the searcher proposed them, minus the known minimum. The
+counterpart is Optuna alone with the same sampler settings and seeds, asked k at a time
+(ask/tell, the oldest told first: how trials end when they take the same time).
 Writes search_quality.json and search_quality.md.
 """
 
@@ -20,6 +21,7 @@ import argparse
 import contextlib
 import io
 import os
+import pickle
 import statistics
 import tempfile
 import time
@@ -30,7 +32,7 @@ import optuna
 import ray
 from harness import write_record
 from hydra import compose, initialize_config_module
-from ray.tune import ExperimentAnalysis
+from hydra.utils import instantiate
 
 from hpray.config.branch_groups import expand
 from hpray.config.prepare import prepare
@@ -38,55 +40,42 @@ from hpray.driver.run import run
 from hpray.trial.objectives import FUNCTIONS
 
 DOMAINS = {"branin": [(-5.0, 10.0), (0.0, 15.0)], "hartmann6": [(0.0, 1.0)] * 6}
-COUNTERPART = {"random": "RandomSampler", "bayes": "TPESampler", "gp": "GPSampler"}
+EVALUATIONS = {"branin": 50, "hartmann6": 100}  # the issue's budgets: easy and harder
+
+
+def study_config(overrides: list[str]) -> Any:
+    with initialize_config_module("hpray.conf", version_base="1.3"):
+        return expand(compose("study", overrides))
 
 
 def hpray_values(storage: Path, name: str, overrides: list[str]) -> list[float]:
     """Run one study through the driver; the function's values in trial-creation order."""
-    with initialize_config_module("hpray.conf", version_base="1.3"):
-        cfg = expand(
-            compose("study", [f"study.storage={storage}", f"study.name={name}", *overrides])
-        )
-    study = prepare(cfg)
+    study = prepare(study_config([f"study.storage={storage}", f"study.name={name}", *overrides]))
     quiet = io.StringIO()
     with contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet):
         code = run(study)
     if code != 0:
         raise SystemExit(f"study {name} exited {code}:\n{quiet.getvalue()[-3000:]}")
-    analysis = ExperimentAnalysis(str(storage / name))
-    # Ray's snapshot lists trials in the order the searcher proposed them.
-    return [float(t.last_result["value"]) for t in analysis.trials if t.last_result]
+    # The Optuna study OptunaSearch keeps holds the values told, in the order asked.
+    state = sorted((storage / name).glob("searcher-state-*.pkl"))[-1]
+    told = pickle.loads(state.read_bytes())["_ot_study"].trials
+    return [float(t.value) for t in sorted(told, key=lambda t: t.number) if t.value is not None]
 
 
-def grid_overrides(function: str, budget: int) -> tuple[list[str], int]:
-    """A grid of L levels (cell centres) per dimension, L^d <= budget."""
-    domain = DOMAINS[function]
-    levels = max(1, int(budget ** (1 / len(domain)) + 1e-9))
-    out = []
-    for i, (low, high) in enumerate(domain, start=1):
-        values = [round(low + (k + 0.5) * (high - low) / levels, 6) for k in range(levels)]
-        out += [
-            f"~space.objective.x{i}",
-            f"+space.objective.x{i}={{type:grid,values:[{','.join(map(str, values))}]}}",
-        ]
-    return out, levels ** len(domain)
-
-
-def optuna_values(
-    function: str, sampler: str, seed: int, budget: int, parallel: int = 1
-) -> list[float]:
-    """Standalone Optuna with its default sampler settings, `parallel` trials pending at a time."""
+def optuna_values(function: str, searcher: str, seed: int, budget: int, k: int) -> list[float]:
+    """Optuna alone with hpray's sampler settings for ``searcher``, ``k`` trials pending."""
+    config = study_config([f"experiment={function}", f"searcher={searcher}", f"study.seed={seed}"])
+    sampler = instantiate(config.searcher.sampler) if "sampler" in config.searcher else None
     fn, _ = FUNCTIONS[function]
     domain = DOMAINS[function]
     space = {
         f"x{i}": optuna.distributions.FloatDistribution(lo, hi) for i, (lo, hi) in enumerate(domain)
     }
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(sampler=getattr(optuna.samplers, sampler)(seed=seed))
+    study = optuna.create_study(sampler=sampler or optuna.samplers.RandomSampler(seed=seed))
     pending: list[optuna.Trial] = []
     values: list[float] = []
     while len(values) < budget:
-        while len(pending) < parallel and len(values) + len(pending) < budget:
+        while len(pending) < k and len(values) + len(pending) < budget:
             pending.append(study.ask(space))
         trial = pending.pop(0)  # the oldest finishes first
         values.append(fn(*(trial.params[f"x{i}"] for i in range(len(domain)))))
@@ -94,149 +83,121 @@ def optuna_values(
     return values
 
 
-def regret(values: list[float], budget: int, minimum: float) -> float:
-    return min(values[:budget]) - minimum
+def summarise(regrets: list[float]) -> dict[str, Any]:
+    q = statistics.quantiles(regrets, n=4, method="inclusive") if len(regrets) > 1 else regrets * 3
+    return {"regrets": regrets, "median": statistics.median(regrets), "q1": q[0], "q3": q[2]}
 
 
-def summarise(regrets: list[float]) -> dict[str, float]:
-    q = (
-        statistics.quantiles(regrets, n=4, method="inclusive")
-        if len(regrets) > 1
-        else [regrets[0]] * 3
-    )
-    return {"median": statistics.median(regrets), "q1": q[0], "q3": q[2]}
+def fmt(cell: dict[str, Any]) -> str:
+    def one(value: float) -> str:
+        return f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
 
-
-def fmt(value: float) -> str:
-    return f"{value:.2g}" if value < 0.01 else f"{value:.3f}"
+    return f"{one(cell['median'])} [{one(cell['q1'])}, {one(cell['q3'])}]"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--budgets", type=int, nargs="+", default=[50, 100])
+    parser.add_argument("--parallel", type=int, nargs="+", default=[1, 2, 8, 32])
+    parser.add_argument("--rounds", type=int, default=8, help="R: the equal-wall-time budget")
     parser.add_argument("--functions", nargs="+", default=list(DOMAINS))
-    parser.add_argument("--searchers", nargs="+", default=["grid", "random", "bayes", "gp"])
-    parser.add_argument("--parallel", type=int, default=2, help="hpray trials at a time")
+    parser.add_argument("--searchers", nargs="+", default=["bayes", "gp"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args()
-    top = max(args.budgets)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.monotonic()
     record: dict[str, Any] = {
-        "seeds": args.seeds,
-        "budgets": args.budgets,
-        "parallel": args.parallel,
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "evaluations": EVALUATIONS,
         "machine": f"{os.cpu_count()} CPUs",
         "versions": {"ray": ray.__version__, "optuna": optuna.__version__},
         "results": {},
     }
     os.environ.pop("RAY_ADDRESS", None)
     with tempfile.TemporaryDirectory(prefix="hpray-ray-", dir="/tmp") as temp_dir:
-        ray.init(num_cpus=args.parallel, include_dashboard=False, _temp_dir=temp_dir)
+        ray.init(num_cpus=max(args.parallel), include_dashboard=False, _temp_dir=temp_dir)
         try:
             with tempfile.TemporaryDirectory() as storage:
                 for function in args.functions:
                     minimum = FUNCTIONS[function][1]
+                    evals = EVALUATIONS[function]
                     for searcher in args.searchers:
-                        entry: dict[str, Any] = {"hpray": {}, "optuna": {}, "optuna_parallel": {}}
-                        base = [
-                            f"experiment={function}",
-                            f"searcher={searcher}",
-                            f"study.max_concurrent={args.parallel}",
-                        ]
-                        if searcher == "grid":
-                            for budget in args.budgets:
-                                extra, points = grid_overrides(function, budget)
-                                values = hpray_values(
-                                    Path(storage), f"{function}_grid_{budget}", base + extra
-                                )
-                                entry["hpray"][str(budget)] = {
-                                    "points": points,
-                                    "regrets": [regret(values, budget, minimum)],
-                                }
-                        else:
-                            if searcher != "random":
-                                base.append(f"searcher.max_concurrent={args.parallel}")
-                            runs = [
-                                hpray_values(
-                                    Path(storage),
-                                    f"{function}_{searcher}_{seed}",
-                                    [*base, f"study.seed={seed}", f"study.num_samples={top}"],
-                                )
-                                for seed in range(args.seeds)
-                            ]
-                            sequential = [
-                                optuna_values(function, COUNTERPART[searcher], seed, top)
-                                for seed in range(args.seeds)
-                            ]
-                            together = [
-                                optuna_values(
-                                    function, COUNTERPART[searcher], seed, top, args.parallel
-                                )
-                                for seed in range(args.seeds)
-                            ]
-                            for budget in args.budgets:
-                                for side, values in (
-                                    ("hpray", runs),
-                                    ("optuna", sequential),
-                                    ("optuna_parallel", together),
-                                ):
-                                    entry[side][str(budget)] = {
-                                        "regrets": [regret(v, budget, minimum) for v in values]
-                                    }
-                        for side in entry.values():
-                            for cell in side.values():
-                                cell.update(summarise(cell["regrets"]))
-                        record["results"][f"{function}/{searcher}"] = entry
-                        print(
-                            f"{function}/{searcher}: {time.monotonic() - started:.0f} s", flush=True
-                        )
+                        for k in args.parallel:
+                            trials = max(evals, args.rounds * k)
+                            cell: dict[str, Any] = {}
+                            for side in ("hpray", "optuna"):
+                                runs = [
+                                    hpray_values(
+                                        Path(storage),
+                                        f"{function}_{searcher}_{k}_{seed}",
+                                        [
+                                            f"experiment={function}",
+                                            f"searcher={searcher}",
+                                            f"study.seed={seed}",
+                                            f"study.num_samples={trials}",
+                                            f"study.max_concurrent={k}",
+                                        ],
+                                    )
+                                    if side == "hpray"
+                                    else optuna_values(function, searcher, seed, trials, k)
+                                    for seed in range(args.seeds)
+                                ]
+                                for budget, at in ((evals, "evals"), (args.rounds * k, "rounds")):
+                                    cell[f"{side}_{at}"] = summarise(
+                                        [min(v[:budget]) - minimum for v in runs]
+                                    )
+                            record["results"][f"{function}/{searcher}/{k}"] = cell
+                            print(
+                                f"{function}/{searcher}/k={k}: hpray {fmt(cell['hpray_evals'])}, "
+                                f"Optuna {fmt(cell['optuna_evals'])} at {evals} evaluations; "
+                                f"{time.monotonic() - started:.0f} s",
+                                flush=True,
+                            )
         finally:
             ray.shutdown()
     record["wall_s"] = round(time.monotonic() - started, 1)
     rows = []
-    for key, entry in record["results"].items():
-        function, searcher = key.split("/")
-        for budget in args.budgets:
-            mine = entry["hpray"][str(budget)]
-            cells = [entry[side].get(str(budget)) for side in ("optuna", "optuna_parallel")]
-            rows.append(
-                [
-                    function,
-                    searcher + (f" ({mine['points']} points)" if "points" in mine else ""),
-                    budget,
-                    f"{fmt(mine['median'])} [{fmt(mine['q1'])}, {fmt(mine['q3'])}]",
-                    *(
-                        f"{fmt(c['median'])} [{fmt(c['q1'])}, {fmt(c['q3'])}]" if c else "-"
-                        for c in cells
-                    ),
-                    *(
-                        f"{mine['median'] / c['median']:.2f}" if c and c["median"] > 0 else "-"
-                        for c in cells
-                    ),
-                ]
-            )
+    for key, cell in record["results"].items():
+        function, searcher, k = key.split("/")
+        alone = record["results"].get(f"{function}/{searcher}/1")
+        rows.append(
+            [
+                function,
+                searcher,
+                k,
+                fmt(cell["hpray_evals"]),
+                fmt(cell["optuna_evals"]),
+                f"{cell['hpray_evals']['median'] / alone['hpray_evals']['median']:.2f}x"
+                if alone
+                else "-",
+                f"{EVALUATIONS[function] / int(k):.3g}",
+                f"{fmt(cell['hpray_rounds'])} ({args.rounds * int(k)})",
+                fmt(cell["optuna_rounds"]),
+            ]
+        )
     write_record(
         args.out,
         "search_quality",
         record,
-        f"Median regret [quartiles] over {args.seeds} seeds; hpray runs {args.parallel} trials "
-        f"at a time through the full driver, Optuna sequentially and {args.parallel} at a time; "
-        f"{record['machine']}, "
-        f"Ray {ray.__version__}, Optuna {optuna.__version__}; {record['wall_s']} s in all",
+        f"Median regret [quartiles] over {args.seeds} seeds, k trials at a time; "
+        f"{record['machine']}, Ray {ray.__version__}, Optuna {optuna.__version__}; "
+        f"{record['wall_s']} s in all",
         [
             "function",
-            "hpray searcher",
-            "evaluations",
-            "hpray regret",
-            "Optuna regret, sequential",
-            f"Optuna regret, {args.parallel} at a time",
-            "ratio to sequential",
-            f"ratio to {args.parallel} at a time",
+            "searcher",
+            "k",
+            "hpray, at E evaluations",
+            "Optuna, at E",
+            "hpray vs its k=1",
+            "rounds to E",
+            f"hpray, after {args.rounds} rounds (evaluations)",
+            f"Optuna, after {args.rounds} rounds",
         ],
         rows,
-        "Counterparts: random - RandomSampler, bayes - TPESampler, gp - GPSampler (Optuna's "
-        "defaults). Known minima: Branin 0.397887, Hartmann6 -3.32237.",
+        f"E: Branin {EVALUATIONS['branin']}, Hartmann6 {EVALUATIONS['hartmann6']} evaluations. "
+        "Samplers as hpray's options set them (bayes: TPE, multivariate, constant liar, 10 "
+        "random trials first; gp: Optuna's GPSampler, which models running trials). Known "
+        "minima: Branin 0.397887, Hartmann6 -3.32237.",
     )
 
 

@@ -30,6 +30,7 @@ FENCED: tuple[tuple[str, str], ...] = (
         "_ExperimentCheckpointManager._update_auto_checkpoint_time",
     ),
     ("ray.air._internal.usage", "tag_callbacks"),
+    ("ray._private.state", "GlobalState.get_cluster_config"),
     ("ray.tune.execution.tune_controller", "TuneController._maybe_reuse_cached_actor"),
     ("ray.tune.logger", "TBXLoggerCallback"),  # its _trial_writer: see INSTANCE_FENCED
     ("ray.tune.search.basic_variant", "_TrialIterator"),
@@ -111,6 +112,34 @@ def temp_dir_option(temp_dir: str | None) -> dict[str, Any]:
     ``ray start`` has ``--temp-dir``; ``ray.init`` takes the same only as ``_temp_dir``.
     """
     return {"_temp_dir": temp_dir}
+
+
+# --- Ray: the autoscaler's node groups -----------------------------------------------------
+
+
+def autoscaling_node_groups() -> list[tuple[dict[str, float], int]]:
+    """(resources of one node, largest node count; -1: unbounded) of each node group an
+    autoscaler may grow; empty when the cluster does not autoscale.
+
+    Ray has no public API for the cluster an autoscaler may build; the autoscaler publishes it
+    in the GCS, where Ray Train reads it the same way to refuse a worker group that can never
+    fit (``GlobalState.get_cluster_config``).
+    """
+    from ray._private.state import state
+
+    config = state.get_cluster_config()
+    if config is None:
+        return []
+    groups = [
+        (dict(group.resources), int(group.max_count))
+        for group in config.node_group_configs
+        if group.resources and group.max_count != 0
+    ]
+    grows = any(
+        group.max_count == -1 or group.max_count > group.min_count
+        for group in config.node_group_configs
+    )
+    return groups if grows else []
 
 
 # --- Ray: the trial's storage, from inside a trial --------------------------------------------

@@ -34,6 +34,7 @@ FREE_KEYS = (
     "study.max_failures",
     "study.reuse_actors",
     "study.checkpoint_every",
+    "searcher.max_concurrent",
     "resources",
     "ray",
     "k8s",

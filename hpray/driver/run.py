@@ -23,6 +23,7 @@ from hpray.driver.tuner import make_tuner, ray_resources, ray_session
 from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from hpray.results.report import write_outputs
 from hpray.results.trials import write_summary
+from hpray.search import slots
 from hpray.search.grow import growing_to
 from hpray.store.layout import CONFIG_FILE, PLAN_FILE, read_summary
 from hpray.store.location import StudyDir
@@ -119,21 +120,29 @@ def _exit_code(summary: dict[str, Any], directory: StudyDir) -> int:
 
 def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> None:
     resources = ray_resources(study.resources, study.uses_torch)
+    request = {"CPU": resources["cpu"], "GPU": resources["gpu"]}
+    fit, autoscaling = slots.count(request)
+    at_once = slots.Count(fit, study.plan.cap, study.plan.cap_key, autoscaling)
+    search = f"{study.plan.description}, {at_once.describe()}"
     (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
-    plan = {"trials": study.plan.num_samples, "search": study.plan.description}
-    (directory / PLAN_FILE).write_text(json.dumps(plan))
+    (directory / PLAN_FILE).write_text(
+        json.dumps({"trials": study.plan.num_samples, "search": search})
+    )
     print(
-        f"[hpray] study {directory}: {study.plan.description}; "
+        f"[hpray] study {directory}: {search}; "
         f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
         file=sys.stderr,
     )
     outputs.__enter__()  # left in run's finally
-    tuner = make_tuner(study, resources, directory)
-    # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
-    # A restored search (restored inside fit) grows to the study's trial count.
-    with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
-        tuner.fit()
-        outputs.defer()  # from here a signal waits for the outputs
+    with slots.asking(request, study.plan.cap):
+        for limiter in slots.limiters(study.plan.search_alg):
+            limiter.settle()  # before the Tuner, which reads the limit once
+        tuner = make_tuner(study, resources, directory)
+        # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
+        # A restored search (restored inside fit) grows to the study's trial count.
+        with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
+            tuner.fit()
+            outputs.defer()  # from here a signal waits for the outputs
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from hpray.errors import ConfigError
 from hpray.search.grow import AmendableSearchGenerator, AmendableVariants
+from hpray.search.slots import AUTO, SlotLimiter
 from hpray.space import Space, grid_points, grid_size
 from hpray.space.leaves import Param
 
@@ -35,6 +36,8 @@ class SearchPlan:
     num_samples: int
     param_space: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    cap: int = 0  # trials at a time at most (0: as many as the cluster fits), set by cap_key
+    cap_key: str = "study.max_concurrent"
 
 
 def random_search(
@@ -51,6 +54,7 @@ def random_search(
             {},
             f"random search over branches (Optuna's RandomSampler), {num_samples} trials, "
             f"seed {seed}",
+            limit,
         )
     params = space.params
     return SearchPlan(
@@ -58,6 +62,7 @@ def random_search(
         num_samples,
         {p.path: tune_domain(p) for p in params},
         f"random search, {num_samples} trials, seed {seed}",
+        limit,
     )
 
 
@@ -82,6 +87,7 @@ def grid_search(
             {},
             f"grid search over branches, {len(points)} combinations x {repeats} = "
             f"{len(points) * repeats} trials",
+            limit,
         )
     params = space.params
     size = grid_size(params)  # raises, naming the leaf, on a continuous one
@@ -90,6 +96,7 @@ def grid_search(
         repeats,
         {p.path: tune.grid_search(p.grid_values()) for p in params},
         f"grid search, {size} combinations x {repeats} = {size * repeats} trials",
+        limit,
     )
 
 
@@ -101,21 +108,30 @@ def optuna_search(
     metric: str,
     mode: str,
     sampler: optuna.samplers.BaseSampler,
-    max_concurrent: int = 2,
+    max_concurrent: int | str = AUTO,
     storage: str | None = None,
     study_name: str | None = None,
 ) -> SearchPlan:
-    """Optuna's sampler through Ray Tune's OptunaSearch, with at most ``max_concurrent`` pending.
+    """Optuna's sampler through Ray Tune's OptunaSearch, as many trials at a time as the
+    cluster fits (``max_concurrent: auto``), or at most a number.
 
-    Bayesian samplers propose from the history; many pending trials at once mean proposals from
-    the same history, so the limit keeps parallel search from collapsing onto near-duplicates.
+    A trial is asked for only when a slot can run it (``SlotLimiter``): one asked earlier would
+    be proposed from older results. Pending trials reach the sampler as running ones (TPE's
+    constant liar; the GP sampler conditions on them), so proposals made together differ.
     ``storage`` (an Optuna database URL) keeps the Optuna study there too, as ``study_name``.
     """
-    if max_concurrent < 1:
-        raise ConfigError("searcher.max_concurrent", f"must be >= 1, got {max_concurrent}.")
+    cap, cap_key = limit, "study.max_concurrent"
+    if max_concurrent != AUTO:
+        if not isinstance(max_concurrent, int) or max_concurrent < 1:
+            raise ConfigError(
+                "searcher.max_concurrent",
+                f"must be {AUTO} (as many as the cluster fits) or a number >= 1, "
+                f"got {max_concurrent!r}.",
+            )
+        if not limit or max_concurrent < limit:
+            cap, cap_key = max_concurrent, "searcher.max_concurrent"
     if not space.all_params():
         raise ConfigError("space", "Bayesian search needs at least one sampled leaf in the space.")
-    concurrent = min(max_concurrent, limit) if limit > 0 else max_concurrent
     kept: dict[str, Any] = {}
     if storage:
         kept = {"storage": optuna.storages.RDBStorage(storage), "study_name": study_name}
@@ -131,10 +147,12 @@ def optuna_search(
             **kept,
         )
     return SearchPlan(
-        AmendableSearchGenerator(ConcurrencyLimiter(searcher, max_concurrent=concurrent)),
+        AmendableSearchGenerator(SlotLimiter(searcher, cap)),
         num_samples,
         {},
-        f"{type(sampler).__name__}, {num_samples} trials, {concurrent} at a time",
+        f"{type(sampler).__name__}, {num_samples} trials",
+        cap,
+        cap_key,
     )
 
 

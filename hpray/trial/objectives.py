@@ -68,11 +68,18 @@ FUNCTIONS: dict[str, tuple[Callable[..., float], float]] = {
 
 @reports("value", "regret", "epoch")
 def evaluate(cfg: DictConfig) -> None:
-    """One trial: the objective at the sampled ``objective.x1, x2, ...``, reported once, after
-    ``objective.seconds`` (default 0: a trial of that length, for the scale benchmarks)."""
+    """One trial: the objective at the sampled ``objective.x1, x2, ...``, after
+    ``objective.seconds`` (default 0: a trial of that length, for the scale benchmarks).
+
+    Reported once, or with ``study.epochs`` > 1 as a learning curve that ends at it: epoch e
+    reports value + (epochs - e) / e, so early stopping has rungs to compare.
+    """
     value, regret = point_value(cfg["objective"])
-    time.sleep(float(cfg["objective"].get("seconds", 0)))
-    api.report({"value": value, "regret": regret, "epoch": 1})
+    epochs = int(cfg["study"].get("epochs", 1))
+    for epoch in range(1, epochs + 1):
+        time.sleep(float(cfg["objective"].get("seconds", 0)) / epochs)
+        still = (epochs - epoch) / epoch
+        api.report({"value": value + still, "regret": regret + still, "epoch": epoch})
 
 
 def point_value(objective: Mapping[str, Any]) -> tuple[float, float]:

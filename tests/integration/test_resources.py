@@ -26,11 +26,17 @@ def peak(err: str) -> int:
     return int(re.search(r"ran up to (\d+) trials at a time", err).group(1))  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("resources", "expected"), [("gpu_shared", 4), ("auto", 1)])
-def test_gpu_share_sets_concurrency(tmp_path: Path, capfd, resources: str, expected: int) -> None:
+# Bayesian search too fills every slot by default (searcher.max_concurrent: auto).
+@pytest.mark.parametrize(
+    ("resources", "searcher", "expected"), [("gpu_shared", "bayes", 4), ("auto", "random", 1)]
+)
+def test_gpu_share_sets_concurrency(
+    tmp_path: Path, capfd, resources: str, searcher: str, expected: int
+) -> None:
     code, directory = run_study(
         tmp_path,
         f"resources={resources}",
+        f"searcher={searcher}",
         "study.num_samples=8",
         "study.epochs=3",
         "scheduler=fifo",
@@ -40,5 +46,5 @@ def test_gpu_share_sets_concurrency(tmp_path: Path, capfd, resources: str, expec
     err = capfd.readouterr().err
     assert code == 0 and len(results(directory)) == 8
     gpu = {"gpu_shared": 0.25, "auto": 1}[resources]
-    assert f"1 CPU + {gpu:g} GPU per trial" in err
+    assert f"{expected} at a time (the cluster fits {expected}); 1 CPU + {gpu:g} GPU per trial" in err
     assert peak(err) == expected

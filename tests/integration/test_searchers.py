@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hpray.trial.objectives import branin
 from tests.helpers.studies import history, results, run_study, summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
@@ -29,6 +30,10 @@ SEARCHERS = {
 
 def params(row: dict[str, str]) -> tuple[str, str]:
     return row["objective.x1"], row["objective.x2"]
+
+
+def params_of(config: dict[str, float]) -> tuple[float, float]:
+    return config["objective.x1"], config["objective.x2"]
 
 
 @pytest.mark.parametrize("searcher", sorted(SEARCHERS))
@@ -78,3 +83,39 @@ def test_a_searcher_runs_resumes_and_grows_a_study(tmp_path: Path, searcher: str
         state = sorted(directory.glob("searcher-state-*.pkl"))[-1]
         optuna_study = pickle.loads(state.read_bytes())["_ot_study"]
         assert len([t for t in optuna_study.trials if t.state.name == "COMPLETE"]) == 8
+
+
+def test_a_trial_stopped_early_reaches_the_optuna_study_with_what_it_showed(
+    tmp_path: Path,
+) -> None:
+    """ASHA stops a trial at a rung; OptunaSearch tells its sampler the trial's last value, a
+    finished trial, so TPE models that region as seen instead of proposing it again."""
+    code, directory = run_study(
+        tmp_path,
+        "experiment=branin",  # as a learning curve over 3 epochs, ending at Branin's value
+        "study.epochs=3",
+        "study.num_samples=8",
+        "scheduler=asha",
+        "scheduler.grace_period=1",
+        "scheduler.reduction_factor=2",
+        "searcher=bayes",
+        "searcher.sampler.n_startup_trials=2",
+        "searcher.max_concurrent=1",  # one at a time and seeded: the same trials stop each run
+    )
+    assert code == 0
+    rows = results(directory)
+    assert len(rows) == 8
+    state = sorted(directory.glob("searcher-state-*.pkl"))[-1]
+    told = {
+        tuple(sorted(t.params.items())): t
+        for t in pickle.loads(state.read_bytes())["_ot_study"].trials
+    }
+    stopped = 0
+    for row in rows:
+        last = history(directory, row["trial_id"])[-1]
+        trial = told[tuple(sorted(last["config"].items()))]
+        assert trial.state.name == "COMPLETE" and trial.value == last["value"]
+        if row["status"] == "early_stopped":
+            stopped += 1
+            assert last["epoch"] < 3 and trial.value > branin(*params_of(last["config"]))
+    assert stopped >= 1

@@ -88,7 +88,7 @@ def test_an_optuna_sweeper_block_is_hprays_study_searcher_and_space() -> None:
     plan = build_search(
         settings["searcher"], parsed, num_samples=20, limit=1, metric="val/acc", mode="max"
     )
-    assert "TPESampler, 20 trials, 1 at a time" in plan.description
+    assert "TPESampler, 20 trials" in plan.description and plan.cap == 1
 
 
 def test_a_grid_sampler_is_hprays_grid_and_unknown_forms_are_refused() -> None:

@@ -1,11 +1,14 @@
 """Searcher plans, and the Optuna searchers' seeding (driven without Ray)."""
 
+from typing import Any
+
 import optuna
 import pytest
 
 from hpray import space
 from hpray.errors import ConfigError
-from hpray.search.searchers import grid_search, optuna_search, random_search
+from hpray.search.searchers import SearchPlan, grid_search, optuna_search, random_search
+from hpray.search.slots import SlotLimiter
 
 SPACE = {
     "optim": {"lr": {"type": "loguniform", "low": 1e-4, "high": 0.1}},
@@ -32,26 +35,26 @@ def test_optuna_searchers_are_seeded(sampler: type) -> None:
     assert set(first[0]) == {"optim.lr", "model.units", "model.activation"}
 
 
-def test_optuna_plan_limits_concurrency() -> None:
+def test_optuna_plans_fill_the_cluster_unless_a_number_caps_them() -> None:
     params = space.parse_space(SPACE)
-    plan = optuna_search(
-        params,
-        num_samples=9,
-        limit=0,
-        sampler=optuna.samplers.TPESampler(),
-        max_concurrent=3,
-        **STUDY,
+
+    def plan(limit: int, **searcher: Any) -> SearchPlan:
+        sampler = optuna.samplers.TPESampler()
+        return optuna_search(params, num_samples=9, limit=limit, sampler=sampler, **searcher, **STUDY)
+
+    auto = plan(0)
+    assert (auto.cap, auto.num_samples) == (0, 9)  # auto: the slots Ray reports, counted later
+    assert isinstance(auto.search_alg.searcher, SlotLimiter)
+    assert (plan(0, max_concurrent=3).cap, plan(0, max_concurrent=3).cap_key) == (
+        3,
+        "searcher.max_concurrent",
     )
-    assert plan.search_alg.searcher.max_concurrent == 3 and plan.num_samples == 9
-    plan = optuna_search(
-        params,
-        num_samples=9,
-        limit=2,
-        sampler=optuna.samplers.TPESampler(),
-        max_concurrent=3,
-        **STUDY,
-    )
-    assert plan.search_alg.searcher.max_concurrent == 2  # the study's limit wins when lower
+    lower = plan(2, max_concurrent=3)  # the study's limit wins when lower
+    assert (lower.cap, lower.cap_key) == (2, "study.max_concurrent")
+    assert (plan(2).cap, plan(2).cap_key) == (2, "study.max_concurrent")
+    for bad in (0, "all", 2.5):
+        with pytest.raises(ConfigError, match="searcher.max_concurrent"):
+            plan(0, max_concurrent=bad)
 
 
 def test_random_plan_samples_every_leaf() -> None:

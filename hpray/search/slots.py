@@ -1,0 +1,141 @@
+"""How many trials run at once: as many as the cluster fits, unless a number caps it.
+
+A trial slot is one trial's resource request (``1 CPU + 0 GPU``, ``0.25`` GPU, ...) placed on
+one node, so slots are counted node by node. On an autoscaling cluster the nodes it may add
+count too (their groups' sizes and limits, as the autoscaler publishes them), so a study asks
+for the cluster it can have, not the one that happens to be up.
+
+``SlotLimiter`` holds a searcher (Optuna's) to that count and follows the cluster as it changes;
+the driver states the per-trial request with ``asking`` around the fit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ray.tune.search import ConcurrencyLimiter, Searcher
+
+from hpray import internals
+
+AUTO = "auto"  # searcher.max_concurrent: as many as the cluster fits
+RECOUNT_S = 10.0  # the cluster's nodes are read again at most this often
+UNBOUNDED = 1 << 20  # no resource and no cap bounds the trials at a time
+# The study being fitted: its per-trial request (Ray's resource names) and cap; see `asking`.
+_asking: tuple[dict[str, float], int] | None = None
+
+
+@dataclass(frozen=True)
+class Count:
+    """Trials at a time and why, as the start of a run says it."""
+
+    slots: int  # what the cluster fits (0: nothing bounds it)
+    cap: int  # the configured number (0: none)
+    source: str  # the key the cap comes from
+    autoscaling: bool = False
+
+    @property
+    def at_once(self) -> int:
+        """The number run at once (0: no bound at all)."""
+        if self.cap and self.slots:
+            return min(self.cap, self.slots)
+        return self.cap or self.slots
+
+    def describe(self) -> str:
+        """E.g. ``2 at a time (study.max_concurrent=2; the cluster fits 8)``."""
+        fits = (
+            f"the {'autoscaling ' if self.autoscaling else ''}cluster fits {self.slots}"
+            if self.slots
+            else "no resource bounds them"
+        )
+        if self.cap and (not self.slots or self.cap < self.slots):
+            return f"{self.cap} at a time ({self.source}={self.cap}; {fits})"
+        return f"{self.at_once or 'as many as start'} at a time ({fits})"
+
+
+def fits(nodes: Iterable[Mapping[str, float]], request: Mapping[str, float]) -> int:
+    """How many ``request``s the nodes (each its resources) hold at once; 0: unbounded.
+
+    Example:
+        >>> fits([{"CPU": 8, "GPU": 2}, {"CPU": 4}], {"CPU": 1, "GPU": 0.25})
+        8
+    """
+    asked = {name: amount for name, amount in request.items() if amount > 0}
+    if not asked:
+        return 0
+    return sum(
+        min(math.floor(node.get(name, 0) / amount + 1e-9) for name, amount in asked.items())
+        for node in nodes
+    )
+
+
+def count(request: Mapping[str, float]) -> tuple[int, bool]:
+    """The slots of the running cluster for ``request``, and whether it autoscales.
+
+    Nodes that are up count; on an autoscaling cluster, each node group counts at its largest
+    size (an unbounded group leaves the count to the nodes up now).
+    """
+    import ray
+
+    live = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+    now = fits(live, request)
+    groups = internals.autoscaling_node_groups()
+    if not groups or any(size < 0 for _, size in groups):
+        return now, bool(groups)
+    most = sum(fits([resources], request) * size for resources, size in groups)
+    return max(now, most), True
+
+
+@contextlib.contextmanager
+def asking(request: Mapping[str, float], cap: int) -> Iterator[None]:
+    """A ``SlotLimiter`` used inside the block counts slots of ``request`` (per trial), at most
+    ``cap`` (0: none): the running study's, also for a searcher restored from an earlier run."""
+    global _asking
+    _asking = (dict(request), cap)
+    try:
+        yield
+    finally:
+        _asking = None
+
+
+class SlotLimiter(ConcurrencyLimiter):
+    """Ray Tune's ConcurrencyLimiter at the cluster's slot count, at most ``cap`` (0: none).
+
+    Bayesian samplers propose from the results so far: a trial asked long before a slot frees
+    is proposed from older results, so no more are asked than can run. The count is read again
+    (at most every ``RECOUNT_S``) when a trial is asked for, so nodes that join are filled.
+    """
+
+    def __init__(self, searcher: Searcher, cap: int = 0) -> None:
+        super().__init__(searcher, max_concurrent=cap or 1)
+        self.cap = cap
+        self._counted_at = 0.0  # wall clock: the limiter is pickled with the study
+
+    def settle(self) -> None:
+        """Count now (the driver does, before Ray Tune reads the limit)."""
+        self._counted_at = 0.0
+        self._recount()
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        self._recount()
+        return super().suggest(trial_id)
+
+    def _recount(self) -> None:
+        if _asking is None or time.time() - self._counted_at < RECOUNT_S:
+            return
+        self._counted_at = time.time()
+        request, self.cap = _asking
+        self.max_concurrent = Count(count(request)[0], self.cap, "").at_once or UNBOUNDED
+
+
+def limiters(search_alg: Any) -> Iterator[SlotLimiter]:
+    """The SlotLimiters a search algorithm wraps (Ray's wrappers each hold ``searcher``)."""
+    node = search_alg
+    while node is not None:
+        if isinstance(node, SlotLimiter):
+            yield node
+        node = getattr(node, "searcher", None)
