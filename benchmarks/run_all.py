@@ -21,7 +21,7 @@ SMALL = {
     "cluster_sim": ["--trials", "400", "--cpus", "16"],
     "overhead": ["--trials", "40", "--epochs", "4", "--repeats", "1"],
     "early_stopping": ["--seeds", "1", "--trials", "8", "--epochs", "6", "--data", "digits"],
-    "search_quality": ["--seeds", "2", "--parallel", "1", "8", "--rounds", "4"],
+    "search_quality": ["--seeds", "2", "--parallel", "1", "8"],
     "resume_cost": ["--seeds", "1", "--trials", "4", "--epochs", "6"],
     "tuning_quality": ["--budget", "60", "--epochs", "6", "--retrain-seeds", "1"],
 }

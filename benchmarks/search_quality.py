@@ -99,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--parallel", type=int, nargs="+", default=[1, 2, 8, 32])
-    parser.add_argument("--rounds", type=int, default=8, help="R: the equal-wall-time budget")
+    parser.add_argument("--rounds", type=int, default=4, help="R: the equal-wall-time budget")
     parser.add_argument("--functions", nargs="+", default=list(DOMAINS))
     parser.add_argument("--searchers", nargs="+", default=["bayes", "gp"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))

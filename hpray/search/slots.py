@@ -1,4 +1,4 @@
-"""How many trials run at once: as many as the cluster fits, unless a number caps it.
+"""How many trials run at once: as many as the cluster fits, unless a number is set.
 
 A trial slot is one trial's resource request (``1 CPU + 0 GPU``, ``0.25`` GPU, ...) placed on
 one node, so slots are counted node by node. On an autoscaling cluster the nodes it may add
@@ -40,9 +40,8 @@ class Count:
 
     @property
     def at_once(self) -> int:
-        """The number run at once (0: no bound at all)."""
-        if self.cap and self.slots:
-            return min(self.cap, self.slots)
+        """The most trials live at once (0: no bound): a number set wins, even above the
+        slots (the rest wait pending, which is what asks an autoscaler for nodes)."""
         return self.cap or self.slots
 
     def describe(self) -> str:
@@ -52,9 +51,11 @@ class Count:
             if self.slots
             else "no resource bounds them"
         )
-        if self.cap and (not self.slots or self.cap < self.slots):
-            return f"{self.cap} at a time ({self.source}={self.cap}; {fits})"
-        return f"{self.at_once or 'as many as start'} at a time ({fits})"
+        if not self.cap:
+            return f"{self.slots or 'as many as start'} at a time ({fits})"
+        if self.slots and self.cap > self.slots:
+            return f"up to {self.cap} at a time ({self.source}={self.cap}; {fits} now)"
+        return f"{self.cap} at a time ({self.source}={self.cap}; {fits})"
 
 
 def fits(nodes: Iterable[Mapping[str, float]], request: Mapping[str, float]) -> int:
@@ -92,8 +93,9 @@ def count(request: Mapping[str, float]) -> tuple[int, bool]:
 
 @contextlib.contextmanager
 def asking(request: Mapping[str, float], cap: int) -> Iterator[None]:
-    """A ``SlotLimiter`` used inside the block counts slots of ``request`` (per trial), at most
-    ``cap`` (0: none): the running study's, also for a searcher restored from an earlier run."""
+    """A ``SlotLimiter`` used inside the block counts slots of ``request`` (per trial), or
+    holds ``cap`` (0: none) when set: the running study's settings, also for a searcher
+    restored from an earlier run."""
     global _asking
     _asking = (dict(request), cap)
     try:
@@ -103,7 +105,7 @@ def asking(request: Mapping[str, float], cap: int) -> Iterator[None]:
 
 
 class SlotLimiter(ConcurrencyLimiter):
-    """Ray Tune's ConcurrencyLimiter at the cluster's slot count, at most ``cap`` (0: none).
+    """Ray Tune's ConcurrencyLimiter at the cluster's slot count, or at ``cap`` when set.
 
     Bayesian samplers propose from the results so far: a trial asked long before a slot frees
     is proposed from older results, so no more are asked than can run. The count is read again
@@ -129,7 +131,8 @@ class SlotLimiter(ConcurrencyLimiter):
             return
         self._counted_at = time.time()
         request, self.cap = _asking
-        self.max_concurrent = Count(count(request)[0], self.cap, "").at_once or UNBOUNDED
+        slots = 0 if self.cap else count(request)[0]
+        self.max_concurrent = Count(slots, self.cap, "").at_once or UNBOUNDED
 
 
 def limiters(search_alg: Any) -> Iterator[SlotLimiter]:

@@ -132,6 +132,7 @@ def test_trials_spread_over_the_workers_and_the_study_completes(
     check_complete(directory, trials=4, epochs=3)
     nodes = {r["node_ip"] for d in directory.glob("trial_*") for r in raw_history(d)}
     assert nodes == set(WORKERS), nodes  # both workers, and never the CPU-less head
+    assert "2 at a time (the cluster fits 2)" in out  # a slot on each worker, none on the head
     assert cluster.token not in out
 
 

@@ -26,25 +26,27 @@ def peak(err: str) -> int:
     return int(re.search(r"ran up to (\d+) trials at a time", err).group(1))  # type: ignore[union-attr]
 
 
-# Bayesian search too fills every slot by default (searcher.max_concurrent: auto).
+# Bayesian search under ASHA fills every slot too, by default (searcher.max_concurrent: auto).
 @pytest.mark.parametrize(
-    ("resources", "searcher", "expected"), [("gpu_shared", "bayes", 4), ("auto", "random", 1)]
+    ("resources", "search", "expected"),
+    [("gpu_shared", ("bayes", "asha"), 4), ("auto", ("random", "fifo"), 1)],
 )
 def test_gpu_share_sets_concurrency(
-    tmp_path: Path, capfd, resources: str, searcher: str, expected: int
+    tmp_path: Path, capfd, resources: str, search: tuple[str, str], expected: int
 ) -> None:
     code, directory = run_study(
         tmp_path,
         f"resources={resources}",
-        f"searcher={searcher}",
+        f"searcher={search[0]}",
+        f"scheduler={search[1]}",
         "study.num_samples=8",
         "study.epochs=3",
-        "scheduler=fifo",
         "data=synthetic",
         "data.source.n_samples=4000",
     )
     err = capfd.readouterr().err
     assert code == 0 and len(results(directory)) == 8
     gpu = {"gpu_shared": 0.25, "auto": 1}[resources]
-    assert f"{expected} at a time (the cluster fits {expected}); 1 CPU + {gpu:g} GPU per trial" in err
+    said = f"{expected} at a time (the cluster fits {expected}); 1 CPU + {gpu:g} GPU per trial"
+    assert said in err
     assert peak(err) == expected

@@ -40,7 +40,9 @@ def test_optuna_plans_fill_the_cluster_unless_a_number_caps_them() -> None:
 
     def plan(limit: int, **searcher: Any) -> SearchPlan:
         sampler = optuna.samplers.TPESampler()
-        return optuna_search(params, num_samples=9, limit=limit, sampler=sampler, **searcher, **STUDY)
+        return optuna_search(
+            params, num_samples=9, limit=limit, sampler=sampler, **searcher, **STUDY
+        )
 
     auto = plan(0)
     assert (auto.cap, auto.num_samples) == (0, 9)  # auto: the slots Ray reports, counted later
@@ -53,7 +55,7 @@ def test_optuna_plans_fill_the_cluster_unless_a_number_caps_them() -> None:
     assert (lower.cap, lower.cap_key) == (2, "study.max_concurrent")
     assert (plan(2).cap, plan(2).cap_key) == (2, "study.max_concurrent")
     for bad in (0, "all", 2.5):
-        with pytest.raises(ConfigError, match="searcher.max_concurrent"):
+        with pytest.raises(ConfigError, match=r"searcher\.max_concurrent"):
             plan(0, max_concurrent=bad)
 
 

@@ -34,7 +34,9 @@ def test_the_start_line_says_how_many_run_at_once_and_why() -> None:
     assert Count(8, 2, "searcher.max_concurrent").describe() == (
         "2 at a time (searcher.max_concurrent=2; the cluster fits 8)"
     )
-    assert Count(2, 4, "study.max_concurrent").describe() == "2 at a time (the cluster fits 2)"
+    assert Count(2, 4, "study.max_concurrent").describe() == (
+        "up to 4 at a time (study.max_concurrent=4; the cluster fits 2 now)"
+    )
     assert Count(64, 0, "", autoscaling=True).describe() == (
         "64 at a time (the autoscaling cluster fits 64)"
     )
@@ -64,3 +66,6 @@ def test_the_limiter_asks_for_no_more_trials_than_slots_and_follows_the_cluster(
     with slots.asking({"CPU": 1, "GPU": 0}, cap=3):  # resumed with a cap: the cap holds
         limiter.settle()
         assert limiter.max_concurrent == 3 and limiter.suggest("t4") is None
+    with slots.asking({"CPU": 1, "GPU": 0}, cap=8):  # above the slots: the rest wait pending
+        limiter.settle()
+        assert limiter.max_concurrent == 8 and limiter.suggest("t4") is not None
