@@ -9,11 +9,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def collected(*args: str) -> set[str]:
+    # -n 0: collected here, without the workers the suite runs on
+    command = ["pytest", "--collect-only", "-q", "-n", "0", "-p", "no:cacheprovider", *args]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
+        [sys.executable, "-m", *command], capture_output=True, text=True, cwd=ROOT
     )
     assert done.returncode in (0, 5), done.stdout[-2000:] + done.stderr[-2000:]  # 5: none
     return {line for line in done.stdout.splitlines() if "::" in line}
