@@ -121,8 +121,8 @@ def _exit_code(summary: dict[str, Any], directory: StudyDir) -> int:
 def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> None:
     resources = ray_resources(study.resources, study.uses_torch)
     request = {"CPU": resources["cpu"], "GPU": resources["gpu"]}
-    fit, autoscaling = slots.count(request)
-    at_once = slots.Count(fit, study.plan.cap, study.plan.cap_key, autoscaling)
+    slots_now, autoscaling = slots.count(request)
+    at_once = slots.Count(slots_now, study.plan.cap, study.plan.cap_key, autoscaling)
     search = f"{study.plan.description}, {at_once.describe()}"
     (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
     (directory / PLAN_FILE).write_text(
