@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import pickle
 import struct
 import tempfile
 from collections.abc import Iterator
@@ -57,6 +58,13 @@ def history(directory: Path, trial_id: str) -> list[dict[str, Any]]:
     """Every result the trial reported, in order (Ray's result.json)."""
     lines = (directory / trial_dir_name(trial_id) / RESULT_FILE).read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+def told_trials(directory: Path) -> list[Any]:
+    """The trials of the Optuna study that OptunaSearch keeps, as its newest state holds them
+    (Optuna's FrozenTrials, in the order asked)."""
+    state = sorted(directory.glob("searcher-state-*.pkl"))[-1]
+    return list(pickle.loads(state.read_bytes())["_ot_study"].trials)
 
 
 def stored_state(checkpoint: Path) -> dict[str, Any]:

@@ -4,13 +4,12 @@ a fresh study, the same study interrupted and resumed, and a finished one grown.
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 
 import pytest
 
 from hpray.trial.objectives import branin
-from tests.helpers.studies import history, results, run_study, summary
+from tests.helpers.studies import history, results, run_study, summary, told_trials
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
 
@@ -80,9 +79,7 @@ def test_a_searcher_runs_resumes_and_grows_a_study(tmp_path: Path, searcher: str
     assert len({params(r) for r in grown.values()}) == len(grown)  # the new points are new
     assert summary(directory)["complete"]
     if searcher in ("bayes", "gp"):  # the sampler proposed the new trials knowing the first six
-        state = sorted(directory.glob("searcher-state-*.pkl"))[-1]
-        optuna_study = pickle.loads(state.read_bytes())["_ot_study"]
-        assert len([t for t in optuna_study.trials if t.state.name == "COMPLETE"]) == 8
+        assert len([t for t in told_trials(directory) if t.state.name == "COMPLETE"]) == 8
 
 
 def test_a_trial_stopped_early_reaches_the_optuna_study_with_what_it_showed(
@@ -105,11 +102,7 @@ def test_a_trial_stopped_early_reaches_the_optuna_study_with_what_it_showed(
     assert code == 0
     rows = results(directory)
     assert len(rows) == 8
-    state = sorted(directory.glob("searcher-state-*.pkl"))[-1]
-    told = {
-        tuple(sorted(t.params.items())): t
-        for t in pickle.loads(state.read_bytes())["_ot_study"].trials
-    }
+    told = {tuple(sorted(t.params.items())): t for t in told_trials(directory)}
     stopped = 0
     for row in rows:
         last = history(directory, row["trial_id"])[-1]
