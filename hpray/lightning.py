@@ -95,8 +95,7 @@ class HprayCallback(Callback):
                 self._warned = True
             return
         self._reported = epoch
-        due = epoch % session.checkpoint_every == 0 or epoch >= session.epochs
-        state = self._state(trainer, epoch) if self.checkpoint and due else None
+        state = self._state(trainer, epoch) if self.checkpoint and session.due(epoch) else None
         report({**metrics, "epoch": epoch}, checkpoint=state)
 
     def _state(self, trainer: Trainer, epoch: int) -> dict[str, Any]:

@@ -35,6 +35,9 @@ class StudySettings:
     max_concurrent: int = MISSING
     max_failures: int = MISSING
     reuse_actors: bool = MISSING
+    time_budget: Any = None  # a duration ("2h", "30m", "90s") or seconds; None: no budget
+    stop_at: float | None = None  # the metric's value that ends the study once reached
+    trial_timeout: Any = None  # a duration, or seconds: a trial running longer is stopped
 
 
 @dataclass

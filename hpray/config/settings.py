@@ -18,6 +18,7 @@ from hpray.config.schema import K8sSettings, RaySettings, Resources, StudySettin
 from hpray.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+DURATION = re.compile("^" + "".join(rf"(?:(\d+(?:\.\d+)?){unit})?" for unit in "dhms") + "$")
 T = TypeVar("T")
 
 
@@ -57,6 +58,8 @@ def study_settings(config: Mapping[str, Any]) -> StudySettings:
             raise ConfigError(f"study.{key}", f"must be a whole number >= {least}, got {value!r}.")
     if settings.mode not in ("min", "max"):
         raise ConfigError("study.mode", f"must be 'min' or 'max', got {settings.mode!r}.")
+    for key in ("time_budget", "trial_timeout"):
+        duration_s(f"study.{key}", getattr(settings, key))
     if settings.cv_folds < 0 or settings.cv_folds == 1:
         raise ConfigError(
             "study.cv_folds",
@@ -64,6 +67,33 @@ def study_settings(config: Mapping[str, Any]) -> StudySettings:
             f"got {settings.cv_folds!r}.",
         )
     return settings
+
+
+def duration_s(key: str, value: Any) -> float | None:
+    """A duration setting in seconds: a number of seconds, or days, hours, minutes and seconds
+    written as ``2h``, ``30m``, ``90s``, ``1h30m``, ``1d``; None when not set.
+
+    Example:
+        >>> duration_s("study.time_budget", "1h30m"), duration_s("study.time_budget", 90)
+        (5400.0, 90.0)
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = DURATION.match(str(value).replace(" ", "").lower())
+        if not match or not any(match.groups()):
+            raise ConfigError(
+                key,
+                f"{value!r} is not a duration: write it as 2h, 30m, 90s, 1h30m or 1d, or as "
+                "a number of seconds.",
+            )
+        days, hours, minutes, secs = (float(g or 0) for g in match.groups())
+        seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+    if not seconds > 0:
+        raise ConfigError(key, f"must be a duration > 0, got {value!r}.")
+    return seconds
 
 
 def trial_resources(config: Mapping[str, Any]) -> Resources:

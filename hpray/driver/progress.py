@@ -15,6 +15,8 @@ from typing import Any
 from ray import tune
 from ray.tune.experiment import Trial
 
+from hpray.search.rules import TIME_BUDGET, current
+
 REDRAW_S = 0.5  # a terminal's bar
 
 
@@ -95,7 +97,12 @@ class Progress(tune.Callback):
         self._show(trials, self.gap_s)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
-        self._show(trials, 0.0)
+        rules = current()
+        if rules is not None and rules.stopped_study == TIME_BUDGET:
+            # Ray has stopped the paused and the waiting trials by now: they are not done.
+            print("[hpray] the time budget is spent; trials pause", file=sys.stderr, flush=True)
+        else:
+            self._show(trials, 0.0)
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -34,6 +34,9 @@ FREE_KEYS = (
     "study.max_failures",
     "study.reuse_actors",
     "study.checkpoint_every",
+    "study.time_budget",  # the stop rules of the run that resumes it
+    "study.stop_at",
+    "study.trial_timeout",
     "searcher.max_concurrent",
     "resources",
     "ray",

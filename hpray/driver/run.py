@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from hpray.config.prepare import Study
-from hpray.driver import phases, resume, signals, storage
+from hpray.driver import budget, phases, resume, signals, storage
 from hpray.driver.lighter import lighter_driver
 from hpray.driver.lock import StudyBusy, StudyLock
 from hpray.driver.tuner import make_tuner, ray_resources, ray_session
@@ -25,6 +25,7 @@ from hpray.results.report import write_outputs
 from hpray.results.trials import write_summary
 from hpray.search import slots
 from hpray.search.grow import growing_to
+from hpray.search.rules import TIME_BUDGET, in_force
 from hpray.store.layout import CONFIG_FILE, PLAN_FILE, read_summary
 from hpray.store.location import StudyDir
 
@@ -69,14 +70,19 @@ def run(study: Study, fresh: bool = False) -> int:
             print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
             write_outputs(directory, settings, study.plan.num_samples, wall_s=None)
             return EXIT_OK
+        left = budget.left_s(settings, directory)
+        if left is not None and left <= 0:
+            print(f"[hpray] {budget.spent_line(settings, directory)}", file=sys.stderr)
+            return EXIT_OK
         storage.check_writable(directory)
         StudyLock(directory).check_not_owned_here()  # a second driver here: refused before Ray
         clock.mark("ray_init")
         with ray_session(study.ray) as session:
             clock.mark("ray_ready")
             storage.check_shared(directory.parent, settings.shared_storage)
+            spent = budget.spent_before(directory)
             with StudyLock(directory):
-                _fit(study, directory, outputs)
+                spent += _fit(study, directory, outputs)
                 clock.mark("fit_end")
             # The outputs need only the study's directory: written while Ray shuts down.
             session.end_in_background(lambda: clock.mark("shut_down"))
@@ -85,7 +91,7 @@ def run(study: Study, fresh: bool = False) -> int:
             )
             clock.mark("outputs_written")
             session.join()
-        summary = {**summary, "phases": clock.durations()}
+        summary = {**summary, "time_spent_s": round(spent, 2), "phases": clock.durations()}
         write_summary(directory, summary)
         code = _exit_code(summary, directory)
         signals.decide(code)
@@ -103,8 +109,17 @@ def run(study: Study, fresh: bool = False) -> int:
 
 
 def _exit_code(summary: dict[str, Any], directory: StudyDir) -> int:
+    stopped = summary.get("stopped") or {}
     if summary["complete"]:
         resume.remove_placeholders(directory)
+    elif stopped.get("rule") == TIME_BUDGET:
+        print(
+            f"[hpray] stopped on the time budget: {stopped['paused']} trials paused, "
+            f"{stopped['unstarted']} not started; raise study.time_budget and run the same "
+            f"command again to continue the study in {directory}",
+            file=sys.stderr,
+        )
+        return EXIT_OK
     else:
         print(
             f"[hpray] the study stopped before all trials finished; run the same command "
@@ -118,7 +133,8 @@ def _exit_code(summary: dict[str, Any], directory: StudyDir) -> int:
     return EXIT_OK
 
 
-def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> None:
+def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
+    """Run the trials; returns the seconds it took (what the time budget counts)."""
     resources = ray_resources(study.resources, study.uses_torch)
     request = {"CPU": resources["cpu"], "GPU": resources["gpu"]}
     slots_now, autoscaling = slots.count(request)
@@ -137,12 +153,17 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> None:
     with slots.asking(request, study.plan.cap):
         for limiter in slots.limiters(study.plan.search_alg):
             limiter.settle()  # before the Tuner, which reads the limit once
-        tuner = make_tuner(study, resources, directory)
+        started = time.monotonic()
+        rules = budget.rules_for(study.settings, directory)
+        tuner = make_tuner(study, resources, directory, rules.deadline)
         # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
         # A restored search (restored inside fit) grows to the study's trial count.
         with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
-            tuner.fit()
+            with in_force(rules):
+                tuner.fit()
             outputs.defer()  # from here a signal waits for the outputs
+        budget.record(directory, rules)
+    return time.monotonic() - started
 
 
 @contextlib.contextmanager

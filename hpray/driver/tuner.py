@@ -17,10 +17,12 @@ from hpray import internals
 from hpray.config.prepare import Study
 from hpray.config.schema import RaySettings, Resources
 from hpray.driver import resume, signals
+from hpray.driver.budget import RuleEnd
 from hpray.driver.lighter import TensorBoardLogger
 from hpray.driver.phases import FirstResult
 from hpray.driver.progress import Progress
 from hpray.driver.scheduler_state import SchedulerState
+from hpray.search.rules import Budgeted, RuleStopper
 from hpray.store.layout import trial_dir_name
 from hpray.store.location import StudyDir
 
@@ -82,12 +84,20 @@ def ray_session(ray_cfg: RaySettings) -> Iterator[RaySession]:
         session.join()  # and the signal handlers Ray's shutdown dropped put back
 
 
-def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -> tune.Tuner:
-    """A new Tuner, or the stored one restored when the directory holds an unfinished study."""
+def make_tuner(
+    study: Study, resources: dict[str, float], directory: StudyDir, deadline: float | None = None
+) -> tune.Tuner:
+    """A new Tuner, or the stored one restored when the directory holds an unfinished study.
+
+    ``deadline``: when the time budget is spent, which the trials see (they checkpoint at
+    their first report after it, where the scheduler pauses them).
+    """
     settings = study.settings
     # Trials see the resources they got (gpu: auto resolved), e.g. for their thread count.
     base = {**study.base, "resources": {"cpu": resources["cpu"], "gpu": resources["gpu"]}}
-    trainable = tune.with_resources(tune.with_parameters(study.trainable, base=base), resources)
+    trainable = tune.with_resources(
+        tune.with_parameters(study.trainable, base=base, deadline=deadline), resources
+    )
     # Ray writes local paths itself; anything else through the filesystem the URI named.
     filesystem = None if directory.local else directory.fs
     if tune.Tuner.can_restore(directory.path, storage_filesystem=filesystem):
@@ -109,7 +119,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
             metric=settings.metric,
             mode=settings.mode,
             search_alg=study.plan.search_alg,
-            scheduler=study.scheduler,
+            scheduler=Budgeted(study.scheduler),
             num_samples=study.plan.num_samples,
             reuse_actors=settings.reuse_actors,
             trial_dirname_creator=trial_dirname,
@@ -119,6 +129,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
             storage_path=directory.parent.path,
             storage_filesystem=filesystem,
             failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+            stop=RuleStopper(),  # study.stop_at and study.trial_timeout, as this run sets them
             # Two kept, so a damaged newest checkpoint still leaves one to fall back on.
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             verbose=0,
@@ -134,6 +145,7 @@ def make_tuner(study: Study, resources: dict[str, float], directory: StudyDir) -
                 *study.tracking,
                 TensorBoardLogger(),
                 FirstResult(),  # stateless, so last: studies started before it restore alike
+                RuleEnd(),  # the same
             ],
         ),
     )

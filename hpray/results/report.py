@@ -21,6 +21,7 @@ from hpray.store.layout import (
     CONFIG_FILE,
     REPORT_FILE,
     read_planned,
+    read_stops,
     read_summary,
     stored_config,
 )
@@ -48,7 +49,10 @@ def load(
         settings.mode,
         float(stored.get("wall_s", 0.0)),
         _planned(directory, config),
+        read_stops(directory),
     )
+    if "time_spent_s" in stored:
+        summary["time_spent_s"] = stored["time_spent_s"]
     write_best(directory, config, summary)
     return config, rows, summary
 
@@ -119,7 +123,9 @@ def write_outputs(
     else:
         if stored is not None and not stored.get("complete"):  # earlier runs of a resumed study
             wall_s = (wall_s or 0.0) + float(stored.get("wall_s", 0.0))
-        summary = trials.summarise(rows, settings.metric, settings.mode, wall_s or 0.0, planned)
+        summary = trials.summarise(
+            rows, settings.metric, settings.mode, wall_s or 0.0, planned, read_stops(directory)
+        )
         trials.write_results(directory, rows, settings.metric)
         trials.write_summary(directory, summary)
         config = stored_config(directory)

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from hpray import internals
-from hpray.store.layout import ERROR_FILE, RESULT_FILE, RESULTS_FILE, SUMMARY_FILE, result_rows
+from hpray.store.layout import (
+    ERROR_FILE,
+    RESULT_FILE,
+    RESULTS_FILE,
+    SUMMARY_FILE,
+    read_stops,
+    result_rows,
+)
 from hpray.store.location import StudyDir, as_dir
 
 
@@ -22,7 +29,7 @@ class TrialRow:
     """One trial's outcome, as results.csv shows it."""
 
     trial_id: str
-    status: str  # completed | early_stopped | diverged | errored | running | pending
+    status: str  # completed | early_stopped | diverged | errored | running | paused | pending
     params: dict[str, Any]
     final: float | None
     best: float | None
@@ -42,6 +49,8 @@ def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> 
     stored = internals.stored_trials(study_dir.fs, study_dir.path)
     if stored is None:
         raise ValueError(f"no Ray Tune experiment in {study_dir}: the study never started")
+    stops = read_stops(study_dir)
+    ruled: dict[str, str] = stops.get("trials", {})  # trials a stop rule ended, and which
     rows = []
     for trial in sorted(stored, key=lambda t: t.trial_id):
         trial_dir = study_dir / trial.dirname
@@ -55,6 +64,9 @@ def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> 
         )
         epochs = max((int(r["epoch"]) for r in results if "epoch" in r), default=0)
         status, reason = _status(trial.status, epochs, budget, _error(trial_dir))
+        if status == "early_stopped" and trial.trial_id in ruled:  # not the scheduler's call
+            reason = ruled[trial.trial_id]
+            reason = f"reached {reason}" if trial.trial_id == stops.get("reached") else reason
         if any(r.get("diverged") for r in results):
             status, reason = "diverged", "non-finite loss"
         rows.append(
@@ -113,6 +125,8 @@ def _status(ray_status: str, epochs: int, budget: int, error: str) -> tuple[str,
         return "errored", f"error: {error}" if error else "error"
     if ray_status == "TERMINATED":
         return ("completed", "budget") if epochs >= budget else ("early_stopped", "scheduler")
+    if ray_status == "PAUSED":  # by the time budget: it continues when the study does
+        return "paused", "time_budget"
     return ("running", "") if ray_status == "RUNNING" else ("pending", "")
 
 
@@ -188,17 +202,36 @@ def _cell(value: float | None) -> str:
 
 
 def summarise(
-    rows: Sequence[TrialRow], metric: str, mode: str, wall_s: float, planned: int = 0
+    rows: Sequence[TrialRow],
+    metric: str,
+    mode: str,
+    wall_s: float,
+    planned: int = 0,
+    stops: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """summary.json's content; complete once ``planned`` trials exist and all have ended."""
+    """summary.json's content; complete once ``planned`` trials exist and all have ended, or
+    when ``study.stop_at`` was reached (``stops``: stops.json's content)."""
     best = best_trial(rows, mode)
     counts = {
         s: sum(r.status == s for r in rows)
         for s in ("completed", "early_stopped", "diverged", "errored")
     }
+    ended = all(r.status in counts for r in rows) and bool(rows)
+    rule = (stops or {}).get("rule")
+    stopped = None
+    if rule:
+        # Trials that never reported: made, never started (or stopped as they started).
+        idle = sum(r.epochs == 0 and r.status not in ("errored", "diverged") for r in rows)
+        stopped = {
+            "rule": rule,
+            **({"trial_id": stops["reached"]} if stops and stops.get("reached") else {}),
+            "paused": sum(r.status == "paused" for r in rows),
+            "unstarted": max(planned, len(rows)) - len(rows) + idle,
+        }
     return {
         # Ended trials alone are not enough: a stop can fall before the searcher made the rest.
-        "complete": all(r.status in counts for r in rows) and bool(rows) and len(rows) >= planned,
+        "complete": ended and (len(rows) >= planned or rule == "stop_at"),
+        **({"stopped": stopped} if stopped else {}),
         "best": None
         if best is None
         else {

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
 from ray.tune.search import BasicVariantGenerator, SearchGenerator
 
 from hpray import internals
+from hpray.search import rules
 
 # The count a restored search grows to; set only inside `growing_to`, which Ray's restore of
 # the search algorithm runs within (restore_from_dir is called by Tuner.fit).
@@ -32,8 +34,16 @@ def growing_to(num_samples: int) -> Iterator[None]:
         _target = None
 
 
-class AmendableVariants(BasicVariantGenerator):
-    """Ray Tune's BasicVariantGenerator (random search) whose count can grow on restore."""
+class Variants(BasicVariantGenerator):
+    """Ray Tune's BasicVariantGenerator (random and grid search), which creates no trial once
+    the study's time budget is spent (the rest are created when the study continues)."""
+
+    def next_trial(self) -> Any:
+        return None if rules.closed() else super().next_trial()
+
+
+class AmendableVariants(Variants):
+    """Random search whose count can grow on restore."""
 
     def restore_from_dir(self, dirpath: str) -> None:
         super().restore_from_dir(dirpath)
@@ -42,7 +52,11 @@ class AmendableVariants(BasicVariantGenerator):
 
 
 class AmendableSearchGenerator(SearchGenerator):
-    """Ray Tune's SearchGenerator (wraps a Searcher) whose count can grow on restore."""
+    """Ray Tune's SearchGenerator (wraps a Searcher) whose count can grow on restore, and
+    which asks for no trial once the study's time budget is spent."""
+
+    def next_trial(self) -> Any:
+        return None if rules.closed() else super().next_trial()
 
     def restore_from_dir(self, dirpath: str) -> None:
         super().restore_from_dir(dirpath)

@@ -16,11 +16,11 @@ from typing import Any
 
 import optuna
 from ray import tune
-from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchAlgorithm, Searcher
+from ray.tune.search import ConcurrencyLimiter, SearchAlgorithm, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from hpray.errors import ConfigError
-from hpray.search.grow import AmendableSearchGenerator, AmendableVariants
+from hpray.search.grow import AmendableSearchGenerator, AmendableVariants, Variants
 from hpray.search.slots import AUTO, SlotLimiter
 from hpray.space import Space, grid_points, grid_size
 from hpray.space.leaves import Param
@@ -92,7 +92,7 @@ def grid_search(
     params = space.params
     size = grid_size(params)  # raises, naming the leaf, on a continuous one
     return SearchPlan(
-        BasicVariantGenerator(max_concurrent=limit),
+        Variants(max_concurrent=limit),
         repeats,
         {p.path: tune.grid_search(p.grid_values()) for p in params},
         f"grid search, {size} combinations x {repeats} = {size * repeats} trials",

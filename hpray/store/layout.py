@@ -24,6 +24,7 @@ SUMMARY_FILE = "summary.json"
 BEST_FILE = "best.yaml"
 BEST_OVERRIDES_FILE = "best_overrides.txt"  # a Hydra app's sweep: its best as one command line
 REPORT_FILE = "report.html"
+STOPS_FILE = "stops.json"  # what study.stop_at, trial_timeout and time_budget decided
 LOCK_FILE = ".hpray.lock"
 FINAL = "final"  # hpray retrain: final.json and final/ (--trial ID: final_<ID>.json, final_<ID>/)
 
@@ -72,6 +73,16 @@ def stored_config(directory: StudyDir | Path) -> dict[str, Any] | None:
 def read_summary(directory: StudyDir | Path) -> dict[str, Any] | None:
     """summary.json's content, or None when the study has none yet."""
     return _read(directory, SUMMARY_FILE, json.loads)
+
+
+def read_stops(directory: StudyDir | Path) -> dict[str, Any]:
+    """stops.json: ``{"rule", "reached", "trials": {trial id: rule}}``; empty when no stop rule
+    ended a trial or a run."""
+    return _read(directory, STOPS_FILE, json.loads) or {}
+
+
+def write_stops(directory: StudyDir | Path, stops: dict[str, Any]) -> None:
+    (as_dir(directory) / STOPS_FILE).write_text(json.dumps(stops, indent=1) + "\n")
 
 
 def read_planned(directory: StudyDir | Path) -> int | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ class Session:
     device: torch.device | None  # None: the trial's own (context.trial_device), when needed
     sink: Callable[..., None] = tune.report  # where reports go: Ray Tune, or hpray retrain
     checkpoints: bool = True  # the final retrain stores none
+    deadline: float | None = None  # time.time() when the study's time budget is spent
     trial: TrialState = field(default_factory=TrialState)
     reports: int = 0
 
@@ -57,6 +59,16 @@ class Session:
             checkpoint_every=int(study["checkpoint_every"]),
             device=device,
             **more,
+        )
+
+    def due(self, epoch: int) -> bool:
+        """A checkpoint is stored with this epoch's report: every ``checkpoint_every`` epochs,
+        at the last, and once the study's time budget is spent (the trial pauses there, and
+        continues from it when the study does)."""
+        return (
+            epoch % self.checkpoint_every == 0
+            or epoch >= self.epochs
+            or (self.deadline is not None and time.time() >= self.deadline)
         )
 
     @property
@@ -87,8 +99,7 @@ class Session:
             self.sink(values)
             return
         self.saved.state = dict(checkpoint)
-        due = values["epoch"] % self.checkpoint_every == 0 or values["epoch"] >= self.epochs
-        if not due:
+        if not self.due(values["epoch"]):
             self.sink(values)
             return
         with tempfile.TemporaryDirectory() as directory:

@@ -28,7 +28,7 @@ from ray import tune
 
 from hpray.config.app import override, unresolved
 from hpray.trial.api import Session
-from hpray.trial.runner import in_session
+from hpray.trial.runner import in_session, wait_if_late
 
 DEFAULT_SUBDIR = "${hydra.job.num}"  # Hydra's own: an app that keeps it gets the trial's id
 
@@ -95,10 +95,13 @@ class AppJob:
         return returned.return_value
 
 
-def run(config: dict[str, Any], base: dict[str, Any]) -> None:
-    """One trial of an app's sweep: ``config`` holds the trial's sampled values."""
+def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = None) -> None:
+    """One trial of an app's sweep: ``config`` holds the trial's sampled values; ``deadline``
+    is when the study's time budget is spent."""
+    wait_if_late(deadline)
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     job: AppJob = base["app"]
     composed = job.compose(dict(config), tune.get_context().get_trial_id())
-    opened = Session.of(base["study"], None)  # the device when a checkpoint is loaded
+    # The device is found when a checkpoint is loaded.
+    opened = Session.of(base["study"], None, deadline=deadline)
     in_session(opened, lambda: job.run(composed))

@@ -4,7 +4,8 @@ Select one with ``trainable=hpray.trial.faults.train_failing_once`` and say when
 ``+faults.fail_at_epoch=N`` (and, to fail one trial only, ``+faults.trial_index=I``); or
 ``trainable=hpray.trial.faults.evaluate_interrupting`` with ``+faults.driver_pid=PID
 +faults.after=N``: a test-function trial that interrupts the study once, as Ctrl-C would; or
-``trainable=hpray.trial.faults.diverging`` with ``+faults.lr=X``: NaN when X > 1.
+``trainable=hpray.trial.faults.diverging`` with ``+faults.lr=X``: NaN when X > 1; or
+``trainable=hpray.trial.faults.paced`` with ``+faults.epoch_s=S``: epochs of S seconds.
 They live in the package because Ray workers import trainables from installed modules only.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +87,16 @@ def diverging(cfg: DictConfig) -> None:
         lr = float(cfg.faults.lr)
         value = float("nan") if lr > 1 and epoch >= 2 else 1.0 / (epoch * lr)
         api.report({"val_rmse": value, "epoch": epoch}, checkpoint={"epoch": epoch})
+
+
+def paced(cfg: DictConfig) -> None:
+    """A trial function on the API whose epochs take ``faults.epoch_s`` seconds each:
+    ``val_rmse`` = 1 / (epoch * ``faults.lr``). It continues from its checkpoint (its epoch),
+    so a paused or resumed trial trains no epoch twice."""
+    state = api.get_checkpoint() or {"epoch": 0}
+    for epoch in range(int(state["epoch"]) + 1, int(cfg.study.epochs) + 1):
+        time.sleep(float(cfg.faults.epoch_s))
+        api.report(
+            {"val_rmse": 1.0 / (epoch * float(cfg.faults.lr)), "epoch": epoch},
+            checkpoint={"epoch": epoch},
+        )

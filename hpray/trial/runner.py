@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -22,17 +23,30 @@ from hpray.trial.api import Session, TrialStopped, plain_number, report, session
 if TYPE_CHECKING:
     import torch
 
+# How long a trial started after the time budget was spent waits for the driver to end the
+# run before it trains after all (to its first report, where it is paused).
+LATE_WAIT_S = 600.0
 
-def run(config: dict[str, Any], base: dict[str, Any]) -> None:
-    """One trial: ``base`` (the study config) with the sampled ``config`` values applied."""
+
+def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = None) -> None:
+    """One trial: ``base`` (the study config) with the sampled ``config`` values applied;
+    ``deadline`` is when the study's time budget is spent."""
+    wait_if_late(deadline)
     # Ray logs a line per persisted checkpoint at INFO; one per epoch drowns the progress.
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     cfg = space.apply(base, config)
     function = locate("trainable", str(cfg["trainable"]))
     # The device is found when a checkpoint is loaded: a function that never touches torch
     # runs without importing it (a trial process then starts in a fraction of the time).
-    opened = Session.of(cfg["study"], None)
+    opened = Session.of(cfg["study"], None, deadline=deadline)
     in_session(opened, lambda: function(OmegaConf.create(cfg)))
+
+
+def wait_if_late(deadline: float | None) -> None:
+    """A trial queued before the time budget was spent and started after it trains nothing:
+    it waits for the driver to end the run, and starts afresh when the study continues."""
+    if deadline is not None and time.time() >= deadline:
+        time.sleep(max(0.0, deadline + LATE_WAIT_S - time.time()))
 
 
 def in_session(opened: Session, call: Callable[[], Any]) -> None:

@@ -39,6 +39,8 @@ def test_help_lists_the_groups(capsys) -> None:
         (["k8s.workers.max=many"], "k8s.workers.max=many\nValue 'many' of type 'str' could not"),
         (["space.optim.lr.low=1", "space.optim.lr.high=0.1"], "space.optim.lr: low (1)"),
         (["study.epochs=0"], "study.epochs"),
+        (["study.time_budget=soon"], "study.time_budget: 'soon' is not a duration: write it as 2h"),
+        (["study.stop_at=high"], "study.stop_at=high\nValue 'high' of type 'str' could not"),
         (["searcher=grid"], "space.optim.lr: grid search needs discrete leaves"),
         (["study.metric=f1"], "study.metric: 'f1' is not reported"),
         (["data=npz", "data.source.path=missing.npz"], "data.source.path: no such file"),
