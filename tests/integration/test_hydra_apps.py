@@ -121,6 +121,40 @@ def test_a_lightning_sweep_killed_with_sigkill_resumes_every_trial_where_it_was(
     assert "TPESampler, 2 trials, 2 at a time" in err
 
 
+def test_a_lightning_sweep_paused_by_its_time_budget_continues_where_each_trial_paused(
+    tmp_path: Path,
+) -> None:
+    """The budget's pause stores the trainer's checkpoint at that epoch, though
+    ``study.checkpoint_every`` would store none there: the trials go on from it."""
+    overrides = (
+        "hparams_search=digits_optuna",
+        "hydra.sweeper.n_trials=2",
+        "hydra.sweeper.scheduler=fifo",
+        "hydra.sweeper.study.checkpoint_every=1000",
+        "trainer.max_epochs=300",  # ~0.05 s an epoch: the budget ends mid-trial
+        "test=false",
+    )
+    study = tmp_path / "studies" / "digits_lightning"
+    code, err = sweep(tmp_path, LIGHTNING, *overrides, "hydra.sweeper.study.time_budget=14s")
+    assert code == 0, err[-3000:]
+    stopped = summary(study)["stopped"]
+    assert stopped["rule"] == "time_budget" and stopped["paused"] >= 1, stopped
+    paused = {r["trial_id"]: int(r["epochs"]) for r in results(study) if r["status"] == "paused"}
+    assert all(0 < epochs < 300 for epochs in paused.values())
+    assert "stopped on the time budget" in err
+
+    code, err = sweep(tmp_path, LIGHTNING, *overrides, "hydra.sweeper.study.time_budget=10m")
+    assert code == 0, err[-3000:]
+    assert summary(study)["complete"]
+    for row in results(study):
+        assert row["status"] == "completed"
+        raw = history(study, row["trial_id"])
+        assert_trained_once(raw, 300)
+        if row["trial_id"] in paused:  # replayed to its pause, trained on from there
+            trained = [r["epoch"] for r in raw if not r.get("replayed")]
+            assert trained == list(range(1, 301)), trained[:5]
+
+
 def checkpoints_past(study: Path, index: int) -> bool:
     found = (re.fullmatch(r"checkpoint_(\d+)", p.name) for p in study.glob("trial_*/checkpoint_*"))
     return any(int(m[1]) >= index for m in found if m)
