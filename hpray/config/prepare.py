@@ -32,6 +32,8 @@ from hpray.data import CLASSIFICATION, TASK_METRICS
 from hpray.errors import ConfigError
 from hpray.internals import optimizers_without_compiler
 from hpray.search.searchers import SearchPlan
+from hpray.search.warm import WARM_KEY, Known, known
+from hpray.store.layout import read_results, stored_config
 from hpray.store.location import StudyDir
 
 RUNNER = "hpray.trial.runner.run"  # the Ray trainable of every function on hpray's API
@@ -63,6 +65,12 @@ def search_plan(
     searcher: Mapping[str, Any], settings: StudySettings, parsed: space.Space
 ) -> SearchPlan:
     """The plan of the ``searcher:`` node for the study's settings over its parsed space."""
+    # Passed only when set: a searcher factory of the user's need not take them.
+    warm: dict[str, Any] = {}
+    if settings.enqueue:
+        warm["enqueue"] = list(settings.enqueue)
+    if settings.warm_start:
+        warm["seen"] = earlier_trials(settings, parsed)
     return build_search(
         searcher,
         parsed,
@@ -70,7 +78,37 @@ def search_plan(
         limit=settings.max_concurrent,
         metric=settings.metric,
         mode=settings.mode,
+        **warm,
     )
+
+
+def earlier_trials(settings: StudySettings, parsed: space.Space) -> Known:
+    """The finished trials of the study ``study.warm_start`` names, read and never written."""
+    source = str(settings.warm_start).rstrip("/")
+    storage, _, name = source.rpartition("/")
+    earlier = StudyDir.at(storage or ".", name)
+    if earlier.path == StudyDir.at(settings.storage, settings.name).path:
+        raise ConfigError(WARM_KEY, f"{source} is this study; name an earlier one.")
+    config = stored_config(earlier)
+    if config is None:
+        raise ConfigError(
+            WARM_KEY,
+            f"{source} is not a study directory (no config.yaml in it): give "
+            "<study.storage>/<study.name> of a study that ran.",
+        )
+    theirs = config.get("study", {})
+    if (theirs.get("metric"), theirs.get("mode")) != (settings.metric, settings.mode):
+        raise ConfigError(
+            WARM_KEY,
+            f"{source} studied {theirs.get('metric')} ({theirs.get('mode')}), this study "
+            f"{settings.metric} ({settings.mode}): a warm start needs the same metric and mode.",
+        )
+    rows = read_results(earlier)
+    if rows is None:
+        raise ConfigError(
+            WARM_KEY, f"{source} has no results.csv yet: `hpray report {source}` writes it."
+        )
+    return known(parsed, rows, settings.metric, source)
 
 
 def planned_trials(config: Mapping[str, Any]) -> int:

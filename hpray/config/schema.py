@@ -38,6 +38,8 @@ class StudySettings:
     time_budget: Any = None  # a duration ("2h", "30m", "90s") or seconds; None: no budget
     stop_at: float | None = None  # the metric's value that ends the study once reached
     trial_timeout: Any = None  # a duration, or seconds: a trial running longer is stopped
+    enqueue: list[Any] = field(default_factory=list)  # configurations to evaluate first
+    warm_start: str | None = None  # an earlier study's directory, whose trials the searcher sees
 
 
 @dataclass

@@ -11,6 +11,8 @@ whose parameters depend on earlier choices); grid search enumerates its branches
 from __future__ import annotations
 
 import pickle
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ from ray.tune.search.optuna import OptunaSearch
 from hpray.errors import ConfigError
 from hpray.search.grow import AmendableSearchGenerator, AmendableVariants, Variants
 from hpray.search.slots import AUTO, SlotLimiter
+from hpray.search.warm import ENQUEUE_KEY, WARM_KEY, Known, enqueued, optuna_start
 from hpray.space import Space, grid_points, grid_size
 from hpray.space.leaves import Param
 
@@ -41,11 +44,33 @@ class SearchPlan:
 
 
 def random_search(
-    space: Space, *, num_samples: int, limit: int, metric: str, mode: str, seed: int
+    space: Space,
+    *,
+    num_samples: int,
+    limit: int,
+    metric: str,
+    mode: str,
+    seed: int,
+    enqueue: Sequence[Any] = (),
+    seen: Known | None = None,
 ) -> SearchPlan:
-    """Independent draws from every leaf; the same seed gives the same configurations."""
+    """Independent draws from every leaf; the same seed gives the same configurations.
+    ``enqueue``: configurations to run first (counted in ``num_samples``)."""
+    if seen is not None:
+        raise ConfigError(
+            WARM_KEY,
+            "random search does not learn from finished trials; use searcher=bayes or "
+            "searcher=gp to start from an earlier study's.",
+        )
+    first = enqueued(space, enqueue)
     if space.conditional:  # Optuna's random sampler walks the branches a draw picks
-        searcher = define_by_run(space, metric, mode, optuna.samplers.RandomSampler(seed=seed))
+        searcher = define_by_run(
+            space,
+            metric,
+            mode,
+            optuna.samplers.RandomSampler(seed=seed),
+            **_started(space, mode, None, first),
+        )
         return SearchPlan(
             AmendableSearchGenerator(
                 ConcurrencyLimiter(searcher, max_concurrent=limit) if limit > 0 else searcher
@@ -58,7 +83,7 @@ def random_search(
         )
     params = space.params
     return SearchPlan(
-        AmendableVariants(max_concurrent=limit, random_state=seed),
+        AmendableVariants(max_concurrent=limit, random_state=seed, points_to_evaluate=first),
         num_samples,
         {p.path: tune_domain(p) for p in params},
         f"random search, {num_samples} trials, seed {seed}",
@@ -74,9 +99,17 @@ def grid_search(
     metric: str,
     mode: str,
     repeats: int = 1,
+    enqueue: Sequence[Any] = (),
+    seen: Known | None = None,
 ) -> SearchPlan:
     """Every combination of the discrete leaves, ``repeats`` times (num_samples does not apply)."""
     del num_samples, metric, mode  # the grid's size decides the trial count; order is fixed
+    if enqueue or seen is not None:
+        raise ConfigError(
+            ENQUEUE_KEY if enqueue else WARM_KEY,
+            "grid search runs every combination of the grid, in order; configurations to run "
+            "first and earlier trials are for searcher=random, bayes or gp.",
+        )
     if repeats < 1:
         raise ConfigError("searcher.repeats", f"must be >= 1, got {repeats}.")
     if space.conditional:  # Ray's grid is a product of axes; branches are a sum of grids
@@ -111,6 +144,8 @@ def optuna_search(
     max_concurrent: int | str = AUTO,
     storage: str | None = None,
     study_name: str | None = None,
+    enqueue: Sequence[Any] = (),
+    seen: Known | None = None,
 ) -> SearchPlan:
     """Optuna's sampler through Ray Tune's OptunaSearch, as many trials at a time as the
     cluster fits (``max_concurrent: auto``), or at most a number.
@@ -119,6 +154,8 @@ def optuna_search(
     be proposed from older results. Pending trials reach the sampler as running ones (TPE's
     constant liar; the GP sampler conditions on them), so proposals made together differ.
     ``storage`` (an Optuna database URL) keeps the Optuna study there too, as ``study_name``.
+    ``enqueue``: configurations the sampler hands out first; ``seen``: an earlier study's
+    finished trials, which the sampler learns from before it proposes.
     """
     cap, cap_key = limit, "study.max_concurrent"
     if max_concurrent != AUTO:
@@ -135,6 +172,7 @@ def optuna_search(
     kept: dict[str, Any] = {}
     if storage:
         kept = {"storage": optuna.storages.RDBStorage(storage), "study_name": study_name}
+    kept = _started(space, mode, seen, enqueued(space, enqueue), **kept)
     if space.conditional:
         searcher = define_by_run(space, metric, mode, sampler, **kept)
     else:
@@ -154,6 +192,26 @@ def optuna_search(
         cap,
         cap_key,
     )
+
+
+def _started(
+    space: Space,
+    mode: str,
+    seen: Known | None,
+    first: Sequence[Mapping[str, Any]],
+    **kept: Any,
+) -> dict[str, Any]:
+    """OptunaSearch's storage arguments, its Optuna study holding ``seen`` and ``first``
+    (in memory unless ``kept`` names a database)."""
+    if seen is None and not first:
+        return kept
+    storage = kept.get("storage") or optuna.storages.InMemoryStorage()
+    name = kept.get("study_name") or "hpray"
+    distributions = {p.path: optuna_distribution(p) for p in space.all_params()}
+    optuna_start(storage, name, mode, distributions, seen, first)
+    if seen is not None:
+        print(f"[hpray] {seen.describe()}", file=sys.stderr)
+    return {"storage": storage, "study_name": name}
 
 
 def define_by_run(

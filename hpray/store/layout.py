@@ -7,6 +7,8 @@ files beside it. Every module that reads or writes one of them takes its name fr
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -73,6 +75,14 @@ def stored_config(directory: StudyDir | Path) -> dict[str, Any] | None:
 def read_summary(directory: StudyDir | Path) -> dict[str, Any] | None:
     """summary.json's content, or None when the study has none yet."""
     return _read(directory, SUMMARY_FILE, json.loads)
+
+
+def read_results(directory: StudyDir | Path) -> list[dict[str, str]] | None:
+    """results.csv's rows, as text; None when the study has not written it."""
+    path = as_dir(directory) / RESULTS_FILE
+    if not path.is_file():
+        return None
+    return list(csv.DictReader(io.StringIO(path.read_text())))
 
 
 def read_stops(directory: StudyDir | Path) -> dict[str, Any]:

@@ -112,3 +112,42 @@ def test_a_trial_stopped_early_reaches_the_optuna_study_with_what_it_showed(
             stopped += 1
             assert last["epoch"] < 3 and trial.value > branin(*params_of(last["config"]))
     assert stopped >= 1
+
+
+def test_a_warm_started_study_learns_from_the_earlier_one_and_runs_the_enqueued_first(
+    tmp_path: Path,
+) -> None:
+    bayes = ("experiment=branin", "searcher=bayes", "study.max_concurrent=1")
+    code, earlier = run_study(tmp_path, *bayes, "study.num_samples=3", "study.name=earlier")
+    assert code == 0
+    files = {p: p.stat().st_mtime_ns for p in earlier.rglob("*") if p.is_file()}
+    point = "study.enqueue=[{objective.x1: 3.0, objective.x2: 2.5}]"
+    code, later = run_study(
+        tmp_path,
+        *bayes,
+        "study.num_samples=2",
+        "study.name=later",
+        f"study.warm_start={earlier}",
+        point,
+    )
+    assert code == 0
+    told = told_trials(later)
+    # The earlier study's trials, as its results.csv has them, then the enqueued one, then TPE's.
+    shown = sorted(
+        (float(r["objective.x1"]), float(r["objective.x2"]), float(r["final_value"]))
+        for r in results(earlier)
+    )
+    assert (
+        sorted((t.params["objective.x1"], t.params["objective.x2"], t.value) for t in told[:3])
+        == shown
+    )
+    assert told[3].params == {"objective.x1": 3.0, "objective.x2": 2.5} and len(told) == 5
+    ran = {(r["objective.x1"], r["objective.x2"]) for r in results(later)}
+    assert ("3.0", "2.5") in ran and len(ran) == 2
+    assert {p: p.stat().st_mtime_ns for p in earlier.rglob("*") if p.is_file()} == files
+
+    code, random = run_study(
+        tmp_path, "experiment=branin", "searcher=random", "study.num_samples=2", point
+    )
+    assert code == 0
+    assert ("3.0", "2.5") in {(r["objective.x1"], r["objective.x2"]) for r in results(random)}
