@@ -22,11 +22,21 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hpray.config.optuna_sweeper import put, settings_from_sweeper
-from hpray.config.schema import K8sSettings, RaySettings, StudySettings
+from hpray.config.schema import K8sSettings, RaySettings, ReportSettings, StudySettings
 from hpray.errors import ConfigError
 
 WHERE = "hydra.sweeper"
-OWN = ("study", "searcher", "scheduler", "resources", "ray", "k8s", "tracking", "space")
+OWN = (
+    "study",
+    "searcher",
+    "scheduler",
+    "resources",
+    "ray",
+    "k8s",
+    "report",
+    "tracking",
+    "space",
+)
 GROUPS = ("searcher", "scheduler", "resources", "tracking")  # given by name: hpray's option
 OPTUNA = (
     "params",
@@ -67,6 +77,7 @@ def sweeper_node(target: str) -> dict[str, Any]:
         "space": {},
         "ray": unset(RaySettings),
         "k8s": unset(K8sSettings),
+        "report": unset(ReportSettings),
         **dict.fromkeys(OPTUNA),
     }
 
@@ -143,9 +154,9 @@ def study_config(node: Mapping[str, Any], app: Any, name: str) -> dict[str, Any]
     study = _study(own.get("study") or {}, optuna["study"], app, name)
     config: dict[str, Any] = {
         "study": study,
-        **{k: v for k, v in packaged("hpray.yaml").items() if k in ("ray", "k8s")},
+        **{k: v for k, v in packaged("hpray.yaml").items() if k in ("ray", "k8s", "report")},
     }
-    for block in ("ray", "k8s"):
+    for block in ("ray", "k8s", "report"):
         merged = OmegaConf.merge(config[block], own.get(block) or {})
         config[block] = OmegaConf.to_container(merged, resolve=False)
     if "searcher" in own and "searcher" in optuna:

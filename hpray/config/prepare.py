@@ -27,7 +27,12 @@ from hpray.config.build import (
 from hpray.config.compose import resolve
 from hpray.config.locate import locate
 from hpray.config.schema import RaySettings, Resources, StudySettings
-from hpray.config.settings import ray_settings, study_settings, trial_resources
+from hpray.config.settings import (
+    ray_settings,
+    report_settings,
+    study_settings,
+    trial_resources,
+)
 from hpray.data import CLASSIFICATION, TASK_METRICS
 from hpray.errors import ConfigError
 from hpray.internals import optimizers_without_compiler
@@ -54,6 +59,7 @@ class Study:
     trainable: Callable[..., None]  # what Ray runs: the runner, calling the trial function
     tracking: list[Any]  # extra Ray Tune logger callbacks (MLflow); TensorBoard is built in
     uses_torch: bool = True  # some trial trains a torch model (else resources.gpu=auto is 0)
+    live_every: float = 0.0  # seconds between redraws of report.html while it runs (0: none)
 
     @property
     def location(self) -> StudyDir:
@@ -171,6 +177,7 @@ def build_study(config: dict[str, Any], base: dict[str, Any], runner: str) -> St
         build_scheduler(config["scheduler"]),
         locate("trainable", runner),
         build_tracking(config.get("tracking")),
+        live_every=report_settings(config).every,
     )
 
 

@@ -62,6 +62,13 @@ class RaySettings:
 
 
 @dataclass
+class ReportSettings:
+    """``report:``: report.html while the study runs."""
+
+    every: float = 60.0  # seconds between redraws (0: drawn at the end only)
+
+
+@dataclass
 class Pod:
     """Kubernetes requests (and limits) of a pod; ``cpu`` is a number or a quantity ("500m")."""
 
@@ -113,6 +120,7 @@ def register() -> None:
             "resources": Resources,
             "ray": RaySettings,
             "k8s": K8sSettings,
+            "report": ReportSettings,
         },
     )
 

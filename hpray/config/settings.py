@@ -14,7 +14,13 @@ from typing import Any, TypeVar
 from omegaconf import OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from hpray.config.schema import K8sSettings, RaySettings, Resources, StudySettings
+from hpray.config.schema import (
+    K8sSettings,
+    RaySettings,
+    ReportSettings,
+    Resources,
+    StudySettings,
+)
 from hpray.errors import ConfigError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -119,6 +125,16 @@ def trial_resources(config: Mapping[str, Any]) -> Resources:
 def ray_settings(config: Mapping[str, Any]) -> RaySettings:
     """The ``ray:`` block: the cluster to join, or the local Ray to start."""
     return typed(RaySettings, config.get("ray") or {}, "ray")
+
+
+def report_settings(config: Mapping[str, Any]) -> ReportSettings:
+    """The ``report:`` block: how often report.html is redrawn while the study runs."""
+    report = typed(ReportSettings, config.get("report") or {}, "report")
+    if report.every < 0:
+        raise ConfigError(
+            "report.every", f"must be seconds >= 0 (0: at the end only), got {report.every!r}."
+        )
+    return report
 
 
 def k8s_settings(config: Mapping[str, Any]) -> K8sSettings:

@@ -41,6 +41,7 @@ FREE_KEYS = (
     "resources",
     "ray",
     "k8s",
+    "report",
     "tracking",
     "hydra",
     "app.command",  # a Hydra app's: how it was started (the script's path as typed)

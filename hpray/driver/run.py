@@ -18,6 +18,7 @@ import yaml
 from hpray.config.prepare import Study
 from hpray.driver import budget, phases, resume, signals, storage
 from hpray.driver.lighter import lighter_driver
+from hpray.driver.live import live_report
 from hpray.driver.lock import StudyBusy, StudyLock
 from hpray.driver.tuner import make_tuner, ray_resources, ray_session
 from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
@@ -159,7 +160,7 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
         # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
         # A restored search (restored inside fit) grows to the study's trial count.
         with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
-            with in_force(rules):
+            with in_force(rules), live_report(directory, study.live_every):
                 tuner.fit()
             outputs.defer()  # from here a signal waits for the outputs
         budget.record(directory, rules)

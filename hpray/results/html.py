@@ -196,14 +196,18 @@ def render(
     params: Sequence[Param],
     settings: StudySettings,
     best_yaml: str | None,
+    live_s: float | None = None,
 ) -> str:
-    """The whole page."""
+    """The whole page; ``live_s``: drawn while the study runs, and redrawn (and reloaded by
+    the browser) every ``live_s`` seconds."""
     metric, mode = settings.metric, settings.mode
     study = optuna_study(rows, params, mode)  # the history: every trial, one point each
     drawn, note = sample(rows, mode)
     drawn_study = optuna_study(drawn, params, mode) if note else study
     trials, best = summary["trials"], summary["best"]
     state = "complete" if summary["complete"] else "unfinished (still running, or interrupted)"
+    if live_s:
+        state = f"running (this page is redrawn every {live_s:g} s)"
     facts = (
         f"<p><b>{html.escape(state)}</b>: {trials['total']} trials "
         f"({trials['completed']} completed, {trials['early_stopped']} stopped early, "
@@ -259,12 +263,16 @@ def render(
         ),
     ]
     return PAGE.format(
-        title=html.escape(title), plotly=get_plotlyjs(), facts=facts, body="".join(sections)
+        title=html.escape(title),
+        refresh=f'<meta http-equiv="refresh" content="{live_s:g}">' if live_s else "",
+        plotly=get_plotlyjs(),
+        facts=facts,
+        body="".join(sections),
     )
 
 
 PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="en"><head><meta charset="utf-8">{refresh}
 <title>{title}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}

@@ -82,10 +82,11 @@ def text_report(directory: Path, top: int = 10) -> str:
     return header + "\n" + trials.format_table(summary, rows, settings.mode, top=top)
 
 
-def html_report(directory: StudyDir | Path) -> StudyDir:
-    """Write the study's report.html from its directory alone; returns its path."""
+def html_report(directory: StudyDir | Path, live_s: float | None = None) -> StudyDir:
+    """Write the study's report.html from its directory alone; returns its path. ``live_s``:
+    the study is running, and the page is redrawn every ``live_s`` seconds."""
     directory = as_dir(directory)
-    return write_html(directory, *load(directory))
+    return write_html(directory, *load(directory), live_s=live_s)
 
 
 def write_html(
@@ -93,6 +94,7 @@ def write_html(
     config: dict[str, Any],
     rows: list[trials.TrialRow],
     summary: dict[str, Any],
+    live_s: float | None = None,
 ) -> StudyDir:
     """Write report.html for trials already collected (the driver has them at its end)."""
     from hpray.results import html as page
@@ -105,6 +107,7 @@ def write_html(
         space.parse_space(config["space"]).all_params(),
         study_settings(config),
         best.read_text() if best.is_file() else None,
+        live_s,
     )
     path = directory / REPORT_FILE
     path.write_text(text)

@@ -210,6 +210,7 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["trainable=hpray.trial.context.trial_seed"], "trainable"),  # takes two other things
         (["study.cv_folds=1"], "study.cv_folds"),
         (["study.time_budget=2 hours"], "study.time_budget"),
+        (["report.every=-1"], "report.every"),
         (["study.time_budget=0s"], "study.time_budget"),
         (["study.trial_timeout=-5"], "study.trial_timeout"),
         (["study.cv_folds=500"], "study.cv_folds"),  # more folds than a class has rows
