@@ -85,10 +85,11 @@ class HprayCallback(Callback):
             return
         metrics = {k: _number(v) for k, v in trainer.callback_metrics.items()}
         metrics = {k: v for k, v in metrics.items() if v is not None}
-        if session.metric not in metrics:
+        missing = [m for m in session.metrics if m not in metrics]
+        if missing:
             if not self._warned:  # e.g. validation every other epoch: those epochs wait
                 print(
-                    f"[hpray] epoch {epoch}: {session.metric!r} not logged yet (logged: "
+                    f"[hpray] epoch {epoch}: {missing[0]!r} not logged yet (logged: "
                     f"{sorted(metrics)}); reporting the epochs that log it",
                     file=sys.stderr,
                 )

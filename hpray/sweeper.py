@@ -92,8 +92,9 @@ def prepare_sweep(
         check_path(hydra_context, app, param.path, f"{WHERE}.{param.key}")
     for path in parsed.fixed:
         check_path(hydra_context, app, path, f"{WHERE}.space.{path}")
-    metric = study_cfg["study"]["metric"]
-    check_metric(metric, task_function, app)
+    metrics = study_cfg["study"]["metric"]
+    for metric in metrics if isinstance(metrics, list) else [metrics]:
+        check_metric(metric, task_function, app)
     location = StudyDir.at(study_cfg["study"]["storage"], study_cfg["study"]["name"])
     stored = (stored_config(location) or {}).get("app") or {}
     sweep_dir = stored.get("sweep_dir") or str(Path(str(config.hydra.sweep.dir)).absolute())

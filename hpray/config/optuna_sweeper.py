@@ -119,13 +119,16 @@ def settings_from_sweeper(node: Mapping[str, Any], where: str = "hydra.sweeper")
     study: dict[str, Any] = {}
     direction = node.get("direction")
     if direction is not None:
-        if not isinstance(direction, str) or direction not in ("minimize", "maximize"):
+        several = isinstance(direction, (list, tuple))
+        directions = list(direction) if several else [direction]
+        if not directions or any(d not in ("minimize", "maximize") for d in directions):
             raise ConfigError(
                 f"{where}.direction",
-                f"must be minimize or maximize, got {direction!r} (several objectives are not "
-                "supported yet: tune one metric).",
+                f"must be minimize or maximize, or a list of them (one per metric of "
+                f"{where}.study.metric), got {direction!r}.",
             )
-        study["mode"] = "min" if direction == "minimize" else "max"
+        modes = ["min" if d == "minimize" else "max" for d in directions]
+        study["mode"] = modes if several else modes[0]
     for key, setting in (("n_trials", "num_samples"), ("n_jobs", "max_concurrent")):
         if node.get(key) is not None:
             study[setting] = node[key]

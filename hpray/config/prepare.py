@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig
-from ray.tune.schedulers import TrialScheduler
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from hpray import space
 from hpray.config.build import (
@@ -33,7 +33,7 @@ from hpray.config.settings import (
     study_settings,
     trial_resources,
 )
-from hpray.data import CLASSIFICATION, TASK_METRICS
+from hpray.data import CLASSIFICATION, MODEL_METRICS, TASK_METRICS
 from hpray.errors import ConfigError
 from hpray.internals import optimizers_without_compiler
 from hpray.search.searchers import SearchPlan
@@ -114,7 +114,7 @@ def earlier_trials(settings: StudySettings, parsed: space.Space) -> Known:
         raise ConfigError(
             WARM_KEY, f"{source} has no results.csv yet: `hpray report {source}` writes it."
         )
-    return known(parsed, rows, settings.metric, source)
+    return known(parsed, rows, settings.metrics, source)
 
 
 def planned_trials(config: Mapping[str, Any]) -> int:
@@ -137,14 +137,15 @@ def prepare(cfg: DictConfig) -> Study:
             )
     settings = study_settings(config)
     reported = getattr(trainable, "metrics", ())
-    if reported and settings.metric not in reported:
-        raise ConfigError(
-            "study.metric",
-            f"{settings.metric!r} is not reported by "
-            f"{config['trainable']}; it reports {list(reported)}.",
-        )
-    if "data" in getattr(trainable, "builds", ()):
-        check_task_metric(settings.metric, str(config["data"].get("task", CLASSIFICATION)))
+    for metric in settings.metrics:
+        if reported and metric not in reported:
+            raise ConfigError(
+                "study.metric",
+                f"{metric!r} is not reported by {config['trainable']}; it reports "
+                f"{list(reported)}.",
+            )
+        if "data" in getattr(trainable, "builds", ()):
+            check_task_metric(metric, str(config["data"].get("task", CLASSIFICATION)))
 
     parsed = space.parse_space(config["space"])
     space.check_paths(parsed, {k: v for k, v in config.items() if k != "space"})
@@ -174,11 +175,37 @@ def build_study(config: dict[str, Any], base: dict[str, Any], runner: str) -> St
         trial_resources(config),
         ray_settings(config),
         plan,
-        build_scheduler(config["scheduler"]),
+        ranking_scheduler(config["scheduler"], settings),
         locate("trainable", runner),
         build_tracking(config.get("tracking")),
         live_every=report_settings(config).every,
     )
+
+
+def ranking_scheduler(node: Mapping[str, Any], settings: StudySettings) -> TrialScheduler:
+    """The ``scheduler:`` node's scheduler. One that ranks trials (ASHA) ranks them by one
+    metric: the study's, or with several objectives the one ``scheduler.metric`` names (its
+    mode the study's for it)."""
+    node = dict(node)
+    named = node.pop("metric", None)
+    node.pop("mode", None)
+    if named is not None and named not in settings.metrics:
+        raise ConfigError(
+            "scheduler.metric",
+            f"{named!r} is not a metric of the study; give one of {settings.metrics}.",
+        )
+    scheduler = build_scheduler(node)
+    if not settings.several or type(scheduler) is FIFOScheduler:
+        return scheduler
+    if named is None:
+        raise ConfigError(
+            "scheduler.metric",
+            f"{type(scheduler).__name__} ranks trials by one metric and the study has "
+            f"{len(settings.metrics)} ({', '.join(settings.metrics)}): name the one it ranks "
+            f"by, e.g. scheduler.metric={settings.metrics[0]}, or use scheduler=fifo.",
+        )
+    mode = settings.modes[settings.metrics.index(named)]
+    return build_scheduler({**node, "metric": named, "mode": mode})
 
 
 BUILT_IN_GROUPS = ("model", "data", "optim", "loss")
@@ -205,7 +232,7 @@ def check_task_metric(metric: str, task: str) -> None:
     would never be reported."""
     if task not in TASK_METRICS:
         raise ConfigError("data.task", f"must be one of {sorted(TASK_METRICS)}, got {task!r}.")
-    own = (*TASK_METRICS[task], "train_loss")
+    own = (*TASK_METRICS[task], "train_loss", *MODEL_METRICS)
     if metric not in own:
         raise ConfigError(
             "study.metric",
@@ -248,6 +275,13 @@ def dry_build(base: Mapping[str, Any], parsed: space.Space, settings: StudySetti
                 loaded[source] = load_folds(trial["data"], settings.cv_folds)[0]
             data = loaded[source]
             if is_estimator(trial["model"]):
+                own = [m for m in settings.metrics if m in MODEL_METRICS]
+                if own:
+                    raise ConfigError(
+                        "study.metric",
+                        f"{own[0]!r} is reported by the torch models only; "
+                        f"{trial['model'].get('_target_')} is a scikit-learn estimator.",
+                    )
                 build_estimator(trial["model"], seed=0, n_jobs=1, task=data.task)
                 continue
             model = build_model(trial["model"], data.input_shape, data.n_classes)

@@ -27,8 +27,8 @@ class StudySettings:
     shared_storage: bool = MISSING
     seed: int = MISSING
     num_samples: int = MISSING
-    metric: str = MISSING
-    mode: str = MISSING
+    metric: Any = MISSING  # a metric's name, or a list of them (several objectives)
+    mode: Any = MISSING  # "min" or "max", or one per metric
     epochs: int = MISSING
     cv_folds: int = MISSING
     checkpoint_every: int = MISSING
@@ -40,6 +40,19 @@ class StudySettings:
     trial_timeout: Any = None  # a duration, or seconds: a trial running longer is stopped
     enqueue: list[Any] = field(default_factory=list)  # configurations to evaluate first
     warm_start: str | None = None  # an earlier study's directory, whose trials the searcher sees
+
+    @property
+    def metrics(self) -> list[str]:
+        """The objectives' metrics: the first is the one a single-metric view shows."""
+        return [str(m) for m in self.metric] if isinstance(self.metric, list) else [self.metric]
+
+    @property
+    def modes(self) -> list[str]:
+        return [str(m) for m in self.mode] if isinstance(self.mode, list) else [self.mode]
+
+    @property
+    def several(self) -> bool:
+        return len(self.metrics) > 1
 
 
 @dataclass

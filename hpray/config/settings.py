@@ -62,8 +62,7 @@ def study_settings(config: Mapping[str, Any]) -> StudySettings:
         value = getattr(settings, key)
         if value < least:
             raise ConfigError(f"study.{key}", f"must be a whole number >= {least}, got {value!r}.")
-    if settings.mode not in ("min", "max"):
-        raise ConfigError("study.mode", f"must be 'min' or 'max', got {settings.mode!r}.")
+    check_objectives(settings)
     for key in ("time_budget", "trial_timeout"):
         duration_s(f"study.{key}", getattr(settings, key))
     if settings.cv_folds < 0 or settings.cv_folds == 1:
@@ -73,6 +72,27 @@ def study_settings(config: Mapping[str, Any]) -> StudySettings:
             f"got {settings.cv_folds!r}.",
         )
     return settings
+
+
+def check_objectives(settings: StudySettings) -> None:
+    """One metric and its mode, or a list of distinct metrics with one mode each."""
+    metrics, modes = settings.metrics, settings.modes
+    if not metrics or not all(isinstance(m, str) and m for m in metrics):
+        raise ConfigError(
+            "study.metric", f"must be a metric's name or a list of them, got {settings.metric!r}."
+        )
+    twice = sorted({m for m in metrics if metrics.count(m) > 1})
+    if twice:
+        raise ConfigError("study.metric", f"lists {twice[0]!r} twice; list each metric once.")
+    if len(modes) != len(metrics):
+        raise ConfigError(
+            "study.mode",
+            f"gives {len(modes)} mode(s) for {len(metrics)} metric(s) {metrics}: give one per "
+            f"metric, in order, e.g. study.mode=[{','.join(['max', 'min'][:1] * len(metrics))}].",
+        )
+    for mode in modes:
+        if mode not in ("min", "max"):
+            raise ConfigError("study.mode", f"must be 'min' or 'max', got {mode!r}.")
 
 
 def duration_s(key: str, value: Any) -> float | None:

@@ -8,6 +8,7 @@ Imports torch, NumPy and scikit-learn, and of hpray only ``errors``; no Hydra.
 from hpray.data.loaders import load_csv, load_npz
 from hpray.data.splits import (
     CLASSIFICATION,
+    MODEL_METRICS,
     REGRESSION,
     TASK_METRICS,
     FinalSplits,
@@ -20,6 +21,7 @@ from hpray.data.splits import (
 
 __all__ = [
     "CLASSIFICATION",
+    "MODEL_METRICS",
     "REGRESSION",
     "TASK_METRICS",
     "FinalSplits",

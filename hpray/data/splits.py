@@ -21,6 +21,9 @@ TASK_METRICS = {
     CLASSIFICATION: ("val_acc", "val_loss"),
     REGRESSION: ("val_rmse", "val_mae", "val_r2", "val_loss"),
 }
+# What the built-in torch models report of themselves, for a second objective: the parameter
+# count and the validation pass's time per sample, in milliseconds.
+MODEL_METRICS = ("params", "latency_ms")
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ def rules_for(settings: StudySettings, directory: StudyDir) -> Rules:
     """This run's rules, its deadline counted from now."""
     left = left_s(settings, directory)
     return Rules(
-        metric=settings.metric,
-        mode=settings.mode,
+        metric=settings.metrics[0],  # stop_at is a value of the first
+        mode=settings.modes[0],
         deadline=None if left is None else time.time() + left,
         stop_at=settings.stop_at,
         trial_timeout_s=duration_s("study.trial_timeout", settings.trial_timeout),

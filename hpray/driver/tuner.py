@@ -116,8 +116,10 @@ def make_tuner(
         trainable,
         param_space=study.plan.param_space,
         tune_config=tune.TuneConfig(
-            metric=settings.metric,
-            mode=settings.mode,
+            # Several objectives: the searcher and the scheduler have their own (Ray's one
+            # metric would be checked against theirs).
+            metric=None if settings.several else settings.metric,
+            mode=None if settings.several else settings.mode,
             search_alg=study.plan.search_alg,
             scheduler=Budgeted(study.scheduler),
             num_samples=study.plan.num_samples,
@@ -137,8 +139,8 @@ def make_tuner(
             callbacks=[
                 SchedulerState(study.scheduler),
                 Progress(
-                    settings.metric,
-                    settings.mode,
+                    settings.metrics[0],
+                    settings.modes[0],
                     total=study.plan.num_samples,
                     budget=settings.epochs,
                 ),

@@ -41,7 +41,7 @@ def write_best(
         return False
     header = (
         f"# The best trial of study {config['study']['name']}: {best['trial_id']}, "
-        f"{best['metric']}={best['value']:.4f}"
+        f"{_shown(best)}"
         f"{'' if summary.get('complete') else ' (so far: the study is unfinished)'}.\n"
         "# Train it again: hpray retrain <this study's directory>\n"
         "# or run it as a study: hpray tune --config-path <this directory> --config-name best "
@@ -50,6 +50,11 @@ def write_best(
     content = yaml.safe_dump(best_config(config, best["params"]), sort_keys=False)
     (as_dir(directory) / BEST_FILE).write_text(header + content)
     return True
+
+
+def _shown(best: Mapping[str, Any]) -> str:
+    values = best.get("values") or {best["metric"]: best["value"]}
+    return ", ".join(f"{k}={v:.4f}" for k, v in values.items() if v is not None)
 
 
 def trial_config(directory: StudyDir | Path, trial_id: str) -> dict[str, Any] | None:

@@ -79,6 +79,32 @@ def optuna_study(rows: Sequence[TrialRow], params: Sequence[Param], mode: str) -
     return study
 
 
+def pareto_study(
+    rows: Sequence[TrialRow], params: Sequence[Param], objectives: Sequence[tuple[str, str]]
+) -> optuna.Study:
+    """The trials as a finished Optuna study of several objectives: their final values."""
+    study = optuna.create_study(
+        directions=["maximize" if mode == "max" else "minimize" for _, mode in objectives]
+    )
+    distributions = {p.path: _distribution(p, rows) for p in params}
+    for row in rows:
+        values = [row.values.get(m) for m, _ in objectives]
+        if row.status in ("diverged", "errored") or not all(
+            v is not None and math.isfinite(v) for v in values
+        ):
+            continue
+        picked = {k: row.params[k] for k in distributions if k in row.params}
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=picked,
+                distributions={k: distributions[k] for k in picked},
+                values=[float(v) for v in values if v is not None],
+                user_attrs={"trial_id": row.trial_id},
+            )
+        )
+    return study
+
+
 def _distribution(p: Param, rows: Sequence[TrialRow]) -> Any:
     try:
         return optuna_distribution(p)
@@ -200,7 +226,7 @@ def render(
 ) -> str:
     """The whole page; ``live_s``: drawn while the study runs, and redrawn (and reloaded by
     the browser) every ``live_s`` seconds."""
-    metric, mode = settings.metric, settings.mode
+    metric, mode = settings.metrics[0], settings.modes[0]
     study = optuna_study(rows, params, mode)  # the history: every trial, one point each
     drawn, note = sample(rows, mode)
     drawn_study = optuna_study(drawn, params, mode) if note else study
@@ -219,7 +245,24 @@ def render(
             f"<p>Best: trial <b>{html.escape(best['trial_id'])}</b>, "
             f"{html.escape(metric)} = <b>{best['value']:.4f}</b> ({mode}).</p>"
         )
+    objectives = list(zip(settings.metrics, settings.modes, strict=True))
+    front = []
+    if settings.several:
+        front = [
+            _section(
+                f"Pareto front ({', '.join(f'{m} ({md})' for m, md in objectives)}; "
+                f"{sum(r.pareto for r in rows)} trials on it, final values)",
+                _optuna_plot(
+                    lambda: optuna.visualization.plot_pareto_front(
+                        pareto_study(rows, params, objectives[:3]),
+                        target_names=[m for m, _ in objectives[:3]],
+                    ),
+                    "No trial has reported every metric yet",
+                ),
+            )
+        ]
     sections = [
+        *front,
         _section(
             "Optimisation history",
             _optuna_plot(

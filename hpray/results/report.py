@@ -33,6 +33,20 @@ def load(
 ) -> tuple[dict[str, Any], list[trials.TrialRow], dict[str, Any]]:
     """The study's config, its trials and a fresh summary, from its directory alone."""
     directory = as_dir(directory)
+    config = _config(directory)
+    settings = study_settings(config)
+    rows = collected(directory, settings)
+    stored = read_summary(directory) or {}
+    summary = summarised(
+        directory, settings, rows, float(stored.get("wall_s", 0.0)), _planned(directory, config)
+    )
+    if "time_spent_s" in stored:
+        summary["time_spent_s"] = stored["time_spent_s"]
+    write_best(directory, config, summary)
+    return config, rows, summary
+
+
+def _config(directory: StudyDir) -> dict[str, Any]:
     config = stored_config(directory)
     if config is None:
         raise ConfigError(
@@ -40,21 +54,37 @@ def load(
             "not found: not a study directory (<study.storage>/<study.name>), or a study that "
             "never started.",
         )
-    settings = study_settings(config)
-    rows = trials.collect(directory, settings.metric, settings.mode, settings.epochs)
-    stored = read_summary(directory) or {}
-    summary = trials.summarise(
+    return config
+
+
+def collected(directory: StudyDir, settings: StudySettings) -> list[trials.TrialRow]:
+    """The study's trials; with several objectives, their final values and the front."""
+    metric, *also = settings.metrics
+    rows = trials.collect(directory, metric, settings.modes[0], settings.epochs, also)
+    if settings.several:
+        trials.mark_front(rows, list(zip(settings.metrics, settings.modes, strict=True)))
+    return rows
+
+
+def summarised(
+    directory: StudyDir,
+    settings: StudySettings,
+    rows: list[trials.TrialRow],
+    wall_s: float,
+    planned: int,
+) -> dict[str, Any]:
+    """A fresh summary of ``rows``, with what the study's directory records beside them: the
+    stop rules' decisions and a trial picked as the best (``hpray report --pick``)."""
+    return trials.summarise(
         rows,
-        settings.metric,
-        settings.mode,
-        float(stored.get("wall_s", 0.0)),
-        _planned(directory, config),
+        settings.metrics[0],
+        settings.modes[0],
+        wall_s,
+        planned,
         read_stops(directory),
+        list(zip(settings.metrics, settings.modes, strict=True)),
+        (read_summary(directory) or {}).get("pick"),
     )
-    if "time_spent_s" in stored:
-        summary["time_spent_s"] = stored["time_spent_s"]
-    write_best(directory, config, summary)
-    return config, rows, summary
 
 
 def _planned(directory: StudyDir, config: dict[str, Any]) -> int:
@@ -79,7 +109,7 @@ def text_report(directory: Path, top: int = 10) -> str:
         f"study {settings.name} ({directory}): {state}, {len(rows)} of "
         f"{summary['trials']['planned']} trials started{live}"
     )
-    return header + "\n" + trials.format_table(summary, rows, settings.mode, top=top)
+    return header + "\n" + trials.format_table(summary, rows, settings.modes[0], top=top)
 
 
 def html_report(directory: StudyDir | Path, live_s: float | None = None) -> StudyDir:
@@ -119,24 +149,41 @@ def write_outputs(
 ) -> dict[str, Any]:
     """At a run's end: results.csv, summary.json, best.yaml and report.html from the experiment,
     and the summary table printed. ``wall_s`` None: a finished study, its summary kept."""
-    rows = trials.collect(directory, settings.metric, settings.mode, settings.epochs)
+    rows = collected(directory, settings)
     stored = read_summary(directory)
     if wall_s is None and stored is not None:
         summary = stored
     else:
         if stored is not None and not stored.get("complete"):  # earlier runs of a resumed study
             wall_s = (wall_s or 0.0) + float(stored.get("wall_s", 0.0))
-        summary = trials.summarise(
-            rows, settings.metric, settings.mode, wall_s or 0.0, planned, read_stops(directory)
-        )
-        trials.write_results(directory, rows, settings.metric)
+        summary = summarised(directory, settings, rows, wall_s or 0.0, planned)
+        trials.write_results(directory, rows, settings.metrics[0], settings.metrics[1:])
         trials.write_summary(directory, summary)
         config = stored_config(directory)
         if config is not None:
             write_best(directory, config, summary)
             _write_html_safely(directory, config, rows, summary)
-    print(trials.format_table(summary, rows, settings.mode))
+    print(trials.format_table(summary, rows, settings.modes[0]))
     return summary
+
+
+def pick(directory: StudyDir, trial_id: str) -> None:
+    """Make ``trial_id`` the study's best: summary.json keeps the choice, best.yaml (and the
+    report drawn next) show that trial, until another is picked."""
+    rows = collected(directory, study_settings(_config(directory)))  # nothing written yet
+    row = next((r for r in rows if r.trial_id == trial_id), None)
+    if row is None or row.status in ("errored", "diverged") or row.final is None:
+        ended = [r.trial_id for r in rows if r.final is not None and r.status != "diverged"]
+        raise ConfigError(
+            "--pick",
+            f"{trial_id!r} is not a trial of the study with a result; pick one of "
+            f"{', '.join(ended[:20]) or 'none yet'}.",
+        )
+    stored = read_summary(directory) or {}
+    trials.write_summary(directory, {**stored, "pick": trial_id})
+    _, _, fresh = load(directory)  # writes best.yaml for the pick
+    trials.write_summary(directory, {**stored, "best": fresh["best"], "pick": trial_id})
+    print(f"[hpray] picked trial {trial_id}: {directory / BEST_FILE}", file=sys.stderr)
 
 
 def _write_html_safely(
@@ -160,11 +207,19 @@ def main(args: list[str]) -> int:
         "--text", action="store_true", help="print it in the terminal instead of report.html"
     )
     parser.add_argument("--top", type=int, default=10, help="how many top trials (default 10)")
+    parser.add_argument(
+        "--pick",
+        metavar="TRIAL_ID",
+        help="make this trial the study's best (best.yaml, summary.json): e.g. another point "
+        "of the Pareto front of a study of several metrics",
+    )
     try:
         opts = parser.parse_args(args)
     except SystemExit as exit_:
         return EXIT_CONFIG if exit_.code else EXIT_OK
     try:
+        if opts.pick:
+            pick(as_dir(Path(opts.study_dir)), opts.pick)
         if opts.text:
             print(text_report(Path(opts.study_dir), top=opts.top))
         else:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hpray import internals
 from hpray.store.layout import (
     ERROR_FILE,
@@ -37,13 +39,18 @@ class TrialRow:
     stop_reason: str
     history: list[float] = field(default_factory=list, repr=False)
     spread: float | None = None  # cross-validation: the folds' std at the best epoch
+    values: dict[str, float | None] = field(default_factory=dict)  # several objectives: finals
+    pareto: bool = False  # several objectives: no other trial is as good in all and better in one
 
 
-def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> list[TrialRow]:
+def collect(
+    study_dir: StudyDir | Path, metric: str, mode: str, budget: int, also: Sequence[str] = ()
+) -> list[TrialRow]:
     """Every trial of the experiment in ``study_dir``, in trial order.
 
     The trials come from Ray's newest experiment snapshot, their results from each trial's
-    ``result.json`` (one JSON line per report, as Ray Tune's JSON logger writes it).
+    ``result.json`` (one JSON line per report, as Ray Tune's JSON logger writes it). ``also``:
+    the study's other objectives, whose final values each row holds with the metric's.
     """
     study_dir = as_dir(study_dir)
     stored = internals.stored_trials(study_dir.fs, study_dir.path)
@@ -80,9 +87,48 @@ def collect(study_dir: StudyDir | Path, metric: str, mode: str, budget: int) -> 
                 stop_reason=reason,
                 history=history,
                 spread=_at_best(history, spreads, mode),
+                values={m: _final(results, m) for m in (metric, *also)} if also else {},
             )
         )
     return rows
+
+
+def _final(results: list[dict[str, Any]], key: str) -> float | None:
+    """The value of ``key`` in the last report that has it."""
+    last = next((r[key] for r in reversed(results) if key in r), None)
+    return float(last) if isinstance(last, (int, float)) and not isinstance(last, bool) else None
+
+
+def mark_front(rows: Sequence[TrialRow], objectives: Sequence[tuple[str, str]]) -> None:
+    """Set ``pareto`` on the trials no other beats: as good in every objective (final values)
+    and better in one. Diverged and errored trials, and those missing a value, are never on it.
+    """
+    scored = [
+        r
+        for r in rows
+        if r.status not in ("diverged", "errored")
+        and all(
+            v is not None and math.isfinite(v) for v in (r.values.get(m) for m, _ in objectives)
+        )
+    ]
+    if not scored:
+        return
+    sign = np.array([-1.0 if mode == "max" else 1.0 for _, mode in objectives])
+    points = np.array([[r.values[m] for m, _ in objectives] for r in scored]) * sign  # minimise
+    for start in range(0, len(points), 256):  # (256, n, k) at a time: thousands of trials
+        chunk = points[start : start + 256, None, :]
+        beaten = ((points[None] <= chunk).all(-1) & (points[None] < chunk).any(-1)).any(-1)
+        for row, lost in zip(scored[start : start + 256], beaten, strict=True):
+            row.pareto = not bool(lost)
+
+
+def front_best(rows: Sequence[TrialRow], metric: str, mode: str) -> TrialRow | None:
+    """The trial on the Pareto front with the best final value of the first objective."""
+    front = [r for r in rows if r.pareto]
+    if not front:
+        return None
+    pick = max if mode == "max" else min
+    return pick(front, key=lambda r: r.values[metric] or 0.0)
 
 
 def _results(trial_dir: StudyDir) -> list[dict[str, Any]]:
@@ -163,8 +209,11 @@ def best_trial(rows: Sequence[TrialRow], mode: str) -> TrialRow | None:
     return pick(scored, key=lambda r: r.best)  # type: ignore[arg-type, return-value]
 
 
-def write_results(study_dir: StudyDir | Path, rows: Sequence[TrialRow], metric: str) -> None:
-    """results.csv: one row per trial, one column per sampled parameter."""
+def write_results(
+    study_dir: StudyDir | Path, rows: Sequence[TrialRow], metric: str, also: Sequence[str] = ()
+) -> None:
+    """results.csv: one row per trial, one column per sampled parameter; with several
+    objectives (``also``: the others), their final values and whether it is on the front."""
     names = sorted({name for row in rows for name in row.params})
     cv = any(row.spread is not None for row in rows)  # a column for the folds' spread
     out = io.StringIO()
@@ -177,6 +226,8 @@ def write_results(study_dir: StudyDir | Path, rows: Sequence[TrialRow], metric: 
             f"final_{metric}",
             f"best_{metric}",
             *([f"best_{metric}_std"] if cv else []),
+            *(f"final_{m}" for m in also),
+            *(["pareto"] if also else []),
             "epochs",
             "stop_reason",
         ]
@@ -190,6 +241,8 @@ def write_results(study_dir: StudyDir | Path, rows: Sequence[TrialRow], metric: 
                 _cell(row.final),
                 _cell(row.best),
                 *([_cell(row.spread)] if cv else []),
+                *(_cell(row.values.get(m)) for m in also),
+                *([str(row.pareto).lower()] if also else []),
                 row.epochs,
                 row.stop_reason,
             ]
@@ -208,10 +261,20 @@ def summarise(
     wall_s: float,
     planned: int = 0,
     stops: Mapping[str, Any] | None = None,
+    objectives: Sequence[tuple[str, str]] = (),
+    pick: str | None = None,
 ) -> dict[str, Any]:
     """summary.json's content; complete once ``planned`` trials exist and all have ended, or
-    when ``study.stop_at`` was reached (``stops``: stops.json's content)."""
-    best = best_trial(rows, mode)
+    when ``study.stop_at`` was reached (``stops``: stops.json's content).
+
+    The best is the trial with the best value of the metric at any epoch; with several
+    ``objectives`` (rows marked by ``mark_front``), the trial on the Pareto front with the
+    best final value of the first. ``pick``: a trial chosen instead (``hpray report --pick``).
+    """
+    several = len(objectives) > 1
+    best = front_best(rows, metric, mode) if several else best_trial(rows, mode)
+    if pick is not None:
+        best = next((r for r in rows if r.trial_id == pick), best)
     counts = {
         s: sum(r.status == s for r in rows)
         for s in ("completed", "early_stopped", "diverged", "errored")
@@ -238,9 +301,20 @@ def summarise(
             "trial_id": best.trial_id,
             "params": best.params,
             "metric": metric,
-            "value": best.best,
-            **({"std": best.spread} if best.spread is not None else {}),
+            "value": best.values.get(metric) if several else best.best,
+            **({"std": best.spread} if best.spread is not None and not several else {}),
+            **({"values": best.values} if several else {}),
+            **({"picked": True} if pick == best.trial_id else {}),
         },
+        **({"pick": pick} if pick else {}),
+        **(
+            {
+                "objectives": [{"metric": m, "mode": md} for m, md in objectives],
+                "pareto": [{"trial_id": r.trial_id, "values": r.values} for r in rows if r.pareto],
+            }
+            if several
+            else {}
+        ),
         "trials": {"total": len(rows), "planned": max(planned, len(rows)), **counts},
         "epochs_total": sum(r.epochs for r in rows),
         "wall_s": round(wall_s, 2),
@@ -267,9 +341,19 @@ def format_table(
         lines.append("best: none (no trial reported a finite metric)")
         return "\n".join(lines)
     spread = f" ± {best['std']:.4f} over the folds" if "std" in best else ""
-    lines.append(f"best: trial {best['trial_id']}  {best['metric']}={best['value']:.4f}{spread}")
+    shown = best.get("values") or {best["metric"]: best["value"]}
+    how = (
+        " (picked)"
+        if best.get("picked")
+        else (" (on the Pareto front)" if "values" in best else "")
+    )
+    lines.append(f"best{how}: trial {best['trial_id']}  {_values(shown)}{spread}")
     for name, value in sorted(best["params"].items()):
         lines.append(f"  {name} = {_short(value)}")
+    if "pareto" in summary:
+        front = summary["pareto"]
+        lines.append(f"Pareto front: {len(front)} trials (hpray report <dir> --pick ID: another)")
+        lines += [f"  {p['trial_id']:<14}{_values(p['values'])}" for p in front[:top]]
     ranked = sorted(
         (r for r in rows if r.best is not None and r.status != "diverged"),
         key=lambda r: r.best or 0.0,
@@ -280,6 +364,12 @@ def format_table(
     for row in ranked[:top]:
         lines.append(f"  {row.trial_id:<14}{row.status:<15}{row.epochs:>6}  {row.best:.4f}")
     return "\n".join(lines)
+
+
+def _values(values: Mapping[str, Any]) -> str:
+    return "  ".join(
+        f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
+    )
 
 
 def _short(value: Any) -> str:

@@ -32,7 +32,7 @@ class Known:
     """The finished trials of an earlier study, as this space sees them."""
 
     source: str
-    trials: list[tuple[dict[str, Any], float]] = field(default_factory=list)
+    trials: list[tuple[dict[str, Any], list[float]]] = field(default_factory=list)  # values
     shared: list[str] = field(default_factory=list)  # parameters both spaces have
     left_out: list[str] = field(default_factory=list)  # the earlier study's, not in this space
 
@@ -97,22 +97,23 @@ def outside(leaf: Param, value: Any) -> str:
     return ""
 
 
-def known(space: Space, rows: Iterable[Mapping[str, str]], metric: str, source: str) -> Known:
+def known(
+    space: Space, rows: Iterable[Mapping[str, str]], metrics: Sequence[str], source: str
+) -> Known:
     """The finished trials among an earlier study's results.csv ``rows``, with the values this
     space can take of the parameters both studies have (read from text, as results.csv has
-    them); trials without a finite ``final_<metric>`` are left out."""
+    them) and their final value of each metric; trials without a finite one are left out."""
     leaves = {p.path: p for p in space.all_params()}
     found = Known(source)
     theirs: set[str] = set()
     for row in rows:
         names = [k for k in row if k not in FIXED_COLUMNS and not k.startswith(("final_", "best_"))]
         theirs.update(names)
-        cell = row.get(f"final_{metric}", "")
         try:
-            value = float(cell)
+            values = [float(row.get(f"final_{metric}", "")) for metric in metrics]
         except ValueError:
             continue
-        if row.get("status") not in USED or not math.isfinite(value):
+        if row.get("status") not in USED or not all(math.isfinite(v) for v in values):
             continue
         params = {}
         for name in names:
@@ -120,7 +121,7 @@ def known(space: Space, rows: Iterable[Mapping[str, str]], metric: str, source: 
             if parsed is not None and not outside(leaves[name], parsed):
                 params[name] = parsed
         if params:
-            found.trials.append((params, value))
+            found.trials.append((params, values))
     found.shared = sorted(theirs & set(leaves))
     found.left_out = sorted(theirs - set(leaves))
     return found
@@ -140,7 +141,7 @@ def _parse(leaf: Param, text: str) -> Any:
 def optuna_start(
     storage: optuna.storages.BaseStorage,
     study_name: str,
-    mode: str,
+    mode: str | Sequence[str],
     distributions: Mapping[str, optuna.distributions.BaseDistribution],
     seen: Known | None,
     first: Sequence[Mapping[str, Any]],
@@ -148,20 +149,21 @@ def optuna_start(
     """Put the finished trials and the configurations to evaluate first into the Optuna study
     ``study_name`` of ``storage``, unless it has trials already (a study kept in a database,
     resumed)."""
+    modes = [mode] if isinstance(mode, str) else list(mode)
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
-        direction="maximize" if mode == "max" else "minimize",
+        directions=["maximize" if m == "max" else "minimize" for m in modes],
         load_if_exists=True,
     )
     if study.trials:
         return
-    for params, value in seen.trials if seen else ():
+    for params, values in seen.trials if seen else ():
         study.add_trial(
             optuna.trial.create_trial(
                 params=params,
                 distributions={k: distributions[k] for k in params},
-                value=value,
+                values=values,
             )
         )
     for point in first:

@@ -40,26 +40,35 @@ class TrialStopped(BaseException):
 class Session:
     """One trial's reporting: the study's metric and budgets, and what has been reported."""
 
-    metric: str | None  # None: the final retrain, which reports test metrics
+    metric: str | None  # the study's (its first, of several); None: the final retrain
     epochs: int  # the budget: the last epoch always checkpoints
     checkpoint_every: int
     device: torch.device | None  # None: the trial's own (context.trial_device), when needed
     sink: Callable[..., None] = tune.report  # where reports go: Ray Tune, or hpray retrain
     checkpoints: bool = True  # the final retrain stores none
     deadline: float | None = None  # time.time() when the study's time budget is spent
+    also: tuple[str, ...] = ()  # the study's other metrics, when it has several objectives
     trial: TrialState = field(default_factory=TrialState)
     reports: int = 0
 
     @classmethod
     def of(cls, study: Mapping[str, Any], device: torch.device | None, **more: Any) -> Session:
         """The session of a trial of the study whose ``study:`` block is ``study``."""
+        metrics = study["metric"]
+        metrics = [str(m) for m in metrics] if isinstance(metrics, (list, tuple)) else [metrics]
         return cls(
-            metric=str(study["metric"]),
+            metric=str(metrics[0]),
+            also=tuple(metrics[1:]),
             epochs=int(study["epochs"]),
             checkpoint_every=int(study["checkpoint_every"]),
             device=device,
             **more,
         )
+
+    @property
+    def metrics(self) -> list[str]:
+        """The study's metrics every report holds (none in the final retrain)."""
+        return [] if self.metric is None else [self.metric, *self.also]
 
     def due(self, epoch: int) -> bool:
         """A checkpoint is stored with this epoch's report: every ``checkpoint_every`` epochs,
@@ -83,13 +92,14 @@ class Session:
         values = {str(k): plain_number(v) for k, v in metrics.items()}
         # ASHA counts epochs: the function's own, else its reports since the start.
         values["epoch"] = int(values.get("epoch", self.trial.epoch + 1))
-        if self.metric is not None and self.metric not in values:
+        missing = [m for m in self.metrics if m not in values]
+        if missing:
             raise ValueError(
-                f"study.metric {self.metric!r} is not among the reported metrics "
+                f"study.metric {missing[0]!r} is not among the reported metrics "
                 f"{sorted(values)}: report it, or set study.metric to one of those."
             )
         self.reports += 1
-        if not all(_finite(values[k]) for k in values if k == self.metric or "loss" in k):
+        if not all(_finite(values[k]) for k in values if k in self.metrics or "loss" in k):
             # Diverged: more epochs cannot help, and the trial must never count as best.
             self.sink({**values, "diverged": True})
             raise TrialStopped(f"{self.metric} or a loss is not finite at epoch {values['epoch']}")

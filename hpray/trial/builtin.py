@@ -26,7 +26,7 @@ from hpray.config.build import (
     is_estimator,
     load_folds,
 )
-from hpray.data import TASK_METRICS, Splits
+from hpray.data import MODEL_METRICS, TASK_METRICS, Splits
 from hpray.trial import api
 from hpray.trial.context import trial_device, trial_seed
 from hpray.trial.declare import builds, reports
@@ -35,7 +35,12 @@ from hpray.trial.torch_learner import TorchLearner
 
 # Every metric the built-in trial reports, for either task (data.task); prepare checks
 # study.metric against the task's own (TASK_METRICS).
-METRICS = (*dict.fromkeys(m for ms in TASK_METRICS.values() for m in ms), "train_loss", "epoch")
+METRICS = (
+    *dict.fromkeys(m for ms in TASK_METRICS.values() for m in ms),
+    "train_loss",
+    *MODEL_METRICS,
+    "epoch",
+)
 Report = Callable[..., None]
 Learner = TorchLearner | EstimatorLearner
 

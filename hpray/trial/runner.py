@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
@@ -52,14 +52,14 @@ def wait_if_late(deadline: float | None) -> None:
 def in_session(opened: Session, call: Callable[[], Any]) -> None:
     """``call`` the trial's function inside its session, resumed from its newest checkpoint;
     what it returns is reported as its final metrics when it reported nothing itself."""
-    metric = str(opened.metric)
+    metrics = opened.metrics
     with session(opened):
         opened.restore()
         try:
             returned = call()
         except TrialStopped:
             return
-        final = final_metrics(returned, metric)
+        final = final_metrics(returned, metrics)
         # A function that reported has its last report as its final value (an app returns
         # it once more at its end); one that did not reports what it returns, at the budget.
         if final is not None and not opened.trial.history:
@@ -90,21 +90,39 @@ def run_final(
     return {**(reported[-1] if reported else {}), **(final_metrics(returned, tested) or {})}
 
 
-def final_metrics(returned: Any, metric: str) -> dict[str, Any] | None:
-    """What a trial function returned, as metrics: a mapping as it is, a number as the metric.
+def final_metrics(returned: Any, metrics: str | Sequence[str]) -> dict[str, Any] | None:
+    """What a trial function returned, as metrics: a mapping as it is, a number as the metric,
+    a sequence of numbers as the study's metrics in order (Hydra's Optuna sweeper's way with
+    several objectives).
 
     Example:
         >>> final_metrics(0.93, "val_acc"), final_metrics({"val_acc": 0.9}, "val_acc")
         ({'val_acc': 0.93}, {'val_acc': 0.9})
+        >>> final_metrics((0.9, 1200), ["val_acc", "params"])
+        {'val_acc': 0.9, 'params': 1200.0}
     """
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
     if returned is None:
         return None
     if isinstance(returned, Mapping):
         return dict(returned)
+    if isinstance(returned, (list, tuple)) and len(returned) == len(names) > 1:
+        values = [plain_number(v) for v in returned]
+        if all(_number(v) for v in values):
+            return {name: float(v) for name, v in zip(names, values, strict=True)}
     returned = plain_number(returned)  # a numpy or torch scalar (Lightning's logged metrics)
-    if isinstance(returned, (int, float)) and not isinstance(returned, bool):
-        return {metric: float(returned)}
+    if _number(returned) and len(names) == 1:
+        return {names[0]: float(returned)}
     raise TypeError(
-        f"the trial function returned {type(returned).__name__}; return nothing, a number "
-        f"(the study's metric, {metric}), or a mapping of metrics."
+        f"the trial function returned {type(returned).__name__}; return nothing, "
+        + (
+            f"a number (the study's metric, {names[0]})"
+            if len(names) == 1
+            else f"a sequence of {len(names)} numbers (the study's metrics, {', '.join(names)})"
+        )
+        + ", or a mapping of metrics."
     )
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -6,6 +6,7 @@ standardised targets and scored in the target's own units), with the loss it is 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,20 +94,29 @@ def train_epoch(learner: TorchLearner) -> float:
 
 @torch.no_grad()
 def evaluate(learner: TorchLearner) -> dict[str, float]:
-    """The loss over the validation split (in the training loss's terms), and accuracy or the
-    regression errors in the target's own units."""
+    """The loss over the validation split (in the training loss's terms), accuracy or the
+    regression errors in the target's own units, and the model's own figures: its parameter
+    count (``params``) and the validation pass's time per sample (``latency_ms``, batched as
+    the pass is)."""
     model, split = learner.model, learner.val
     model.eval()
+    started = time.perf_counter()
     scored = torch.cat(
         [
             outputs(model, split.x[start : start + EVAL_BATCH], learner.task)
             for start in range(0, len(split), EVAL_BATCH)
         ]
     )
+    if scored.is_cuda:
+        torch.cuda.synchronize(scored.device)  # the time of the pass, not of its launch
+    own = {
+        "params": float(sum(p.numel() for p in model.parameters())),
+        "latency_ms": (time.perf_counter() - started) * 1000.0 / max(1, len(split)),
+    }
     # The losses average over a batch: weighted by its rows, as train_epoch does.
     loss = float(learner.loss(scored, split.y))
     if learner.task == CLASSIFICATION:
         accuracy = float((scored.argmax(dim=1) == split.y).float().mean())
-        return {"val_loss": loss, "val_acc": accuracy}
+        return {"val_loss": loss, "val_acc": accuracy, **own}
     errors = regression_metrics(scored, split.y, learner.target_scale)
-    return {"val_loss": loss, **{f"val_{name}": value for name, value in errors.items()}}
+    return {"val_loss": loss, **{f"val_{name}": value for name, value in errors.items()}, **own}

@@ -50,7 +50,7 @@ def test_the_packaged_tree_has_the_contracts_groups() -> None:
         "synthetic_regression",
     ]
     assert options("loss") == ["cross_entropy", "huber", "mae", "mse"]
-    assert options("searcher") == ["bayes", "gp", "grid", "random"]
+    assert options("searcher") == ["bayes", "gp", "grid", "nsga2", "random"]
     assert options("scheduler") == ["asha", "fifo"]
     assert options("resources") == ["auto", "cpu", "gpu", "gpu_shared"]
     assert set(options("model")) <= set(options("space"))  # each model's default space
@@ -211,6 +211,24 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         (["study.cv_folds=1"], "study.cv_folds"),
         (["study.time_budget=2 hours"], "study.time_budget"),
         (["report.every=-1"], "report.every"),
+        (["study.metric=[val_acc,val_acc]", "study.mode=[max,max]"], "study.metric"),
+        (["study.metric=[val_acc,params]", "study.mode=max"], "study.mode"),
+        (["study.metric=[val_acc,params]", "study.mode=[max,up]"], "study.mode"),
+        (["study.metric=[val_acc,flops]", "study.mode=[max,min]"], "study.metric"),
+        (["study.metric=[val_acc,params]", "study.mode=[max,min]"], "scheduler.metric"),
+        (
+            ["study.metric=[val_acc,params]", "study.mode=[max,min]", "scheduler.metric=f1"],
+            "scheduler.metric",
+        ),
+        (
+            [
+                "study.metric=[val_acc,params]",
+                "study.mode=[max,min]",
+                "scheduler=fifo",
+                "model=random_forest",
+            ],
+            "study.metric",
+        ),
         (["study.time_budget=0s"], "study.time_budget"),
         (["study.trial_timeout=-5"], "study.trial_timeout"),
         (["study.cv_folds=500"], "study.cv_folds"),  # more folds than a class has rows

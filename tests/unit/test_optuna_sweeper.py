@@ -94,8 +94,10 @@ def test_an_optuna_sweeper_block_is_hprays_study_searcher_and_space() -> None:
 def test_a_grid_sampler_is_hprays_grid_and_unknown_forms_are_refused() -> None:
     grid = settings_from_sweeper({**TEMPLATE, "sampler": {"_target_": GRID}})
     assert grid["searcher"]["_target_"] == "hpray.search.searchers.grid_search"
+    several = settings_from_sweeper({**TEMPLATE, "direction": ["maximize", "minimize"]})
+    assert several["study"]["mode"] == ["max", "min"]  # one per metric of study.metric
     with pytest.raises(ConfigError) as err:
-        settings_from_sweeper({**TEMPLATE, "direction": ["minimize", "maximize"]})
+        settings_from_sweeper({**TEMPLATE, "direction": ["maximize", "upward"]})
     assert err.value.key == "hydra.sweeper.direction"
     with pytest.raises(ConfigError) as err:
         settings_from_sweeper({**TEMPLATE, "custom_search_space": "app.space"})

@@ -51,7 +51,9 @@ def test_an_mlp_learns_to_regress_with_its_loss_and_reports_errors_in_units() ->
     for epoch in range(1, 31):
         learner.step(epoch, 30)
     after = learner.score()
-    assert set(after) == {"val_loss", "val_rmse", "val_mae", "val_r2"}
+    assert set(after) == {"val_loss", "val_rmse", "val_mae", "val_r2", "params", "latency_ms"}
+    assert after["params"] == sum(p.numel() for p in learner.model.parameters())
+    assert after["latency_ms"] > 0
     # Predicting the mean is about one std (~77) off; a fitted model does much better.
     assert after["val_rmse"] < 65 < before["val_rmse"] and after["val_r2"] > 0.3
     assert after["val_mae"] < after["val_rmse"]

@@ -75,11 +75,11 @@ def test_an_earlier_studys_finished_trials_are_read_with_the_shared_parameters()
         row("diverged", "nan", **{"optim.lr": "0.03"}),
         row("running", "0.7", **{"optim.lr": "0.04"}),
     ]
-    seen = known(SPACE, rows, "val_acc", "studies/a")
+    seen = known(SPACE, rows, ["val_acc"], "studies/a")
     # lr 0.5 is outside this space's range: that trial keeps its activation only.
     assert seen.trials == [
-        ({"optim.lr": 0.01, "model.units": 64}, 0.9),
-        ({"model.activation": "tanh"}, 0.5),
+        ({"optim.lr": 0.01, "model.units": 64}, [0.9]),
+        ({"model.activation": "tanh"}, [0.5]),
     ]
     assert isinstance(seen.trials[0][0]["model.units"], int)
     assert seen.left_out == ["model.depth"]
@@ -89,7 +89,7 @@ def test_an_earlier_studys_finished_trials_are_read_with_the_shared_parameters()
 def test_the_optuna_study_holds_the_earlier_trials_then_the_configurations_to_run_first() -> None:
     storage = optuna.storages.InMemoryStorage()
     distributions = {p.path: optuna_distribution(p) for p in SPACE.all_params()}
-    seen = known(SPACE, [row("completed", "0.9", **{"optim.lr": "0.01"})], "val_acc", "a")
+    seen = known(SPACE, [row("completed", "0.9", **{"optim.lr": "0.01"})], ["val_acc"], "a")
     optuna_start(storage, "s", "max", distributions, seen, [{"model.units": 32}])
     study = optuna.load_study(study_name="s", storage=storage)
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
