@@ -217,8 +217,9 @@ def build_tracking(node: Mapping[str, Any] | None) -> list[Any]:
         raise
 
 
-def build_scheduler(node: Mapping[str, Any]) -> TrialScheduler:
-    """The trial scheduler of ``node`` (``scheduler:``), e.g. Ray Tune's ASHAScheduler."""
+def build_scheduler(node: Mapping[str, Any], space: Space | None = None) -> TrialScheduler:
+    """The trial scheduler of ``node`` (``scheduler:``), e.g. Ray Tune's ASHAScheduler; an
+    option with ``_partial_: true`` (PBT) is called with the study's parsed ``space``."""
     grace, budget = node.get("grace_period"), node.get("max_t")
     if isinstance(grace, int) and isinstance(budget, int) and grace > budget:
         raise ConfigError(
@@ -227,6 +228,11 @@ def build_scheduler(node: Mapping[str, Any]) -> TrialScheduler:
             f"scheduler.grace_period={budget} or less, or use scheduler=fifo.",
         )
     scheduler = _instantiate("scheduler", node)  # Ray's own argument checks surface here too
+    if callable(scheduler) and not isinstance(scheduler, TrialScheduler) and space is not None:
+        try:
+            scheduler = scheduler(space)
+        except (TypeError, ValueError) as err:
+            raise ConfigError("scheduler", f"{err}. Check the scheduler option's keys.") from err
     if not isinstance(scheduler, TrialScheduler):
         raise ConfigError("scheduler._target_", "must build a ray.tune.schedulers.TrialScheduler.")
     return scheduler

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from omegaconf import DictConfig
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import FIFOScheduler, PopulationBasedTraining, TrialScheduler
+from ray.tune.search import BasicVariantGenerator
 
 from hpray import space
 from hpray.config.build import (
@@ -167,7 +168,11 @@ def build_study(config: dict[str, Any], base: dict[str, Any], runner: str) -> St
     """The study of a resolved config whose trials Ray runs through ``runner`` (a dotted path,
     found here so that a typo fails before Ray starts), each starting from ``base``."""
     settings = study_settings(config)
-    plan = search_plan(config["searcher"], settings, space.parse_space(config["space"]))
+    parsed = space.parse_space(config["space"])
+    plan = search_plan(config["searcher"], settings, parsed)
+    scheduler = ranking_scheduler(config["scheduler"], settings, parsed)
+    if isinstance(scheduler, PopulationBasedTraining):
+        check_pbt(plan)
     return Study(
         config,
         base,
@@ -175,14 +180,16 @@ def build_study(config: dict[str, Any], base: dict[str, Any], runner: str) -> St
         trial_resources(config),
         ray_settings(config),
         plan,
-        ranking_scheduler(config["scheduler"], settings),
+        scheduler,
         locate("trainable", runner),
         build_tracking(config.get("tracking")),
         live_every=report_settings(config).every,
     )
 
 
-def ranking_scheduler(node: Mapping[str, Any], settings: StudySettings) -> TrialScheduler:
+def ranking_scheduler(
+    node: Mapping[str, Any], settings: StudySettings, parsed: space.Space | None = None
+) -> TrialScheduler:
     """The ``scheduler:`` node's scheduler. One that ranks trials (ASHA) ranks them by one
     metric: the study's, or with several objectives the one ``scheduler.metric`` names (its
     mode the study's for it)."""
@@ -194,7 +201,7 @@ def ranking_scheduler(node: Mapping[str, Any], settings: StudySettings) -> Trial
             "scheduler.metric",
             f"{named!r} is not a metric of the study; give one of {settings.metrics}.",
         )
-    scheduler = build_scheduler(node)
+    scheduler = build_scheduler(node, parsed)
     if not settings.several or type(scheduler) is FIFOScheduler:
         return scheduler
     if named is None:
@@ -205,7 +212,17 @@ def ranking_scheduler(node: Mapping[str, Any], settings: StudySettings) -> Trial
             f"by, e.g. scheduler.metric={settings.metrics[0]}, or use scheduler=fifo.",
         )
     mode = settings.modes[settings.metrics.index(named)]
-    return build_scheduler({**node, "metric": named, "mode": mode})
+    return build_scheduler({**node, "metric": named, "mode": mode}, parsed)
+
+
+def check_pbt(plan: SearchPlan) -> None:
+    """PBT evolves its population itself, from random or grid starts."""
+    if not isinstance(plan.search_alg, BasicVariantGenerator):
+        raise ConfigError(
+            "searcher",
+            "scheduler=pbt evolves the population itself: its first configurations come from "
+            "searcher=random (or grid), not from a model of the results.",
+        )
 
 
 BUILT_IN_GROUPS = ("model", "data", "optim", "loss")

@@ -21,7 +21,14 @@ class SchedulerState(tune.Callback):
         self.scheduler = scheduler
 
     def get_state(self) -> dict[str, Any] | None:
-        return {"scheduler": pickle.dumps(self.scheduler.__dict__)}
+        # What is kept per Trial object (PBT's trial states) is rebuilt as the restored trials
+        # are added again; copies of those objects would be trials that never report.
+        kept = {k: v for k, v in self.scheduler.__dict__.items() if not _by_trial(v)}
+        return {"scheduler": pickle.dumps(kept)}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.scheduler.__dict__.update(pickle.loads(state["scheduler"]))
+
+
+def _by_trial(value: Any) -> bool:
+    return isinstance(value, dict) and any(hasattr(key, "trial_id") for key in value)

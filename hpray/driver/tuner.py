@@ -12,6 +12,7 @@ from typing import Any
 
 import ray
 from ray import tune
+from ray.tune.schedulers import PopulationBasedTraining
 
 from hpray import internals
 from hpray.config.prepare import Study
@@ -132,8 +133,12 @@ def make_tuner(
             storage_filesystem=filesystem,
             failure_config=tune.FailureConfig(max_failures=settings.max_failures),
             stop=RuleStopper(),  # study.stop_at and study.trial_timeout, as this run sets them
-            # Two kept, so a damaged newest checkpoint still leaves one to fall back on.
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            # Two kept, so a damaged newest checkpoint still leaves one to fall back on. PBT:
+            # all, as a trial copies another's checkpoint of some epochs ago, which the
+            # other's newer ones would have removed by then.
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=None if isinstance(study.scheduler, PopulationBasedTraining) else 2
+            ),
             verbose=0,
             # Ray restores callback state by position: keep this order.
             callbacks=[

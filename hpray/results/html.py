@@ -18,6 +18,7 @@ from typing import Any
 import optuna
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
 
 from hpray.config.schema import StudySettings
 from hpray.results.trials import TrialRow
@@ -77,6 +78,37 @@ def optuna_study(rows: Sequence[TrialRow], params: Sequence[Param], mode: str) -
             )
         )
     return study
+
+
+def config_over_time(rows: Sequence[TrialRow]) -> go.Figure:
+    """Each changed key's value per epoch, a line per trial: where PBT changed it."""
+    keys = sorted({k for r in rows for _, changed in r.changes[1:] for k in changed})
+    figure = make_subplots(rows=len(keys), cols=1, subplot_titles=keys, shared_xaxes=True)
+    for index, key in enumerate(keys, start=1):
+        for row in rows:
+            epochs, values, value = [], [], None
+            for epoch, changed in row.changes:
+                if key in changed:
+                    value = changed[key]
+                epochs.append(epoch)
+                values.append(value)
+            epochs.append(row.epochs)  # held to the trial's last epoch
+            values.append(value)
+            figure.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=values,
+                    mode="lines+markers",
+                    line={"shape": "hv"},
+                    name=row.trial_id,
+                    legendgroup=row.trial_id,
+                    showlegend=index == 1,
+                ),
+                row=index,
+                col=1,
+            )
+    figure.update_layout(height=250 * len(keys), xaxis_title="epoch")
+    return figure
 
 
 def pareto_study(
@@ -261,6 +293,14 @@ def render(
                 ),
             )
         ]
+    evolved = [r for r in drawn if r.changes]
+    if evolved:
+        front.append(
+            _section(
+                "Hyperparameters over time (population based training)" + note,
+                _plot(config_over_time(evolved)),
+            )
+        )
     sections = [
         *front,
         _section(

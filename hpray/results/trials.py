@@ -41,6 +41,7 @@ class TrialRow:
     spread: float | None = None  # cross-validation: the folds' std at the best epoch
     values: dict[str, float | None] = field(default_factory=dict)  # several objectives: finals
     pareto: bool = False  # several objectives: no other trial is as good in all and better in one
+    changes: list[tuple[int, dict[str, Any]]] = field(default_factory=list, repr=False)  # PBT
 
 
 def collect(
@@ -61,7 +62,8 @@ def collect(
     rows = []
     for trial in sorted(stored, key=lambda t: t.trial_id):
         trial_dir = study_dir / trial.dirname
-        results = _epochs(_results(trial_dir))
+        raw = _raw_results(trial_dir)
+        results = _epochs([_flat(row) for row in raw])
         history = [float(r.get(metric, math.nan)) for r in results] if _has(results, metric) else []
         spread_key = f"{metric}_std"
         spreads = (
@@ -88,6 +90,7 @@ def collect(
                 history=history,
                 spread=_at_best(history, spreads, mode),
                 values={m: _final(results, m) for m in (metric, *also)} if also else {},
+                changes=_changes(raw),
             )
         )
     return rows
@@ -131,15 +134,34 @@ def front_best(rows: Sequence[TrialRow], metric: str, mode: str) -> TrialRow | N
     return pick(front, key=lambda r: r.values[metric] or 0.0)
 
 
-def _results(trial_dir: StudyDir) -> list[dict[str, Any]]:
-    """The trial's reports from its result.json; none when it has not reported yet. A line cut
-    short by a kill is left out."""
+def _raw_results(trial_dir: StudyDir) -> list[dict[str, Any]]:
+    """The trial's reports from its result.json, as Ray wrote them (each with the trial's
+    config then); none when it has not reported yet. A line cut short by a kill is left out."""
     file = trial_dir / RESULT_FILE
     try:
         text = file.read_text()
     except OSError:  # not there yet (pyarrow raises FileNotFoundError, an OSError, locally)
         return []
-    return [_flat(row) for row in result_rows(text.splitlines())]
+    return result_rows(text.splitlines())
+
+
+def _changes(raw: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """The trial's config over time when it changed (PBT): its first config at its first
+    epoch, then each epoch it changed at with the values it changed to; empty for a trial
+    whose config never changed."""
+    changes: list[tuple[int, dict[str, Any]]] = []
+    last: dict[str, Any] | None = None
+    for row in raw:
+        config = row.get("config")
+        if not isinstance(config, dict) or row.get("replayed"):
+            continue
+        epoch = int(row.get("epoch", 0))
+        if last is None:
+            changes.append((epoch, dict(config)))
+        elif config != last:
+            changes.append((epoch, {k: v for k, v in config.items() if last.get(k) != v}))
+        last = config
+    return changes if len(changes) > 1 else []
 
 
 def _flat(result: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler as RayASHA
-from ray.tune.schedulers import TrialScheduler
+from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
+
+from hpray.errors import ConfigError
+from hpray.search.searchers import tune_domain
+from hpray.space import Space
 
 
 class ASHAScheduler(RayASHA):
@@ -26,3 +31,89 @@ class ASHAScheduler(RayASHA):
         action = super().on_trial_result(tune_controller, trial, result)
         attr, max_t = self.budget
         return TrialScheduler.CONTINUE if result.get(attr, 0) >= max_t else action
+
+
+def pbt(
+    space: Space,
+    *,
+    mutate: Sequence[str] = ("optim",),
+    time_attr: str = "epoch",
+    perturbation_interval: int = 2,
+    checkpoint_every: int = 1,
+    budget: int | None = None,
+    **options: Any,
+) -> PopulationBasedTraining:
+    """Ray Tune's PopulationBasedTraining over ``space``: the leaves at or under the paths in
+    ``mutate`` are what it changes in a running trial (resampled from the leaf, or moved by
+    its perturbation factors and kept inside the leaf's range); the rest come from the trial
+    it copies. ``options``: PopulationBasedTraining's own (quantile_fraction, ...).
+    ``checkpoint_every`` (the study's) must divide the interval: a trial is copied from the
+    checkpoint it has at a perturbation. ``budget`` (the study's epochs): a trial there has
+    ended, and is left as it is.
+    """
+    if perturbation_interval % checkpoint_every:
+        raise ConfigError(
+            "study.checkpoint_every",
+            f"is {checkpoint_every}; PBT copies the checkpoint a trial has at each perturbation "
+            f"(scheduler.perturbation_interval={perturbation_interval}): make it divide that.",
+        )
+    if space.conditional:
+        raise ConfigError(
+            "scheduler",
+            "PBT evolves one set of keys; this space has branches (options with their own "
+            "keys): use ASHA, or a space without branches.",
+        )
+    chosen = [
+        p
+        for p in space.params
+        if not p.path.endswith("_target_")  # another class cannot load the copied state
+        and any(p.path == m or p.path.startswith(f"{m}.") for m in mutate)
+    ]
+    if not chosen:
+        raise ConfigError(
+            "scheduler.mutate",
+            f"{list(mutate)} names no sampled leaf of the space "
+            f"({', '.join(p.path for p in space.params)}): list the keys PBT may change while "
+            "a trial trains, e.g. scheduler.mutate=[optim].",
+        )
+    return PBT(
+        budget=budget,
+        time_attr=time_attr,
+        perturbation_interval=perturbation_interval,
+        hyperparam_mutations={
+            p.path: list(p.values) if p.type in ("choice", "grid") else tune_domain(p)
+            for p in chosen
+        },
+        custom_explore_fn=Within(
+            {p.path: (p.low, p.high) for p in chosen if p.type not in ("choice", "grid", "normal")}
+        ),
+        **options,
+    )
+
+
+class PBT(PopulationBasedTraining):
+    """Ray Tune's PBT, except that a trial at its full budget is never perturbed: its new
+    config would be recorded as the trial's without an epoch trained on it."""
+
+    def __init__(self, budget: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.budget = (kwargs.get("time_attr", "time_total_s"), budget)
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        attr, budget = self.budget
+        if budget is not None and result.get(attr, 0) >= budget:
+            return TrialScheduler.CONTINUE
+        return str(super().on_trial_result(tune_controller, trial, result))
+
+
+class Within:
+    """PBT's explore step, kept inside the leaves' ranges (its factors would leave them)."""
+
+    def __init__(self, bounds: dict[str, tuple[float, float]]) -> None:
+        self.bounds = bounds
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+        for key, (low, high) in self.bounds.items():
+            if key in config and isinstance(config[key], (int, float)):
+                config[key] = type(config[key])(min(max(config[key], low), high))
+        return config

@@ -56,7 +56,15 @@ class TorchLearner:
     def load_state_dict(self, saved: dict[str, Any], device: torch.device) -> None:
         del device  # the checkpoint was loaded onto the trial's device
         self.model.load_state_dict(saved["model"])
+        # The optimizer's state (momentum, Adam's moments) is the checkpoint's, its settings
+        # this trial's: the same on a resume, new values when PBT changed them (built-in
+        # trials schedule no learning rate, so a group's settings are the config's).
+        settings = [
+            {k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups
+        ]
         self.optimizer.load_state_dict(saved["optimizer"])
+        for group, own in zip(self.optimizer.param_groups, settings, strict=True):
+            group.update(own)
         self.shuffle.set_state(saved["shuffle_rng"].cpu())
         torch.set_rng_state(saved["torch_rng"].cpu())
         if saved["cuda_rng"] is not None and torch.cuda.is_available():

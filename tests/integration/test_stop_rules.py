@@ -17,7 +17,7 @@ PACED = (
     "trainable=hpray.trial.faults.paced",
     "searcher=grid",
     "scheduler=fifo",
-    "study.epochs=40",
+    "study.epochs=30",
     "study.checkpoint_every=5",  # the budget's pause checkpoints between these
     "study.metric=val_rmse",
     "study.mode=min",
@@ -38,7 +38,7 @@ def test_a_spent_time_budget_pauses_the_study_and_a_larger_one_continues_it(
     rows = {r["trial_id"]: r for r in results(directory)}
     paused = [r for r in rows.values() if r["status"] == "paused"]
     assert paused and all(r["stop_reason"] == "time_budget" for r in paused)
-    assert all(0 < int(r["epochs"]) < 40 for r in paused)
+    assert all(0 < int(r["epochs"]) < 30 for r in paused)
     assert stopped["stopped"]["paused"] == len(paused)
     assert stopped["stopped"]["unstarted"] == sum(r["epochs"] == "0" for r in rows.values())
     assert stopped["time_spent_s"] >= 8.0
@@ -57,7 +57,7 @@ def test_a_spent_time_budget_pauses_the_study_and_a_larger_one_continues_it(
     assert done["complete"] is True and "stopped" not in done
     for trial_id in rows:
         raw = history(directory, trial_id)
-        assert_trained_once(raw, 40)  # a paused trial went on from its pause, not from 0
+        assert_trained_once(raw, 30)  # a paused trial went on from its pause, not from 0
     for trial_id, epochs in first.items():  # and from the epoch it paused at
         trained = [r["epoch"] for r in history(directory, trial_id) if not r.get("replayed")]
         assert trained[: epochs + 1] == list(range(1, epochs + 2))
@@ -86,6 +86,7 @@ def test_a_trial_running_past_trial_timeout_is_stopped(tmp_path: Path) -> None:
     assert len(rows) == 3
     for row in rows:
         assert row["status"] == "early_stopped" and row["stop_reason"] == "trial_timeout"
-        assert 0 < int(row["epochs"]) < 40
-        last = history(directory, row["trial_id"])[-1]
-        assert 3.0 <= last["time_total_s"] < 3.0 + 2.0  # stopped at the report past the limit
+        assert 0 < int(row["epochs"]) < 30
+        *before, last = history(directory, row["trial_id"])
+        # Stopped at its first report past the limit.
+        assert before[-1]["time_total_s"] < 3.0 <= last["time_total_s"]
