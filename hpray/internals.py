@@ -33,6 +33,7 @@ FENCED: tuple[tuple[str, str], ...] = (
     ("ray._private.state", "GlobalState.get_cluster_config"),
     ("ray.tune.execution.tune_controller", "TuneController._maybe_reuse_cached_actor"),
     ("ray.tune.logger", "TBXLoggerCallback"),  # its _trial_writer: see INSTANCE_FENCED
+    ("ray.tune.logger.logger", "LoggerCallback._restore_from_remote"),
     ("ray.tune.search.basic_variant", "_TrialIterator"),
     ("torch.optim", "Optimizer.add_param_group.__wrapped__"),
     ("sklearn.base", "BaseEstimator._validate_params"),
@@ -305,6 +306,32 @@ def no_callback_tagging() -> Iterator[None]:
         return False  # what Ray's tag_callbacks returns when it records nothing
 
     with _replaced(usage, "tag_callbacks", tag_nothing):
+        yield
+
+
+@contextlib.contextmanager
+def result_files_kept() -> Iterator[None]:
+    """A trial restarted in this run keeps the result files the driver wrote for it.
+
+    When a trial starts from a checkpoint, Ray's loggers copy its stored ``result.json`` (and
+    ``progress.csv``) over the driver's own, to continue after a driver restart. In the same
+    run the stored copy lags the driver's by up to a snapshot period (the driver's are synced
+    to storage at snapshots), so a trial that failed and was retried within that period lost
+    its first reports (seen under load: a retried trial's result.json held epochs 3 and 4 of
+    1 to 4). The copy is made only when the driver has no file of its own for the trial: a
+    new run, which hpray's resume completes from the snapshot (driver.resume).
+    """
+    from pathlib import Path
+
+    from ray.tune.logger.logger import LoggerCallback
+
+    original = LoggerCallback._restore_from_remote
+
+    def restore_when_absent(self: Any, file_name: str, trial: Any) -> None:
+        if not Path(trial.local_path, file_name).exists():
+            original(self, file_name, trial)
+
+    with _replaced(LoggerCallback, "_restore_from_remote", restore_when_absent):
         yield
 
 

@@ -62,6 +62,7 @@ def main(cfg: DictConfig) -> float:
     optimizer = torch.optim.Adam(
         model.parameters(), lr=cfg.optimizer.lr, weight_decay=cfg.optimizer.weight_decay
     )
+    size = sum(p.numel() for p in model.parameters())
     start = 0
     state = hpray.get_checkpoint()  # a resumed trial's last state; None otherwise
     if state is not None:
@@ -78,7 +79,8 @@ def main(cfg: DictConfig) -> float:
         val_rmse = rmse(model, x_val, y_val, scale)
         log.info("epoch %d: val_rmse %.2f", epoch, val_rmse)
         hpray.report(
-            {"val_rmse": val_rmse, "epoch": epoch},
+            # params: the model's size, a second objective for a study of two metrics.
+            {"val_rmse": val_rmse, "params": size, "epoch": epoch},
             checkpoint={
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),

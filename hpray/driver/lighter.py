@@ -46,13 +46,14 @@ SNAPSHOT_FLOOR_S = 2.0
 @contextlib.contextmanager
 def lighter_driver() -> Iterator[None]:
     """While the block runs, trial checkpoints never force an experiment snapshot, the
-    snapshot period adapts from ``SNAPSHOT_FLOOR_S`` and Ray's telemetry does not tag the
-    callbacks."""
+    snapshot period adapts from ``SNAPSHOT_FLOOR_S``, Ray's telemetry does not tag the
+    callbacks, and a retried trial keeps the result file the driver wrote for it."""
     with (
         internals.no_forced_snapshots(),
         internals.snapshot_period_from(SNAPSHOT_FLOOR_S),
         internals.no_actor_stealing(),
         internals.no_callback_tagging(),
+        internals.result_files_kept(),
     ):
         yield
 

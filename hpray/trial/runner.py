@@ -59,10 +59,13 @@ def in_session(opened: Session, call: Callable[[], Any]) -> None:
             returned = call()
         except TrialStopped:
             return
-        final = final_metrics(returned, metrics)
         # A function that reported has its last report as its final value (an app returns
-        # it once more at its end); one that did not reports what it returns, at the budget.
-        if final is not None and not opened.trial.history:
+        # it once more at its end, maybe one metric of several); one that did not reports
+        # what it returns, at the budget.
+        if opened.trial.history:
+            return
+        final = final_metrics(returned, metrics)
+        if final is not None:
             report({"epoch": opened.epochs, **final})
 
 

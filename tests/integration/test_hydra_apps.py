@@ -13,7 +13,7 @@ import yaml
 
 from hpray.results.retrain import main as retrain
 from tests.helpers.drivers import Driver, app_env
-from tests.helpers.studies import assert_trained_once, history, results, summary
+from tests.helpers.studies import assert_trained_once, history, results, summary, told_trials
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +119,41 @@ def test_a_lightning_sweep_killed_with_sigkill_resumes_every_trial_where_it_was(
     lr = stored["space"]["model"]["optimizer"]["lr"]
     assert lr == {"type": "uniform", "low": 0.0001, "high": 0.1}  # interval(0.0001, 0.1)
     assert "TPESampler, 2 trials, 2 at a time" in err
+
+
+def test_an_apps_sweep_of_two_metrics_then_one_warm_started_from_it(tmp_path: Path) -> None:
+    """The plain app reports val_rmse and its size: a sweep of both marks the Pareto front, and
+    a second sweep's sampler starts from the first one's trials."""
+    two = (
+        "hparams_search=diabetes",
+        "epochs=3",
+        "hydra.sweeper.study.num_samples=3",
+        "hydra.sweeper.study.metric=[val_rmse,params]",
+        "hydra.sweeper.study.mode=[min,min]",
+        "hydra.sweeper.scheduler=fifo",
+    )
+    code, err = sweep(tmp_path, PLAIN, *two)
+    assert code == 0, err[-3000:]
+    first = tmp_path / "studies" / "diabetes_plain"
+    rows = results(first)
+    assert all(float(r["final_params"]) > 0 for r in rows)
+    assert "true" in {r["pareto"] for r in rows}
+    assert summary(first)["best"]["values"].keys() == {"val_rmse", "params"}
+
+    code, err = sweep(
+        tmp_path,
+        PLAIN,
+        *two,
+        "hydra.sweeper.study.name=diabetes_warm",
+        "hydra.sweeper.study.num_samples=2",
+        f"hydra.sweeper.study.warm_start={first}",
+    )
+    assert code == 0, err[-3000:]
+    assert f"warm start: 3 finished trials of {first}" in err
+    told = told_trials(tmp_path / "studies" / "diabetes_warm")
+    assert len(told) == 5 and [t.values for t in told[:3]] == [
+        [float(r["final_val_rmse"]), float(r["final_params"])] for r in rows
+    ]
 
 
 def test_a_lightning_sweep_paused_by_its_time_budget_continues_where_each_trial_paused(

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
 from ray.tune.search import BasicVariantGenerator, SearchGenerator
 from sklearn.base import BaseEstimator
 
@@ -51,7 +51,7 @@ def test_the_packaged_tree_has_the_contracts_groups() -> None:
     ]
     assert options("loss") == ["cross_entropy", "huber", "mae", "mse"]
     assert options("searcher") == ["bayes", "gp", "grid", "nsga2", "random"]
-    assert options("scheduler") == ["asha", "fifo"]
+    assert options("scheduler") == ["asha", "fifo", "pbt"]
     assert options("resources") == ["auto", "cpu", "gpu", "gpu_shared"]
     assert set(options("model")) <= set(options("space"))  # each model's default space
 
@@ -128,12 +128,19 @@ def test_every_model_builds_on_every_data_option(
 @pytest.mark.parametrize("scheduler", options("scheduler"))
 def test_every_searcher_and_scheduler_builds(study_cfg, searcher: str, scheduler: str) -> None:
     extra = ["space=grid"] if searcher == "grid" else []
-    study = prepare(study_cfg(f"searcher={searcher}", f"scheduler={scheduler}", *extra))
+    cfg = study_cfg(f"searcher={searcher}", f"scheduler={scheduler}", *extra)
+    if scheduler == "pbt" and searcher not in ("random", "grid"):  # PBT makes its own configs
+        with pytest.raises(ConfigError) as err:
+            prepare(cfg)
+        assert err.value.key == "searcher"
+        return
+    study = prepare(cfg)
     kind = {"grid": BasicVariantGenerator, "random": BasicVariantGenerator}.get(
         searcher, SearchGenerator
     )
     assert isinstance(study.plan.search_alg, kind)
-    assert isinstance(study.scheduler, ASHAScheduler if scheduler == "asha" else FIFOScheduler)
+    kinds = {"asha": ASHAScheduler, "fifo": FIFOScheduler, "pbt": PopulationBasedTraining}
+    assert isinstance(study.scheduler, kinds[scheduler])
     if searcher == "grid":  # 3 lr x 2 layers x 2 activations, once
         assert study.plan.num_samples == 1 and "12 combinations" in study.plan.description
     else:

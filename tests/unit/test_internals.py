@@ -1,5 +1,7 @@
 """The private names hpray fences in hpray/internals.py still exist in the installed libraries."""
 
+from types import SimpleNamespace
+
 from hpray import internals
 
 
@@ -53,3 +55,33 @@ def test_the_snapshot_period_adapts_to_lasting_cost_not_to_one_slow_snapshot() -
     fixed = SimpleNamespace(_auto_checkpoint_enabled=False, _checkpoint_period=2.0)
     Manager._update_auto_checkpoint_time(fixed, 5.0)  # TUNE_GLOBAL_CHECKPOINT_S=<s>: kept
     assert fixed._checkpoint_period == 2.0
+
+
+def test_a_retried_trial_keeps_the_result_file_the_driver_wrote(tmp_path) -> None:
+    import pyarrow.fs
+    from ray.tune.logger import JsonLoggerCallback
+
+    local, stored = tmp_path / "staging", tmp_path / "storage"
+    local.mkdir()
+    stored.mkdir()
+    trial = SimpleNamespace(
+        local_path=str(local),
+        checkpoint=object(),  # Ray copies the stored file only for a trial with a checkpoint
+        storage=SimpleNamespace(
+            trial_fs_path=str(stored), storage_filesystem=pyarrow.fs.LocalFileSystem()
+        ),
+    )
+    rows = '{"epoch": 1}\n{"epoch": 2}\n'
+    (local / "result.json").write_text(rows)
+    (stored / "result.json").write_text("")  # synced before the first report landed
+    logger = JsonLoggerCallback()
+    with internals.result_files_kept():
+        logger._restore_from_remote("result.json", trial)
+    assert (local / "result.json").read_text() == rows
+    logger._restore_from_remote("result.json", trial)  # Ray's own: the lagging copy wins
+    assert (local / "result.json").read_text() == ""
+    (local / "result.json").unlink()  # a new run (a resumed study): the stored file is copied
+    (stored / "result.json").write_text(rows)
+    with internals.result_files_kept():
+        logger._restore_from_remote("result.json", trial)
+    assert (local / "result.json").read_text() == rows
