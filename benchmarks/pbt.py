@@ -43,34 +43,16 @@ def main() -> None:
                 common += ("resources=cpu",)
                 pair: dict[str, Any] = {"seed": seed}
 
-                def asha() -> None:
-                    summary, _ = tune(
-                        Path(storage),
-                        f"{data}_asha_{seed}",
-                        *common,
-                        "scheduler=asha",
-                        f"study.num_samples={args.trials}",
-                    )
-                    pair["asha"] = figures(summary)
-
-                def pbt(population: int) -> None:
-                    summary, _ = tune(
-                        Path(storage),
-                        f"{data}_pbt_{seed}",
-                        *common,
-                        "scheduler=pbt",
-                        f"study.num_samples={population}",
-                    )
-                    pair["pbt"] = figures(summary)
-
                 # PBT's population comes from ASHA's budget: ASHA runs first on even seeds;
                 # on odd ones PBT first, with the population the even seeds found.
                 if seed % 2 == 0 or not runs[data]:
-                    asha()
-                    pbt(population_for(pair["asha"]["epochs"], args.epochs))
+                    pair["asha"] = run(storage, f"{data}_asha_{seed}", common, "asha", args.trials)
+                    population = population_for(pair["asha"]["epochs"], args.epochs)
+                    pair["pbt"] = run(storage, f"{data}_pbt_{seed}", common, "pbt", population)
                 else:
-                    pbt(round(statistics.fmean(p["pbt"]["trials"] for p in runs[data])))
-                    asha()
+                    population = round(statistics.fmean(p["pbt"]["trials"] for p in runs[data]))
+                    pair["pbt"] = run(storage, f"{data}_pbt_{seed}", common, "pbt", population)
+                    pair["asha"] = run(storage, f"{data}_asha_{seed}", common, "asha", args.trials)
                 pair["acc_points"] = round(
                     100 * (pair["pbt"]["best_val_acc"] - pair["asha"]["best_val_acc"]), 2
                 )
@@ -108,6 +90,16 @@ def main() -> None:
         "PBT's population = ASHA's trial-epochs / epochs per trial (at least 4); both from "
         "random starts with the same seed.",
     )
+
+
+def run(
+    storage: str, name: str, common: tuple[str, ...], scheduler: str, trials: int
+) -> dict[str, Any]:
+    """One study to its end; its figures."""
+    summary, _ = tune(
+        Path(storage), name, *common, f"scheduler={scheduler}", f"study.num_samples={trials}"
+    )
+    return figures(summary)
 
 
 def population_for(epochs_total: int, epochs: int) -> int:
