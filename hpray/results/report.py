@@ -16,6 +16,7 @@ from hpray.config.settings import study_settings
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.results import trials
 from hpray.results.best import write_best
+from hpray.results.pareto import mark_front
 from hpray.store.layout import (
     BEST_FILE,
     CONFIG_FILE,
@@ -62,7 +63,7 @@ def collected(directory: StudyDir, settings: StudySettings) -> list[trials.Trial
     metric, *also = settings.metrics
     rows = trials.collect(directory, metric, settings.modes[0], settings.epochs, also)
     if settings.several:
-        trials.mark_front(rows, list(zip(settings.metrics, settings.modes, strict=True)))
+        mark_front(rows, list(zip(settings.metrics, settings.modes, strict=True)))
     return rows
 
 

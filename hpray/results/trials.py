@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from hpray import internals
+from hpray.results.pareto import front_best
 from hpray.store.layout import (
     ERROR_FILE,
     RESULT_FILE,
@@ -100,38 +99,6 @@ def _final(results: list[dict[str, Any]], key: str) -> float | None:
     """The value of ``key`` in the last report that has it."""
     last = next((r[key] for r in reversed(results) if key in r), None)
     return float(last) if isinstance(last, (int, float)) and not isinstance(last, bool) else None
-
-
-def mark_front(rows: Sequence[TrialRow], objectives: Sequence[tuple[str, str]]) -> None:
-    """Set ``pareto`` on the trials no other beats: as good in every objective (final values)
-    and better in one. Diverged and errored trials, and those missing a value, are never on it.
-    """
-    scored = [
-        r
-        for r in rows
-        if r.status not in ("diverged", "errored")
-        and all(
-            v is not None and math.isfinite(v) for v in (r.values.get(m) for m, _ in objectives)
-        )
-    ]
-    if not scored:
-        return
-    sign = np.array([-1.0 if mode == "max" else 1.0 for _, mode in objectives])
-    points = np.array([[r.values[m] for m, _ in objectives] for r in scored]) * sign  # minimise
-    for start in range(0, len(points), 256):  # (256, n, k) at a time: thousands of trials
-        chunk = points[start : start + 256, None, :]
-        beaten = ((points[None] <= chunk).all(-1) & (points[None] < chunk).any(-1)).any(-1)
-        for row, lost in zip(scored[start : start + 256], beaten, strict=True):
-            row.pareto = not bool(lost)
-
-
-def front_best(rows: Sequence[TrialRow], metric: str, mode: str) -> TrialRow | None:
-    """The trial on the Pareto front with the best final value of the first objective."""
-    front = [r for r in rows if r.pareto]
-    if not front:
-        return None
-    pick = max if mode == "max" else min
-    return pick(front, key=lambda r: r.values[metric] or 0.0)
 
 
 def _raw_results(trial_dir: StudyDir) -> list[dict[str, Any]]:
