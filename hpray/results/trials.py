@@ -120,7 +120,7 @@ def _changes(raw: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     last: dict[str, Any] | None = None
     for row in raw:
         config = row.get("config")
-        if not isinstance(config, dict) or row.get("replayed"):
+        if not isinstance(config, dict):
             continue
         epoch = int(row.get("epoch", 0))
         if last is None:

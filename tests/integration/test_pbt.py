@@ -1,58 +1,48 @@
 """Population based training on a real local Ray: trials copy better ones' checkpoints and go on
-with changed optimizer settings, and a PBT study interrupted mid-way resumes."""
+with changed optimizer settings, and a PBT study killed mid-way (SIGKILL) resumes."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import threading
 from pathlib import Path
 
 import pytest
 
-from hpray.errors import EXIT_INTERRUPTED
-from tests.helpers.studies import results, run_study, summary
+from tests.helpers.drivers import Driver
+from tests.helpers.studies import results, summary
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
+pytestmark = pytest.mark.integration
 
 PBT = (
     "scheduler=pbt",
     "scheduler.quantile_fraction=0.5",  # of 4 trials, the bottom 2 copy the top 2
     "study.num_samples=4",
-    "study.epochs=12",
-    "resources.cpu=0.5",  # all 4 at once on the module's 2 CPUs: one population
+    "study.epochs=16",
+    "resources.cpu=0.5",  # all 4 at once on 2 CPUs: one population
 )
 
 
-def test_a_pbt_study_evolves_its_trials_and_resumes_after_an_interruption(
-    tmp_path: Path,
-) -> None:
+def test_a_pbt_study_evolves_its_trials_and_resumes_after_sigkill(tmp_path: Path) -> None:
     directory = tmp_path / "digits_mlp"
-
-    def interrupt_mid_study() -> None:  # as Ctrl-C would, once a trial has 4 of 12 epochs
-        for _ in range(1200):
-            if any(directory.glob("trial_*/checkpoint_000003")):
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            threading.Event().wait(0.05)
-
-    threading.Thread(target=interrupt_mid_study, daemon=True).start()
-    code, _ = run_study(tmp_path, *PBT)
-    assert code == EXIT_INTERRUPTED and not summary(directory)["complete"]
-    code, _ = run_study(tmp_path, *PBT)
-    assert code == 0
+    first = Driver(tmp_path, *PBT)
+    try:  # killed once a trial has 4 of its 16 epochs stored
+        first.wait_until(lambda: any(directory.glob("trial_*/checkpoint_000003")), timeout=300)
+    finally:
+        first.kill_group()
+    assert not (directory / "summary.json").is_file() or not summary(directory)["complete"]
+    again = Driver(tmp_path, *PBT)
+    assert again.finish() == 0, again.stderr[-3000:]
+    assert "resuming the unfinished study" in again.stderr
     done = summary(directory)
     assert done["complete"] and done["trials"]["completed"] == 4
     rows = results(directory)
-    assert all(r["epochs"] == "12" for r in rows)
+    assert all(r["epochs"] == "16" for r in rows)
     # A copying trial took on new optimizer settings mid-training: its config differs
-    # between the epochs it trained, and results.csv has the last.
+    # between its reports, and results.csv has the last.
     changed = 0
     for row in rows:
         file = directory / f"trial_{row['trial_id']}" / "result.json"
-        raw = [json.loads(line) for line in file.open()]
-        lrs = [r["config"]["optim.lr"] for r in raw]
+        lrs = [json.loads(line)["config"]["optim.lr"] for line in file.open()]
         changed += len(set(lrs)) > 1
         assert float(row["optim.lr"]) == lrs[-1]
     assert changed >= 1, "no trial was perturbed"

@@ -77,6 +77,31 @@ def test_a_users_function_is_tuned_with_asha(tmp_path: Path) -> None:
     assert "test_rmse" in retrained.stdout
 
 
+def test_a_users_function_is_tuned_for_two_metrics_with_nsga2(tmp_path: Path) -> None:
+    two = (
+        "searcher=nsga2",
+        "searcher.sampler.population_size=2",  # so a second generation is bred
+        "study.metric=[val_rmse,val_mae]",
+        "study.mode=[min,min]",
+        "scheduler=fifo",
+        "study.num_samples=4",
+        "study.epochs=3",
+    )
+    driver = Driver(tmp_path, *STUDY, *two, env=ENV)
+    assert driver.finish() == 0, driver.stderr[-3000:]
+    assert "NSGAIISampler, 4 trials" in driver.stderr
+    directory = tmp_path / "diabetes"
+    rows = results(directory)
+    point = {r["trial_id"]: (float(r["final_val_rmse"]), float(r["final_val_mae"])) for r in rows}
+    front = {r["trial_id"] for r in rows if r["pareto"] == "true"}
+    assert front and all(
+        not any(o[0] <= p[0] and o[1] <= p[1] and o != p for o in point.values())
+        for p in (point[t] for t in front)
+    )
+    best = summary(directory)["best"]
+    assert best["trial_id"] in front and set(best["values"]) == {"val_rmse", "val_mae"}
+
+
 def test_a_killed_study_of_a_users_function_resumes_and_trains_no_epoch_twice(
     tmp_path: Path,
 ) -> None:
