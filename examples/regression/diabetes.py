@@ -80,6 +80,8 @@ def train(cfg: Any, final: bool = False) -> None:
     if state is not None:  # resumed: go on after the last epoch it reported
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+        for group in opt.param_groups:  # the state's moments, this trial's settings (PBT)
+            group.update(lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
         shuffle.set_state(state["shuffle"])
         start = state["epoch"]
 

@@ -17,7 +17,7 @@ PBT = (
     "scheduler=pbt",
     "scheduler.quantile_fraction=0.5",  # of 4 trials, the bottom 2 copy the top 2
     "study.num_samples=4",
-    "study.epochs=16",
+    "study.epochs=12",
     "resources.cpu=0.5",  # all 4 at once on 2 CPUs: one population
 )
 
@@ -25,7 +25,7 @@ PBT = (
 def test_a_pbt_study_evolves_its_trials_and_resumes_after_sigkill(tmp_path: Path) -> None:
     directory = tmp_path / "digits_mlp"
     first = Driver(tmp_path, *PBT)
-    try:  # killed once a trial has 4 of its 16 epochs stored
+    try:  # killed once a trial has 4 of its 12 epochs stored
         first.wait_until(lambda: any(directory.glob("trial_*/checkpoint_000003")), timeout=300)
     finally:
         first.kill_group()
@@ -36,7 +36,7 @@ def test_a_pbt_study_evolves_its_trials_and_resumes_after_sigkill(tmp_path: Path
     done = summary(directory)
     assert done["complete"] and done["trials"]["completed"] == 4
     rows = results(directory)
-    assert all(r["epochs"] == "16" for r in rows)
+    assert all(r["epochs"] == "12" for r in rows)
     # A copying trial took on new optimizer settings mid-training: its config differs
     # between its reports, and results.csv has the last.
     changed = 0

@@ -102,6 +102,34 @@ def test_a_users_function_is_tuned_for_two_metrics_with_nsga2(tmp_path: Path) ->
     assert best["trial_id"] in front and set(best["values"]) == {"val_rmse", "val_mae"}
 
 
+def test_a_users_function_evolves_under_pbt_with_its_new_settings_in_place(
+    tmp_path: Path,
+) -> None:
+    pbt = (
+        "scheduler=pbt",
+        "scheduler.mutate=[train.lr,train.weight_decay]",  # the model's keys come with a copy
+        "scheduler.quantile_fraction=0.5",
+        "scheduler.perturbation_interval=1",  # a chance to copy at every epoch
+        "study.num_samples=4",
+        "study.epochs=8",
+        "resources.cpu=0.5",  # one population of 4
+        f"train.log={tmp_path / 'trained.log'}",
+    )
+    driver = Driver(tmp_path, *STUDY, *pbt, env=ENV)
+    assert driver.finish() == 0, driver.stderr[-3000:]
+    directory = tmp_path / "diabetes"
+    assert summary(directory)["complete"]
+    # The loop's own log: an epoch after a copy was trained with the new learning rate.
+    trained = [line.split() for line in (tmp_path / "trained.log").read_text().splitlines()]
+    rows = {r["trial_id"]: r for r in results(directory)}
+    copies = (directory / "pbt_global.txt").read_text().splitlines()
+    assert copies, "no trial was copied"
+    final_lrs = {repr(float(r["train.lr"])) for r in rows.values()}
+    started = {lr for lr, _, epoch in trained if epoch == "1"}
+    assert final_lrs - started, "no trial trained on with a changed learning rate"
+    assert any(lr in final_lrs - started for lr, _, _ in trained)
+
+
 def test_a_killed_study_of_a_users_function_resumes_and_trains_no_epoch_twice(
     tmp_path: Path,
 ) -> None:
