@@ -23,9 +23,11 @@ verbs:
   submit [OPTIONS] [OVERRIDES...]
                         run the study as a Ray job on an existing cluster, with Ray's job
                         submission (hpray submit --help lists the options)
-  report STUDY_DIR --text [--top N]
-                        the study's state, best trial and top trials, at any time (running,
-                        finished or interrupted); also writes its best.yaml
+  report STUDY_DIR [--text [--top N]] [--pick TRIAL_ID]
+                        the study's report.html (or with --text its state, best trial and top
+                        trials), at any time (running, finished or interrupted); also writes
+                        its best.yaml; --pick makes that trial the best (e.g. another point of
+                        a Pareto front)
   retrain STUDY_DIR [--seeds N]
                         train the study's best config (best.yaml) on training + validation
                         data, score it once on the held-out test split: final.json + weights
