@@ -63,21 +63,13 @@ def _ranked(rows: Sequence[TrialRow], mode: str) -> list[TrialRow]:
 def optuna_study(rows: Sequence[TrialRow], params: Sequence[Param], mode: str) -> optuna.Study:
     """The trials as a finished Optuna study: each trial's best metric, its sampled values."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
-    distributions = {p.path: _distribution(p, rows) for p in params}
-    for row in rows:
+
+    def best(row: TrialRow) -> list[float] | None:
         if row.best is None or not math.isfinite(row.best) or row.status == "diverged":
-            continue
-        values = {k: row.params[k] for k in distributions if k in row.params}
-        study.add_trial(
-            optuna.trial.create_trial(
-                params=values,
-                distributions={k: distributions[k] for k in values},
-                value=row.best,
-                user_attrs={"trial_id": row.trial_id, "status": row.status},
-            )
-        )
-    return study
+            return None
+        return [row.best]
+
+    return _finished_study(rows, params, [mode], best, with_status=True)
 
 
 def config_over_time(rows: Sequence[TrialRow]) -> go.Figure:
@@ -115,23 +107,43 @@ def pareto_study(
     rows: Sequence[TrialRow], params: Sequence[Param], objectives: Sequence[tuple[str, str]]
 ) -> optuna.Study:
     """The trials as a finished Optuna study of several objectives: their final values."""
-    study = optuna.create_study(
-        directions=["maximize" if mode == "max" else "minimize" for _, mode in objectives]
-    )
-    distributions = {p.path: _distribution(p, rows) for p in params}
-    for row in rows:
+
+    def finals(row: TrialRow) -> list[float] | None:
         values = [row.values.get(m) for m, _ in objectives]
         if row.status in ("diverged", "errored") or not all(
             v is not None and math.isfinite(v) for v in values
         ):
+            return None
+        return [float(v) for v in values if v is not None]
+
+    return _finished_study(rows, params, [mode for _, mode in objectives], finals)
+
+
+def _finished_study(
+    rows: Sequence[TrialRow],
+    params: Sequence[Param],
+    modes: Sequence[str],
+    scores: Callable[[TrialRow], list[float] | None],
+    with_status: bool = False,
+) -> optuna.Study:
+    """An Optuna study of ``rows`` that ``scores`` gives values (None: left out), each with
+    the sampled values it has."""
+    study = optuna.create_study(
+        directions=["maximize" if mode == "max" else "minimize" for mode in modes]
+    )
+    distributions = {p.path: _distribution(p, rows) for p in params}
+    for row in rows:
+        values = scores(row)
+        if values is None:
             continue
         picked = {k: row.params[k] for k in distributions if k in row.params}
+        attrs = {"trial_id": row.trial_id, **({"status": row.status} if with_status else {})}
         study.add_trial(
             optuna.trial.create_trial(
                 params=picked,
                 distributions={k: distributions[k] for k in picked},
-                values=[float(v) for v in values if v is not None],
-                user_attrs={"trial_id": row.trial_id},
+                values=values,
+                user_attrs=attrs,
             )
         )
     return study
