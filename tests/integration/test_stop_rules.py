@@ -88,5 +88,6 @@ def test_a_trial_running_past_trial_timeout_is_stopped(tmp_path: Path) -> None:
         assert row["status"] == "early_stopped" and row["stop_reason"] == "trial_timeout"
         assert 0 < int(row["epochs"]) < 30
         *before, last = history(directory, row["trial_id"])
-        # Stopped at its first report past the limit.
-        assert before[-1]["time_total_s"] < 3.0 <= last["time_total_s"]
+        # Stopped at its first report past the limit (under load, that can be its first: a
+        # trial's time counts its process's start).
+        assert all(r["time_total_s"] < 3.0 for r in before) and last["time_total_s"] >= 3.0
