@@ -35,6 +35,7 @@ FENCED: tuple[tuple[str, str], ...] = (
     ("ray.tune.logger", "TBXLoggerCallback"),  # its _trial_writer: see INSTANCE_FENCED
     ("ray.tune.logger.logger", "LoggerCallback._restore_from_remote"),
     ("ray.tune.search.basic_variant", "_TrialIterator"),
+    ("ray.tune.schedulers.pbt", "_PBTTrialState"),  # and PBT's _trial_state: see missing()
     ("torch.optim", "Optimizer.add_param_group.__wrapped__"),
     ("sklearn.base", "BaseEstimator._validate_params"),
     (
@@ -95,6 +96,15 @@ def missing() -> list[str]:
         gone.append("TuneController._trial_to_actor")
     if TuneController.CKPT_FILE_TMPL.format("*") != SNAPSHOT_PATTERN:
         gone.append(f"TuneController.CKPT_FILE_TMPL (was {SNAPSHOT_PATTERN})")
+    from ray.tune.schedulers import pbt
+
+    # Per-trial state that pbt_trial_states keeps (PBT takes mutations to build).
+    for attribute in ("_trial_state",):
+        if f"self.{attribute}" not in inspect.getsource(pbt.PopulationBasedTraining.__init__):
+            gone.append(f"PopulationBasedTraining.{attribute}")
+    for attribute in PBT_KEPT:
+        if f"self.{attribute}" not in inspect.getsource(pbt._PBTTrialState.__init__):
+            gone.append(f"_PBTTrialState.{attribute}")
     from ray.tune.execution.experiment_state import _ExperimentCheckpointManager as manager
 
     # Instance attributes that snapshot_period_from sets (the class takes a storage to build).
@@ -333,6 +343,36 @@ def result_files_kept() -> Iterator[None]:
 
     with _replaced(LoggerCallback, "_restore_from_remote", restore_when_absent):
         yield
+
+
+# What PBT knows of a trial that a resumed run needs to go on perturbing it as it would have.
+PBT_KEPT = ("last_score", "last_perturbation_time", "last_train_time", "last_result")
+
+
+def pbt_trial_states(scheduler: Any) -> dict[str, dict[str, Any]]:
+    """PBT's state of each trial, by trial id, and whether it had a checkpoint to give.
+
+    Ray keeps it by ``Trial`` object and does not save it with the experiment; a resumed
+    run started from nothing (every trial at perturbation time 0), and in synchronous mode
+    waited for trials to reach times they had passed. The checkpoint itself (a future or a
+    Checkpoint of the old run) is not kept: a donor gives its latest stored one.
+    """
+    return {
+        trial.trial_id: {
+            **{key: getattr(state, key) for key in PBT_KEPT},
+            "donor": state.last_checkpoint is not None,
+        }
+        for trial, state in scheduler._trial_state.items()
+    }
+
+
+def pbt_trial_state_restored(scheduler: Any, trial: Any, kept: dict[str, Any]) -> None:
+    """Puts ``kept`` (from pbt_trial_states) back as PBT's state of the re-added ``trial``."""
+    state = scheduler._trial_state[trial]
+    for key in PBT_KEPT:
+        setattr(state, key, kept[key])
+    if kept["donor"]:
+        state.last_checkpoint = trial.checkpoint
 
 
 def trial_writer(callback: Any, trial: Any) -> Any:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hpray import internals
 from hpray.errors import ConfigError
 from hpray.store.layout import (
     CHECKPOINT_PREFIX,
@@ -135,21 +136,27 @@ def fill_checkpoint_gaps(directory: StudyDir | Path) -> int:
 
 
 def complete_result_files(directory: StudyDir | Path) -> int:
-    """Bring every trial's result file level with its newest checkpoint; returns lines added.
+    """Bring every finished trial's result file level with its newest checkpoint; returns
+    lines added.
 
     Ray copies the driver's files to storage in the background, a file at a time, so a hard
     kill can leave a trial's ``result.json`` behind the experiment snapshot, or cut short in
     mid-line, while the snapshot already counts the trial finished: Ray never runs it again and
     its curve would miss its last epochs. The checkpoint's metric history has them; they are
-    added flagged ``replayed`` (reported, not trained, again), and a torn line is dropped.
+    added flagged ``replayed`` (reported, not trained, again). A trial that will run again
+    reports its missing epochs itself (trial.state.restore), so it gets none here, only its
+    torn line dropped.
     """
+    directory = as_dir(directory)
+    stored = internals.stored_trials(directory.fs, directory.path)
+    again = {t.dirname for t in stored or [] if t.status != "TERMINATED"}  # errored: resumed
     added = 0
-    for trial_dir in as_dir(directory).glob(f"{TRIAL_PREFIX}*"):
-        history = newest_history(trial_dir)
+    for trial_dir in directory.glob(f"{TRIAL_PREFIX}*"):
         file = trial_dir / RESULT_FILE
         lines = file.read_text().splitlines() if file.is_file() else []
         rows = result_rows(lines)
         logged = {r.get("epoch") for r in rows}
+        history = [] if trial_dir.name in again else newest_history(trial_dir)
         missing = [m for m in history if m["epoch"] not in logged]
         if missing or len(rows) < len(lines):
             trial_id = trial_dir.name.removeprefix(TRIAL_PREFIX)

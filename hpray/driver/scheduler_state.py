@@ -22,8 +22,12 @@ class SchedulerState(tune.Callback):
 
     def get_state(self) -> dict[str, Any] | None:
         # What is kept per Trial object (PBT's trial states) is rebuilt as the restored trials
-        # are added again; copies of those objects would be trials that never report.
+        # are added again; copies of those objects would be trials that never report. A
+        # scheduler that needs it back keeps it by trial id, as ``kept``.
         kept = {k: v for k, v in self.scheduler.__dict__.items() if not _by_trial(v)}
+        by_id = getattr(self.scheduler, "trial_states", None)
+        if by_id is not None:
+            kept["kept"] = by_id()
         return {"scheduler": pickle.dumps(kept)}
 
     def set_state(self, state: dict[str, Any]) -> None:

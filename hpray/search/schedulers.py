@@ -8,6 +8,7 @@ from typing import Any
 from ray.tune.schedulers import ASHAScheduler as RayASHA
 from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
 
+from hpray import internals
 from hpray.errors import ConfigError
 from hpray.search.searchers import tune_domain
 from hpray.space import Space
@@ -92,12 +93,23 @@ def pbt(
 
 
 class PBT(PopulationBasedTraining):
-    """Ray Tune's PBT, except that a trial at its full budget is never perturbed: its new
-    config would be recorded as the trial's without an epoch trained on it."""
+    """Ray Tune's PBT, except that a trial at its full budget is never perturbed (its new
+    config would be recorded as the trial's without an epoch trained on it), and that what
+    it knows of each trial survives a resume (``trial_states``, ``kept``)."""
 
     def __init__(self, budget: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.budget = (kwargs.get("time_attr", "time_total_s"), budget)
+        self.kept: dict[str, dict[str, Any]] = {}  # by trial id, from the snapshot resumed
+
+    def trial_states(self) -> dict[str, dict[str, Any]]:
+        """What a snapshot keeps of each trial (hpray.driver.scheduler_state)."""
+        return internals.pbt_trial_states(self)
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        super().on_trial_add(tune_controller, trial)
+        if trial.trial_id in self.kept:
+            internals.pbt_trial_state_restored(self, trial, self.kept.pop(trial.trial_id))
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         attr, budget = self.budget

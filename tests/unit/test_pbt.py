@@ -72,16 +72,33 @@ def test_the_default_study_runs_under_pbt(study_cfg) -> None:
     assert isinstance(study.scheduler, PopulationBasedTraining)
 
 
-class Trial:
-    trial_id = "t_1"
+def test_what_pbt_knows_of_each_trial_survives_a_resume() -> None:
+    """Kept by trial id (the Trial objects are new on resume) and put back as each is added:
+    a resumed run goes on from the perturbation times the killed one had reached."""
+    from types import SimpleNamespace
 
+    from ray.tune.experiment import Trial
 
-def test_the_saved_scheduler_state_leaves_out_what_is_kept_per_trial_object() -> None:
+    from hpray import internals
+
     scheduler = pbt(SPACE, metric="val_acc", mode="max")
-    scheduler._trial_state = {Trial(): "state"}  # as PBT keeps its trials
     scheduler._num_perturbations = 3
-    saved = pickle.loads(SchedulerState(scheduler).get_state()["scheduler"])
-    assert "_trial_state" not in saved and saved["_num_perturbations"] == 3
+    trial = Trial("f", stub=True, config={})
+    controller = SimpleNamespace(search_alg=None, get_trials=lambda: [trial])
+    scheduler.on_trial_add(controller, trial)
+    scheduler.on_trial_result(controller, trial, {"epoch": 2, "val_acc": 0.5})
+    saved = SchedulerState(scheduler).get_state()
+    assert "_trial_state" not in pickle.loads(saved["scheduler"])  # Trial objects: not kept
+
+    restored = pbt(SPACE, metric="val_acc", mode="max")
+    SchedulerState(restored).set_state(saved)
+    restored.on_trial_add(controller, Trial("f", stub=True, config={}, trial_id=trial.trial_id))
+    state = internals.pbt_trial_states(restored)[trial.trial_id]
+    assert state["last_perturbation_time"] == state["last_train_time"] == 2
+    assert state["last_score"] == 0.5 and restored._num_perturbations == 3
+    fresh = Trial("f", stub=True, config={})
+    restored.on_trial_add(controller, fresh)  # a trial the killed run never had
+    assert internals.pbt_trial_states(restored)[fresh.trial_id]["last_perturbation_time"] == 0
 
 
 def test_new_optimizer_settings_are_taken_in_place_with_the_copied_state() -> None:

@@ -105,6 +105,37 @@ def test_result_files_are_completed_from_the_newest_checkpoint(tmp_path: Path) -
     assert complete_result_files(tmp_path) == 0  # a second resume adds nothing
 
 
+def test_a_trial_that_runs_again_gets_no_replayed_lines(tmp_path: Path) -> None:
+    """It reports its missing epochs itself when it resumes; lines added here would be twice."""
+    import json
+
+    from hpray.driver.resume import complete_result_files
+
+    history = [{"epoch": e, "val_acc": e / 10} for e in (1, 2)]
+    trials = {"a_00000": "RUNNING", "a_00001": "TERMINATED"}
+    for trial_id in trials:
+        meta = tmp_path / f"trial_{trial_id}" / "checkpoint_000001" / "meta.json"
+        meta.parent.mkdir(parents=True)
+        meta.write_text(json.dumps({"epoch": 2, "history": history}))
+        line = json.dumps({**history[0], "trial_id": trial_id})
+        (meta.parents[1] / "result.json").write_text(f"{line}\n{line[:9]}")  # torn
+    snapshot = [
+        [
+            json.dumps({"trial_id": t, "status": s, "config": {}, "relative_logdir": f"trial_{t}"}),
+            {},
+        ]
+        for t, s in trials.items()
+    ]
+    (tmp_path / "experiment_state-2026-01-01_00-00-00.json").write_text(
+        json.dumps({"trial_data": snapshot})
+    )
+
+    assert complete_result_files(tmp_path) == 1  # the finished trial's epoch 2
+    for trial_id, epochs in (("a_00000", [1]), ("a_00001", [1, 2])):
+        text = (tmp_path / f"trial_{trial_id}" / "result.json").read_text()
+        assert [json.loads(line)["epoch"] for line in text.splitlines()] == epochs
+
+
 def test_fresh_never_moves_a_study_another_driver_runs(study_cfg, capsys) -> None:
     from hpray.driver.lock import StudyLock
     from hpray.driver.run import run
