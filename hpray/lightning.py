@@ -71,6 +71,23 @@ class HprayCallback(Callback):
             {k: torch.tensor(v) for k, v in last.items() if k != "epoch" and _number(v) is not None}
         )
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """A trial that copied another's checkpoint (population based training) trains on
+        with its own optimizer settings.
+
+        Lightning restores the copied trial's optimizers whole, their learning rates and
+        weight decays with their state; the trial's config holds the new values. The module's
+        ``configure_optimizers`` builds them from that config: its param groups' settings
+        replace the restored ones, and the restored state (moments, momentum) stays.
+        """
+        session = current()
+        if session is None or not session.copied:
+            return
+        fresh = _optimizers(pl_module.configure_optimizers())
+        for restored, built in zip(trainer.optimizers, fresh, strict=False):
+            for group, settings in zip(restored.param_groups, built.param_groups, strict=False):
+                group.update({k: v for k, v in settings.items() if k != "params"})
+
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if not trainer.sanity_checking:
             self._report(trainer)
@@ -104,6 +121,18 @@ class HprayCallback(Callback):
             path = Path(directory) / "last.ckpt"
             trainer.save_checkpoint(path)
             return {STATE_KEY: path.read_bytes(), "epoch": epoch}
+
+
+def _optimizers(configured: Any) -> list[torch.optim.Optimizer]:
+    """The optimizers in what ``configure_optimizers`` returned, in Lightning's order: one, a
+    list, a dict with ``optimizer``, a list of those, or (optimizers, schedulers)."""
+    if isinstance(configured, torch.optim.Optimizer):
+        return [configured]
+    if isinstance(configured, dict):
+        return _optimizers(configured.get("optimizer"))
+    if isinstance(configured, (list, tuple)):
+        return [o for item in configured for o in _optimizers(item)]
+    return []  # a scheduler, or None
 
 
 def _number(value: Any) -> float | None:

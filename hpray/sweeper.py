@@ -24,7 +24,15 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from hpray import space
-from hpray.config.app import METRIC_KEY, RUNNER, WHERE, override, study_config, unresolved
+from hpray.config.app import (
+    METRIC_KEY,
+    RUNNER,
+    WHERE,
+    best_header,
+    override,
+    study_config,
+    unresolved,
+)
 from hpray.config.prepare import Study, build_study
 from hpray.driver.run import run_reporting
 from hpray.errors import EXIT_CONFIG, ConfigError
@@ -281,12 +289,8 @@ def write_best(study: Study, job: AppJob) -> None:
         "job": {"chdir": hydra.job.chdir},
     }
     line = f"{study.config['app']['command']} {' '.join(values)}"
-    header = (
-        f"# The best trial of {study.settings.name}: {best['trial_id']}, "
-        f"{best['metric']}={best['value']:.6g}"
-        f"{'' if summary.get('complete') else ' (so far: the sweep is unfinished)'}.\n"
-        f"# Run it: python {sys.argv[0]} --config-path {study.location} --config-name best\n"
-        f"# or: {line}\n"
+    header = best_header(
+        study.settings.name, best, bool(summary.get("complete")), study.location, line
     )
     body = OmegaConf.to_yaml(composed) + OmegaConf.to_yaml({"hydra": kept})
     (study.location / BEST_FILE).write_text(header + body)

@@ -68,6 +68,10 @@ def main(cfg: DictConfig) -> float:
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        # Under population based training the state may be another trial's, copied: torch
+        # brought back that trial's settings with it; this trial trains on with its own.
+        for group in optimizer.param_groups:
+            group.update(lr=cfg.optimizer.lr, weight_decay=cfg.optimizer.weight_decay)
         start = state["epoch"]
     for epoch in range(start + 1, cfg.epochs + 1):
         model.train()

@@ -99,7 +99,12 @@ def packaged(path: str) -> dict[str, Any]:
 
 
 def option(group: str, chosen: Any) -> Any:
-    """A group's node: given whole (a mapping), or by the name of hpray's option."""
+    """A group's node: given whole (a mapping with ``_target_``), by the name of hpray's
+    option, or as a mapping naming the option (``name: pbt``) with some of its keys changed."""
+    if isinstance(chosen, Mapping) and "name" in chosen and "_target_" not in chosen:
+        changed = {k: v for k, v in chosen.items() if k != "name"}
+        merged = OmegaConf.merge(option(group, chosen["name"]), changed)
+        return OmegaConf.to_container(merged, resolve=False)
     if isinstance(chosen, Mapping):
         return dict(chosen)
     names = sorted(
@@ -251,6 +256,20 @@ def unresolved(node: Any, key: str) -> Any:
     """A config node's value at ``key`` as written (an interpolation stays one)."""
     plain = OmegaConf.to_container(node, resolve=False)
     return plain.get(key) if isinstance(plain, dict) else None
+
+
+def best_header(
+    name: str, best: Mapping[str, Any], complete: bool, location: Any, line: str
+) -> str:
+    """The comment best.yaml of an app's sweep starts with: which trial, and how to run it
+    (``line``: the app's command with the trial's values)."""
+    script = line.split()[1]
+    return (
+        f"# The best trial of {name}: {best['trial_id']}, {best['metric']}={best['value']:.6g}"
+        f"{'' if complete else ' (so far: the sweep is unfinished)'}.\n"
+        f"# Run it: python {script} --config-path {location} --config-name best\n"
+        f"# or: {line}\n"
+    )
 
 
 def override(key: str, value: Any) -> str:

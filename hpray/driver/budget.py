@@ -2,15 +2,19 @@
 spent and the trials running then have paused, and what the rules decided (``stops.json``).
 
 The time a study spends is its runs' time in the fit (Ray's start and the outputs not
-counted), kept in ``summary.json`` as ``time_spent_s``: a run ended by SIGKILL adds nothing.
+counted), kept in ``summary.json`` as ``time_spent_s``. While a study with a time budget runs,
+``time_spent.json`` counts it every few seconds, so a run ended by SIGKILL counts too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from ray import tune
@@ -19,13 +23,42 @@ from ray.tune.experiment import Trial
 from hpray.config.schema import StudySettings
 from hpray.config.settings import duration_s
 from hpray.search.rules import STOP_AT, TIME_BUDGET, Rules, current
-from hpray.store.layout import read_stops, read_summary, write_stops
+from hpray.store.layout import read_spent, read_stops, read_summary, write_spent, write_stops
 from hpray.store.location import StudyDir
 
 
 def spent_before(directory: StudyDir) -> float:
-    """Seconds the study's earlier runs spent in their fits."""
-    return float((read_summary(directory) or {}).get("time_spent_s", 0.0))
+    """Seconds the study's earlier runs spent in their fits (a killed one's up to its last
+    count)."""
+    summary = float((read_summary(directory) or {}).get("time_spent_s", 0.0))
+    return max(summary, read_spent(directory))
+
+
+# How often a run with a time budget counts its time: a kill loses at most this much of it.
+COUNT_EVERY_S = 5.0
+
+
+@contextlib.contextmanager
+def counted(directory: StudyDir, rules: Rules, before: float) -> Iterator[None]:
+    """Count the block's time, after ``before`` seconds, in time_spent.json every few seconds
+    and at its end; only where a time budget is in force."""
+    if rules.deadline is None:
+        yield
+        return
+    stop, started = threading.Event(), time.monotonic()
+
+    def count() -> None:
+        while not stop.wait(COUNT_EVERY_S):
+            write_spent(directory, before + time.monotonic() - started)
+
+    thread = threading.Thread(target=count, name="hpray-time-spent", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        write_spent(directory, before + time.monotonic() - started)
 
 
 def left_s(settings: StudySettings, directory: StudyDir) -> float | None:

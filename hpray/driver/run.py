@@ -157,10 +157,11 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
         started = time.monotonic()
         rules = budget.rules_for(study.settings, directory)
         tuner = make_tuner(study, resources, directory, rules.deadline)
+        spent = budget.counted(directory, rules, budget.spent_before(directory))
         # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
         # A restored search (restored inside fit) grows to the study's trial count.
         with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
-            with in_force(rules), live_report(directory, study.live_every):
+            with in_force(rules), live_report(directory, study.live_every), spent:
                 tuner.fit()
             outputs.defer()  # from here a signal waits for the outputs
         budget.record(directory, rules)

@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from hpray import space
-from hpray.store.layout import BEST_FILE, PARAMS_FILE, stored_config, trial_dir_name
+from hpray.config.app import best_header, override
+from hpray.store.layout import (
+    BEST_FILE,
+    BEST_OVERRIDES_FILE,
+    PARAMS_FILE,
+    stored_config,
+    trial_dir_name,
+)
 from hpray.store.location import StudyDir, as_dir
 
 # A run from best.yaml writes nothing through Hydra either, and does not chdir.
@@ -50,6 +58,31 @@ def write_best(
     content = yaml.safe_dump(best_config(config, best["params"]), sort_keys=False)
     (as_dir(directory) / BEST_FILE).write_text(header + content)
     return True
+
+
+def write_app_best(
+    directory: StudyDir | Path, config: Mapping[str, Any], summary: Mapping[str, Any]
+) -> str | None:
+    """An app's best.yaml and best_overrides.txt made the summary's best trial's (``hpray
+    report --pick``): the app config the sweeper composed for the best, with this trial's
+    values at the space's keys. Returns why best.yaml was left as it is, or None."""
+    directory, best = as_dir(directory), summary["best"]
+    app = config["app"]
+    line = f"{app['command']} {' '.join(override(k, v) for k, v in best['params'].items())}"
+    (directory / BEST_OVERRIDES_FILE).write_text(line + "\n")
+    file = directory / BEST_FILE
+    if not file.is_file():
+        return f"{file} is not there (the sweep writes it at its end)"
+    composed = OmegaConf.create(file.read_text())
+    for key, value in best["params"].items():
+        if isinstance(OmegaConf.select(composed, key), DictConfig):  # a config group chosen
+            return f"{key!r} chooses a config group: the app composes it anew; run: {line}"
+        OmegaConf.update(composed, key, value, merge=False)
+    header = best_header(
+        config["study"]["name"], best, bool(summary.get("complete")), directory, line
+    )
+    file.write_text(header + OmegaConf.to_yaml(composed))
+    return None
 
 
 def _shown(best: Mapping[str, Any]) -> str:

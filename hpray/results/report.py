@@ -15,7 +15,7 @@ from hpray.config.schema import StudySettings
 from hpray.config.settings import study_settings
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 from hpray.results import trials
-from hpray.results.best import write_best
+from hpray.results.best import write_app_best, write_best
 from hpray.results.pareto import mark_front
 from hpray.store.layout import (
     BEST_FILE,
@@ -184,6 +184,10 @@ def pick(directory: StudyDir, trial_id: str) -> None:
     trials.write_summary(directory, {**stored, "pick": trial_id})
     _, _, fresh = load(directory)  # writes best.yaml for the pick
     trials.write_summary(directory, {**stored, "best": fresh["best"], "pick": trial_id})
+    config = _config(directory)
+    kept = write_app_best(directory, config, fresh) if "app" in config else None
+    if kept:
+        print(f"[hpray] best.yaml left as it was: {kept}", file=sys.stderr)
     print(f"[hpray] picked trial {trial_id}: {directory / BEST_FILE}", file=sys.stderr)
 
 

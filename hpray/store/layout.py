@@ -27,6 +27,7 @@ BEST_FILE = "best.yaml"
 BEST_OVERRIDES_FILE = "best_overrides.txt"  # a Hydra app's sweep: its best as one command line
 REPORT_FILE = "report.html"
 STOPS_FILE = "stops.json"  # what study.stop_at, trial_timeout and time_budget decided
+SPENT_FILE = "time_spent.json"  # a study with a time budget: its runs' time, kept as they run
 LOCK_FILE = ".hpray.lock"
 FINAL = "final"  # hpray retrain: final.json and final/ (--trial ID: final_<ID>.json, final_<ID>/)
 
@@ -93,6 +94,15 @@ def read_stops(directory: StudyDir | Path) -> dict[str, Any]:
 
 def write_stops(directory: StudyDir | Path, stops: dict[str, Any]) -> None:
     (as_dir(directory) / STOPS_FILE).write_text(json.dumps(stops, indent=1) + "\n")
+
+
+def read_spent(directory: StudyDir | Path) -> float:
+    """The seconds time_spent.json counts (0 without it)."""
+    return float((_read(directory, SPENT_FILE, json.loads) or {}).get("time_spent_s", 0.0))
+
+
+def write_spent(directory: StudyDir | Path, seconds: float) -> None:
+    (as_dir(directory) / SPENT_FILE).write_text(json.dumps({"time_spent_s": round(seconds, 2)}))
 
 
 def read_planned(directory: StudyDir | Path) -> int | None:

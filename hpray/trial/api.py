@@ -50,6 +50,7 @@ class Session:
     also: tuple[str, ...] = ()  # the study's other metrics, when it has several objectives
     trial: TrialState = field(default_factory=TrialState)
     reports: int = 0
+    copied: bool = False  # resumed from another trial's checkpoint (population based training)
 
     @classmethod
     def of(cls, study: Mapping[str, Any], device: torch.device | None, **more: Any) -> Session:
@@ -86,7 +87,7 @@ class Session:
 
     def restore(self) -> None:
         """Load the newest readable checkpoint, reporting its finished epochs again."""
-        restore(self.trial, self.device, self.sink)
+        self.copied = restore(self.trial, self.device, self.sink)
 
     def report(self, metrics: Mapping[str, Any], checkpoint: Mapping[str, Any] | None) -> None:
         values = {str(k): plain_number(v) for k, v in metrics.items()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -27,6 +28,7 @@ from hpray.store.layout import (
     FUNCTION_STATE_FILE,
     META_FILE,
     RESULT_FILE,
+    checkpoint_index,
     result_rows,
 )
 
@@ -83,14 +85,20 @@ class TrialState:
         self.epoch = int(meta["epoch"])
         self.history = list(meta["history"])
 
-    def resume(self, handed: tune.Checkpoint, device: torch.device | None) -> int:
+    def resume(
+        self, handed: tune.Checkpoint, device: torch.device | None, alone: bool = False
+    ) -> int:
         """Load the newest readable checkpoint of this trial; returns the epoch of ``handed``.
 
-        Candidates are ``handed`` and its sibling checkpoints, newest epoch first. A damaged one
-        (a torn write, a full disk) is skipped with a warning; with none readable the trial
-        starts again from epoch 0. The caller reports ``history`` again.
+        Candidates are ``handed`` and its sibling checkpoints, the last written first (Ray
+        numbers them in order: under population based training a trial's newest state may be
+        of an earlier epoch than one it had before it copied another). ``alone``: ``handed``
+        only (a copy of another trial's, whose later checkpoints are that trial's). A damaged
+        one (a torn write, a full disk) is skipped with a warning; with none readable the
+        trial starts again from epoch 0. The caller reports ``history`` again.
         """
-        candidates = sorted(_with_epochs([handed, *_siblings(handed)]), key=lambda c: -c[0])
+        found = [handed] if alone else [handed, *_siblings(handed)]
+        candidates = sorted(_with_epochs(found), key=lambda c: -_index(c[1]))
         # An empty placeholder (driver.resume.fill_checkpoint_gaps) tells nothing: report it all.
         handed_epoch = max(0, next((e for e, c in candidates if c.path == handed.path), 0))
         candidates = [(e, c) for e, c in candidates if e >= 0]
@@ -98,7 +106,7 @@ class TrialState:
             try:
                 with candidate.as_directory() as directory:
                     self.load(directory, device)
-                if epoch > handed_epoch:
+                if _index(candidate) > _index(handed):
                     log.info(
                         "resuming from %s (epoch %d), newer than the snapshot's (epoch %d)",
                         candidate.path,
@@ -115,8 +123,9 @@ class TrialState:
         return 0
 
 
-def restore(state: TrialState, device: torch.device | None, report: Callable[..., None]) -> None:
-    """Resume ``state`` from this trial's newest readable checkpoint, if it has one.
+def restore(state: TrialState, device: torch.device | None, report: Callable[..., None]) -> bool:
+    """Resume ``state`` from this trial's newest readable checkpoint, if it has one; returns
+    whether the checkpoint was another trial's (population based training's copy).
 
     The finished epochs that Ray's view of the trial, or its stored result file, lacks are
     reported again, flagged ``replayed``: reported, not trained, again.
@@ -124,13 +133,39 @@ def restore(state: TrialState, device: torch.device | None, report: Callable[...
     handed = tune.get_checkpoint()
     checkpoint = handed or stored_checkpoint()
     if checkpoint is None:
-        return
-    known = state.resume(checkpoint, device)
+        return False
+    copied = handed is not None and _copied(handed)
+    known = state.resume(checkpoint, device, alone=copied)
     seen = known if handed else 0  # a stored checkpoint Ray's snapshot did not know of
     logged = logged_epochs()
-    for metrics in state.history:
-        if metrics["epoch"] > seen or metrics["epoch"] not in logged:
-            report({**metrics, "replayed": True})
+    again = [m for m in state.history if m["epoch"] > seen or m["epoch"] not in logged]
+    for metrics in again[:-1]:
+        report({**metrics, "replayed": True})
+    if again and again[-1]["epoch"] == state.epoch > seen:
+        # Ray learns the state loaded with its last epoch: a trial paused before it trains
+        # again (synchronous PBT pauses at each report) restarts from there, not from the
+        # snapshot's older checkpoint, replaying the same epochs each time.
+        with tempfile.TemporaryDirectory() as directory:
+            state.save(directory)
+            checkpoint = tune.Checkpoint.from_directory(directory)
+            report({**again[-1], "replayed": True}, checkpoint=checkpoint)
+    elif again:
+        report({**again[-1], "replayed": True})
+    return copied
+
+
+def _index(checkpoint: tune.Checkpoint) -> int:
+    """Ray's number of a checkpoint (checkpoint_NNNNNN); -1 for another name."""
+    index = checkpoint_index(PurePosixPath(checkpoint.path).name)
+    return -1 if index is None else index
+
+
+def _copied(handed: tune.Checkpoint) -> bool:
+    """Whether ``handed`` lies in another trial's directory than this trial's."""
+    storage = internals.trial_storage()
+    return storage is not None and (
+        PurePosixPath(handed.path).parent.name != PurePosixPath(storage[1]).name
+    )
 
 
 def _with_epochs(checkpoints: list[tune.Checkpoint]) -> list[tuple[int, tune.Checkpoint]]:

@@ -3,17 +3,27 @@ their users run them (``python app.py -m hparams_search=...``), unchanged."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
+from hpray.results.report import main as report
 from hpray.results.retrain import main as retrain
 from tests.helpers.drivers import Driver, app_env
-from tests.helpers.studies import assert_trained_once, history, results, summary, told_trials
+from tests.helpers.studies import (
+    assert_trained_once,
+    history,
+    results,
+    stored_state,
+    summary,
+    told_trials,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -139,6 +149,15 @@ def test_an_apps_sweep_of_two_metrics_then_one_warm_started_from_it(tmp_path: Pa
     assert all(float(r["final_params"]) > 0 for r in rows)
     assert "true" in {r["pareto"] for r in rows}
     assert summary(first)["best"]["values"].keys() == {"val_rmse", "params"}
+    # Another trial picked: the app's best.yaml and command line become that trial's.
+    other = next(r for r in rows if r["trial_id"] != summary(first)["best"]["trial_id"])
+    assert report([str(first), "--pick", other["trial_id"]]) == 0
+    best = yaml.safe_load((first / "best.yaml").read_text())
+    assert best["optimizer"]["lr"] == float(other["optimizer.lr"])
+    assert best["model"]["hidden"] == int(other["model.hidden"]) and best["epochs"] == 3
+    line = (first / "best_overrides.txt").read_text()
+    assert f"optimizer.lr={other['optimizer.lr']}" in line and line.startswith("python ")
+    assert f": {other['trial_id']}, val_rmse=" in (first / "best.yaml").read_text()
 
     code, err = sweep(
         tmp_path,
@@ -188,6 +207,49 @@ def test_a_lightning_sweep_paused_by_its_time_budget_continues_where_each_trial_
         if row["trial_id"] in paused:  # replayed to its pause, trained on from there
             trained = [r["epoch"] for r in raw if not r.get("replayed")]
             assert trained == list(range(1, 201)), trained[:5]
+
+
+def test_a_lightning_app_under_pbt_trains_on_with_each_copys_new_optimizer_settings(
+    tmp_path: Path,
+) -> None:
+    """A copy restores the donor's trainer checkpoint (optimizer state included); hpray's
+    callback puts the copy's own learning rate and weight decay on the restored optimizer."""
+    from hpray.lightning import STATE_KEY  # the extra: imported where it is needed
+
+    overrides = (
+        "hparams_search=digits_pbt",
+        "hydra.sweeper.study.num_samples=4",
+        # At epoch 2 the bottom 2 copy the top 2 (keys the file does not set take a `+`).
+        "+hydra.sweeper.scheduler.quantile_fraction=0.5",
+        "+hydra.sweeper.scheduler.synch=true",
+        "hydra.sweeper.resources={cpu:0.5,gpu:0}",  # one population of 4 on 2 CPUs
+        "trainer.max_epochs=4",
+        "test=false",
+    )
+    code, err = sweep(tmp_path, LIGHTNING, *overrides)
+    assert code == 0, err[-3000:]
+    study = tmp_path / "studies" / "digits_pbt"
+    assert summary(study)["complete"]
+    assert (study / "pbt_global.txt").read_text().strip(), "no trial was copied"
+    copies = 0
+    for row in results(study):
+        raw = history(study, row["trial_id"])
+        assert_trained_once(raw, 4)
+        configs = [r["config"] for r in raw if "config" in r]
+        if configs[0] == configs[-1]:
+            continue
+        copies += 1
+        # The trainer's last checkpoint: the optimizer it trained epochs 3 and 4 with.
+        last = max((study / f"trial_{row['trial_id']}").glob("checkpoint_*"))
+        trainer = torch.load(
+            io.BytesIO(stored_state(last)[STATE_KEY]), map_location="cpu", weights_only=False
+        )
+        group = trainer["optimizer_states"][0]["param_groups"][0]
+        new = configs[-1]
+        assert group["lr"] == pytest.approx(new["model.optimizer.lr"])
+        assert group["weight_decay"] == pytest.approx(new["model.optimizer.weight_decay"])
+        assert group["lr"] != pytest.approx(configs[0]["model.optimizer.lr"])
+    assert copies >= 2  # the bottom half copied
 
 
 def checkpoints_past(study: Path, index: int) -> bool:

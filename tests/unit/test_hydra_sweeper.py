@@ -47,6 +47,16 @@ def test_an_app_with_no_epoch_budget_is_run_first_in_first_out() -> None:
     assert config["searcher"]["sampler"]["_target_"] == "optuna.samplers.TPESampler"  # Optuna's
 
 
+def test_an_option_is_named_with_some_of_its_keys_changed() -> None:
+    config = study_config(
+        {"scheduler": {"name": "pbt", "mutate": ["model"], "perturbation_interval": 4}}, APP, "a"
+    )
+    scheduler = config["scheduler"]
+    assert scheduler["_target_"] == "hpray.search.schedulers.pbt"  # hpray's option,
+    assert (scheduler["mutate"], scheduler["perturbation_interval"]) == (["model"], 4)  # changed
+    assert scheduler["budget"] == 7 and scheduler["quantile_fraction"] == 0.25  # the rest kept
+
+
 def test_the_optuna_sweeper_s_keys_keep_their_meaning() -> None:
     config = study_config(
         {
@@ -75,6 +85,7 @@ def test_the_optuna_sweeper_s_keys_keep_their_meaning() -> None:
         ({"n_trails": 3}, "hydra.sweeper.n_trails", "is not a setting"),
         ({"direction": "maximize", "study": {"mode": "min"}}, "hydra.sweeper.study.mode", "one"),
         ({"searcher": "tpe"}, "hydra.sweeper.searcher", "'bayes'"),
+        ({"scheduler": {"name": "hyperband"}}, "hydra.sweeper.scheduler", "'asha'"),
         (
             {"searcher": "bayes", "sampler": {"_target_": "optuna.samplers.TPESampler"}},
             "hydra.sweeper.searcher",

@@ -107,6 +107,26 @@ def test_the_budget_left_counts_the_earlier_runs(tmp_path: Path) -> None:
     )
 
 
+def test_a_run_counts_its_time_as_it_goes_so_a_killed_run_counts_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = StudyDir.at(str(tmp_path), "s")
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "summary.json").write_text(json.dumps({"time_spent_s": 100.0}))
+    monkeypatch.setattr(budget, "COUNT_EVERY_S", 0.05)
+    rules = budget.rules_for(settings(time_budget="1h"), directory)
+    with budget.counted(directory, rules, budget.spent_before(directory)):
+        time.sleep(0.3)
+        counted_by_then = budget.spent_before(directory)  # what a SIGKILL here would leave
+    assert 100.0 < counted_by_then < budget.spent_before(directory) < 101.0
+    assert budget.left_s(settings(time_budget="1h"), directory) < 3500.0
+    unbudgeted = StudyDir.at(str(tmp_path), "t")
+    (tmp_path / "t").mkdir()
+    with budget.counted(unbudgeted, budget.rules_for(settings(), unbudgeted), 0.0):
+        pass
+    assert not (tmp_path / "t" / "time_spent.json").exists()  # no budget: nothing counted
+
+
 ROWS = [
     TrialRow("a_00000", "early_stopped", {"x": 1}, 0.96, 0.96, 3, "reached stop_at"),
     TrialRow("a_00001", "early_stopped", {"x": 2}, 0.80, 0.80, 2, "stop_at"),

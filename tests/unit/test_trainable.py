@@ -109,6 +109,21 @@ def test_resume_takes_the_newest_checkpoint_and_reports_what_ray_missed(tmp_path
     assert [m["epoch"] for m in state.history[seen:]] == [2, 3]
 
 
+def test_resume_takes_the_last_written_checkpoint_and_a_copy_takes_its_own(
+    tmp_path: Path,
+) -> None:
+    """Under PBT a trial's last state can be of an earlier epoch than one it had before it
+    copied another trial; and a copy of another trial's checkpoint is that one, never that
+    trial's later ones."""
+    checkpointed(tmp_path, 4)  # checkpoint_000000..3: epochs 1..4
+    (tmp_path / "checkpoint_000002").rename(tmp_path / "checkpoint_000005")  # epoch 3, last
+    handed = tune.Checkpoint.from_directory(tmp_path / "checkpoint_000000")
+    state = TrialState()
+    assert (state.resume(handed, CPU), state.epoch) == (1, 3)
+    copy = TrialState()
+    assert (copy.resume(handed, CPU, alone=True), copy.epoch) == (1, 1)
+
+
 def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path: Path, caplog) -> None:
     checkpointed(tmp_path, 2)
     (tmp_path / "checkpoint_000001" / FUNCTION_STATE_FILE).write_bytes(b"torn write")
