@@ -1,4 +1,4 @@
-"""Population based training beside ASHA on the same trial-epoch budget.
+"""Population based training (PBT, PB2) beside ASHA on the same trial-epoch budget.
 
     python benchmarks/pbt.py                       # 3 seeds, digits, 20 ASHA trials x 20 epochs
     python benchmarks/pbt.py --seeds 1 --trials 8 --epochs 8 --data digits   # small
@@ -7,7 +7,9 @@ For each dataset and seed, side by side in one run (the order alternates):
 - ASHA: random search with ASHA (conf/scheduler/asha.yaml), ``--trials`` trials of up to
   ``--epochs`` epochs; its trial-epochs (summary.json's ``epochs_total``) are the budget;
 - PBT: ``scheduler=pbt`` from random starts, a population of budget / epochs trials (at least
-  4) trained to ``--epochs`` each, so both spend about the same trial-epochs.
+  4) trained to ``--epochs`` each, so both spend about the same trial-epochs;
+- PB2: ``scheduler=pb2``, the same population (PBT whose copies' values come from a Gaussian
+  process), run right after PBT.
 Reports each one's best validation accuracy, trial-epochs and wall time; writes pbt.json and
 pbt.md.
 """
@@ -48,20 +50,23 @@ def main() -> None:
                 if seed % 2 == 0 or not runs[data]:
                     pair["asha"] = run(storage, f"{data}_asha_{seed}", common, "asha", args.trials)
                     population = population_for(pair["asha"]["epochs"], args.epochs)
-                    pair["pbt"] = run(storage, f"{data}_pbt_{seed}", common, "pbt", population)
+                    for name in ("pbt", "pb2"):
+                        pair[name] = run(storage, f"{data}_{name}_{seed}", common, name, population)
                 else:
                     population = round(statistics.fmean(p["pbt"]["trials"] for p in runs[data]))
-                    pair["pbt"] = run(storage, f"{data}_pbt_{seed}", common, "pbt", population)
+                    for name in ("pbt", "pb2"):
+                        pair[name] = run(storage, f"{data}_{name}_{seed}", common, name, population)
                     pair["asha"] = run(storage, f"{data}_asha_{seed}", common, "asha", args.trials)
-                pair["acc_points"] = round(
-                    100 * (pair["pbt"]["best_val_acc"] - pair["asha"]["best_val_acc"]), 2
-                )
+                for name in ("pbt", "pb2"):  # points of val_acc over ASHA's best
+                    pair[f"{name}_points"] = round(
+                        100 * (pair[name]["best_val_acc"] - pair["asha"]["best_val_acc"]), 2
+                    )
                 pair["epoch_ratio"] = round(pair["pbt"]["epochs"] / pair["asha"]["epochs"], 3)
                 runs[data].append(pair)
                 print(f"{data} seed {seed}: {pair}", flush=True)
     rows = []
     for data, pairs in runs.items():
-        for name in ("asha", "pbt"):
+        for name in ("asha", "pbt", "pb2"):
             rows.append(
                 [
                     data,
@@ -84,11 +89,11 @@ def main() -> None:
         args.out,
         "pbt",
         record,
-        f"PBT beside ASHA on the same trial-epoch budget ({args.seeds} seeds, medians)",
+        f"PBT and PB2 beside ASHA on the same trial-epoch budget ({args.seeds} seeds, medians)",
         ["data", "scheduler", "best val_acc", "trial-epochs", "trials", "wall s"],
         rows,
-        "PBT's population = ASHA's trial-epochs / epochs per trial (at least 4); both from "
-        "random starts with the same seed.",
+        "PBT's and PB2's population = ASHA's trial-epochs / epochs per trial (at least 4); all "
+        "from random starts with the same seed.",
     )
 
 

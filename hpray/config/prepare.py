@@ -220,7 +220,8 @@ def check_pbt(plan: SearchPlan) -> None:
     if not isinstance(plan.search_alg, BasicVariantGenerator):
         raise ConfigError(
             "searcher",
-            "scheduler=pbt evolves the population itself: its first configurations come from "
+            "population based training (scheduler=pbt, pb2) evolves the population itself: its "
+            "first configurations come from "
             "searcher=random (or grid), not from a model of the results.",
         )
 

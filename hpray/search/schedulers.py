@@ -7,6 +7,7 @@ from typing import Any
 
 from ray.tune.schedulers import ASHAScheduler as RayASHA
 from ray.tune.schedulers import PopulationBasedTraining, TrialScheduler
+from ray.tune.schedulers.pb2 import PB2 as RayPB2
 
 from hpray import internals
 from hpray.errors import ConfigError
@@ -52,31 +53,7 @@ def pbt(
     checkpoint it has at a perturbation. ``budget`` (the study's epochs): a trial there has
     ended, and is left as it is.
     """
-    if perturbation_interval % checkpoint_every:
-        raise ConfigError(
-            "study.checkpoint_every",
-            f"is {checkpoint_every}; PBT copies the checkpoint a trial has at each perturbation "
-            f"(scheduler.perturbation_interval={perturbation_interval}): make it divide that.",
-        )
-    if space.conditional:
-        raise ConfigError(
-            "scheduler",
-            "PBT evolves one set of keys; this space has branches (options with their own "
-            "keys): use ASHA, or a space without branches.",
-        )
-    chosen = [
-        p
-        for p in space.params
-        if not p.path.endswith("_target_")  # another class cannot load the copied state
-        and any(p.path == m or p.path.startswith(f"{m}.") for m in mutate)
-    ]
-    if not chosen:
-        raise ConfigError(
-            "scheduler.mutate",
-            f"{list(mutate)} names no sampled leaf of the space "
-            f"({', '.join(p.path for p in space.params)}): list the keys PBT may change while "
-            "a trial trains, e.g. scheduler.mutate=[optim].",
-        )
+    chosen = _mutated(space, mutate, perturbation_interval, checkpoint_every, "PBT")
     return PBT(
         budget=budget,
         time_attr=time_attr,
@@ -92,10 +69,80 @@ def pbt(
     )
 
 
-class PBT(PopulationBasedTraining):
-    """Ray Tune's PBT, except that a trial at its full budget is never perturbed (its new
-    config would be recorded as the trial's without an epoch trained on it), and that what
-    it knows of each trial survives a resume (``trial_states``, ``kept``)."""
+def pb2(
+    space: Space,
+    *,
+    mutate: Sequence[str] = ("optim",),
+    time_attr: str = "epoch",
+    perturbation_interval: int = 2,
+    checkpoint_every: int = 1,
+    budget: int | None = None,
+    **options: Any,
+) -> PopulationBasedTraining:
+    """Ray Tune's PB2 (population based bandits) over ``space``: as ``pbt``, but a copy's new
+    values are chosen by a Gaussian process fitted to how the population's changes paid off,
+    within the leaves' ranges. It moves continuous values only: each leaf under ``mutate``
+    must be a uniform or log-uniform float.
+    """
+    chosen = _mutated(space, mutate, perturbation_interval, checkpoint_every, "PB2")
+    other = [p.path for p in chosen if p.type not in ("uniform", "loguniform")]
+    if other:
+        raise ConfigError(
+            "scheduler.mutate",
+            f"takes in {', '.join(other)}, which PB2 cannot move (it fits continuous values "
+            "within bounds): list only uniform or log-uniform leaves, or use scheduler=pbt.",
+        )
+    return PB2(
+        budget=budget,
+        time_attr=time_attr,
+        perturbation_interval=perturbation_interval,
+        hyperparam_bounds={p.path: [p.low, p.high] for p in chosen},
+        **options,
+    )
+
+
+def _mutated(
+    space: Space,
+    mutate: Sequence[str],
+    perturbation_interval: int,
+    checkpoint_every: int,
+    name: str,
+) -> list[Any]:
+    """The space's leaves at or under ``mutate``, once the study can run population based."""
+    if perturbation_interval % checkpoint_every:
+        raise ConfigError(
+            "study.checkpoint_every",
+            f"is {checkpoint_every}; {name} copies the checkpoint a trial has at each "
+            f"perturbation (scheduler.perturbation_interval={perturbation_interval}): make it "
+            "divide that.",
+        )
+    if space.conditional:
+        raise ConfigError(
+            "scheduler",
+            f"{name} evolves one set of keys; this space has branches (options with their own "
+            "keys): use ASHA, or a space without branches.",
+        )
+    chosen = [
+        p
+        for p in space.params
+        if not p.path.endswith("_target_")  # another class cannot load the copied state
+        and any(p.path == m or p.path.startswith(f"{m}.") for m in mutate)
+    ]
+    if not chosen:
+        raise ConfigError(
+            "scheduler.mutate",
+            f"{list(mutate)} names no sampled leaf of the space "
+            f"({', '.join(p.path for p in space.params)}): list the keys {name} may change "
+            "while a trial trains, e.g. scheduler.mutate=[optim].",
+        )
+    return chosen
+
+
+class Population:
+    """What hpray's population schedulers add to Ray Tune's: a trial at its full budget is
+    never perturbed (its new config would be recorded as the trial's without an epoch
+    trained on it), and what PBT knows of each trial survives a resume (``trial_states``,
+    ``kept``)."""
 
     def __init__(self, budget: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -107,7 +154,7 @@ class PBT(PopulationBasedTraining):
         return internals.pbt_trial_states(self)
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
-        super().on_trial_add(tune_controller, trial)
+        super().on_trial_add(tune_controller, trial)  # type: ignore[misc]
         if trial.trial_id in self.kept:
             internals.pbt_trial_state_restored(self, trial, self.kept.pop(trial.trial_id))
 
@@ -115,7 +162,15 @@ class PBT(PopulationBasedTraining):
         attr, budget = self.budget
         if budget is not None and result.get(attr, 0) >= budget:
             return TrialScheduler.CONTINUE
-        return str(super().on_trial_result(tune_controller, trial, result))
+        return str(super().on_trial_result(tune_controller, trial, result))  # type: ignore[misc]
+
+
+class PBT(Population, PopulationBasedTraining):
+    """Ray Tune's PopulationBasedTraining, with ``Population``'s additions."""
+
+
+class PB2(Population, RayPB2):
+    """Ray Tune's PB2, with ``Population``'s additions."""
 
 
 class Within:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray import tune
 
-from hpray.trial.state import SavedState, TrialState, restore
+from hpray.trial.state import SavedState, TrialState, restore, values_id
 
 if TYPE_CHECKING:
     import torch
@@ -51,6 +51,12 @@ class Session:
     trial: TrialState = field(default_factory=TrialState)
     reports: int = 0
     copied: bool = False  # resumed from another trial's checkpoint (population based training)
+    values: Mapping[str, Any] | None = None  # the trial's sampled values (Ray's trial config)
+
+    def __post_init__(self) -> None:
+        # Each checkpoint records which values it was trained with (population based training
+        # changes them while the trial runs).
+        self.trial.values_id = values_id(self.values)
 
     @classmethod
     def of(cls, study: Mapping[str, Any], device: torch.device | None, **more: Any) -> Session:

@@ -103,5 +103,5 @@ def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = N
     job: AppJob = base["app"]
     composed = job.compose(dict(config), tune.get_context().get_trial_id())
     # The device is found when a checkpoint is loaded.
-    opened = Session.of(base["study"], None, deadline=deadline)
+    opened = Session.of(base["study"], None, deadline=deadline, values=dict(config))
     in_session(opened, lambda: job.run(composed))

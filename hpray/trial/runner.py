@@ -38,7 +38,7 @@ def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = N
     function = locate("trainable", str(cfg["trainable"]))
     # The device is found when a checkpoint is loaded: a function that never touches torch
     # runs without importing it (a trial process then starts in a fraction of the time).
-    opened = Session.of(cfg["study"], None, deadline=deadline)
+    opened = Session.of(cfg["study"], None, deadline=deadline, values=config)
     in_session(opened, lambda: function(OmegaConf.create(cfg)))
 
 

@@ -11,10 +11,11 @@ finished epochs again instead of training them again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -69,14 +70,19 @@ class TrialState:
     saved: SavedState = field(default_factory=SavedState)
     epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # one metrics dict per epoch
+    values_id: str | None = None  # which sampled values trained it (values_id)
 
     def save(self, directory: str | Path) -> None:
         """Write the state into ``directory`` (a checkpoint directory Ray then persists)."""
         self.saved.save(Path(directory))
         # Written last: a checkpoint whose meta.json exists has its state file complete.
-        (Path(directory) / META_FILE).write_text(
-            json.dumps({"epoch": self.epoch, "history": self.history})
-        )
+        meta = {"epoch": self.epoch, "history": self.history, "values": self.values_id}
+        (Path(directory) / META_FILE).write_text(json.dumps(meta))
+
+    def _trained_here(self, checkpoint: tune.Checkpoint) -> bool:
+        """Whether ``checkpoint`` was trained with this trial's values (unknown: yes)."""
+        written = _meta(checkpoint).get("values")
+        return written is None or self.values_id is None or written == self.values_id
 
     def load(self, directory: str | Path, device: torch.device | None) -> None:
         """Restore the state saved in ``directory``; the trial resumes after ``self.epoch``."""
@@ -98,6 +104,9 @@ class TrialState:
         trial starts again from epoch 0. The caller reports ``history`` again.
         """
         found = [handed] if alone else [handed, *_siblings(handed)]
+        # One written after the snapshot's under other values (a copy the snapshot did not
+        # record yet) belongs to a config this run of the trial does not have.
+        found = [c for c in found if _index(c) <= _index(handed) or self._trained_here(c)]
         candidates = sorted(_with_epochs(found), key=lambda c: -_index(c[1]))
         # An empty placeholder (driver.resume.fill_checkpoint_gaps) tells nothing: report it all.
         handed_epoch = max(0, next((e for e, c in candidates if c.path == handed.path), 0))
@@ -170,17 +179,27 @@ def _copied(handed: tune.Checkpoint) -> bool:
 
 def _with_epochs(checkpoints: list[tune.Checkpoint]) -> list[tuple[int, tune.Checkpoint]]:
     """Each checkpoint with the epoch its meta.json records; unreadable ones count as -1."""
-    found = []
-    for checkpoint in checkpoints:
-        try:
-            with checkpoint.filesystem.open_input_stream(  # type: ignore[union-attr]
-                str(PurePosixPath(checkpoint.path) / META_FILE)
-            ) as stream:
-                epoch = int(json.loads(stream.read())["epoch"])
-        except Exception:
-            epoch = -1
-        found.append((epoch, checkpoint))
-    return found
+    return [(int(_meta(c).get("epoch", -1)), c) for c in checkpoints]
+
+
+def _meta(checkpoint: tune.Checkpoint) -> dict[str, Any]:
+    """A checkpoint's meta.json; empty when it has none readable."""
+    try:
+        with checkpoint.filesystem.open_input_stream(  # type: ignore[union-attr]
+            str(PurePosixPath(checkpoint.path) / META_FILE)
+        ) as stream:
+            meta: dict[str, Any] = json.loads(stream.read())
+            return meta
+    except Exception:
+        return {}
+
+
+def values_id(values: Mapping[str, Any] | None) -> str | None:
+    """A short name for a trial's sampled values, the same for the same values."""
+    if values is None:
+        return None
+    text = json.dumps(values, sort_keys=True, default=repr)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def _siblings(checkpoint: tune.Checkpoint) -> list[tune.Checkpoint]:

@@ -102,11 +102,13 @@ def test_a_users_function_is_tuned_for_two_metrics_with_nsga2(tmp_path: Path) ->
     assert best["trial_id"] in front and set(best["values"]) == {"val_rmse", "val_mae"}
 
 
-def test_a_users_function_evolves_under_pbt_with_its_new_settings_in_place(
+def test_a_users_function_evolves_under_pb2_with_its_new_settings_in_place(
     tmp_path: Path,
 ) -> None:
+    """PB2 (population based bandits): PBT whose copies' values come from a Gaussian process;
+    the built-in trials and a Lightning app are tested under PBT itself."""
     pbt = (
-        "scheduler=pbt",
+        "scheduler=pb2",
         "scheduler.mutate=[train.lr,train.weight_decay]",  # the model's keys come with a copy
         "scheduler.quantile_fraction=0.5",
         "scheduler.perturbation_interval=2",
@@ -127,8 +129,9 @@ def test_a_users_function_evolves_under_pbt_with_its_new_settings_in_place(
     assert copies, "no trial was copied"
     started = {lr for lr, _, epoch in trained if epoch == "1"}
     assert {repr(float(r["train.lr"])) for r in rows.values()} - started  # PBT changed some
-    # An epoch trained after a copy, at a learning rate no trial started with.
+    # An epoch trained after a copy, at a learning rate no trial started with, in its range.
     assert any(lr not in started for lr, _, _ in trained), "no epoch trained on a changed lr"
+    assert all(1e-4 <= float(lr) <= 0.05 for lr, _, _ in trained)
 
 
 def test_a_killed_study_of_a_users_function_resumes_and_trains_no_epoch_twice(

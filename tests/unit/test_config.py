@@ -51,7 +51,7 @@ def test_the_packaged_tree_has_the_contracts_groups() -> None:
     ]
     assert options("loss") == ["cross_entropy", "huber", "mae", "mse"]
     assert options("searcher") == ["bayes", "gp", "grid", "nsga2", "random"]
-    assert options("scheduler") == ["asha", "fifo", "pbt"]
+    assert options("scheduler") == ["asha", "fifo", "pb2", "pbt"]
     assert options("resources") == ["auto", "cpu", "gpu", "gpu_shared"]
     assert set(options("model")) <= set(options("space"))  # each model's default space
 
@@ -129,17 +129,27 @@ def test_every_model_builds_on_every_data_option(
 def test_every_searcher_and_scheduler_builds(study_cfg, searcher: str, scheduler: str) -> None:
     extra = ["space=grid"] if searcher == "grid" else []
     cfg = study_cfg(f"searcher={searcher}", f"scheduler={scheduler}", *extra)
-    if scheduler == "pbt" and searcher not in ("random", "grid"):  # PBT makes its own configs
+    if scheduler in ("pbt", "pb2") and searcher not in ("random", "grid"):  # its own configs
         with pytest.raises(ConfigError) as err:
             prepare(cfg)
         assert err.value.key == "searcher"
+        return
+    if scheduler == "pb2" and searcher == "grid":  # a grid's values: none PB2 can move
+        with pytest.raises(ConfigError) as err:
+            prepare(cfg)
+        assert err.value.key == "scheduler.mutate"
         return
     study = prepare(cfg)
     kind = {"grid": BasicVariantGenerator, "random": BasicVariantGenerator}.get(
         searcher, SearchGenerator
     )
     assert isinstance(study.plan.search_alg, kind)
-    kinds = {"asha": ASHAScheduler, "fifo": FIFOScheduler, "pbt": PopulationBasedTraining}
+    kinds = {
+        "asha": ASHAScheduler,
+        "fifo": FIFOScheduler,
+        "pbt": PopulationBasedTraining,
+        "pb2": PopulationBasedTraining,  # PB2 is one
+    }
     assert isinstance(study.scheduler, kinds[scheduler])
     if searcher == "grid":  # 3 lr x 2 layers x 2 activations, once
         assert study.plan.num_samples == 1 and "12 combinations" in study.plan.description

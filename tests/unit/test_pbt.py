@@ -13,7 +13,7 @@ from ray.tune.schedulers import PopulationBasedTraining
 from hpray.config.prepare import prepare
 from hpray.driver.scheduler_state import SchedulerState
 from hpray.errors import ConfigError
-from hpray.search.schedulers import Within, pbt
+from hpray.search.schedulers import PB2, Within, pb2, pbt
 from hpray.space import parse_space
 from hpray.trial.torch_learner import TorchLearner
 
@@ -67,9 +67,23 @@ def test_a_pbt_study_refuses_what_pbt_cannot_use(study_cfg, overrides: list[str]
     assert err.value.key == key
 
 
-def test_the_default_study_runs_under_pbt(study_cfg) -> None:
+def test_the_default_study_runs_under_pbt_and_pb2(study_cfg) -> None:
     study = prepare(study_cfg("scheduler=pbt"))
     assert isinstance(study.scheduler, PopulationBasedTraining)
+    study = prepare(study_cfg("scheduler=pb2"))
+    assert isinstance(study.scheduler, PB2)
+    assert study.scheduler._hyperparam_bounds == {  # the optimizer's floats, the class kept
+        "optim.lr": [1e-4, 0.2],
+        "optim.momentum": [0.8, 0.99],
+        "optim.weight_decay": [1e-6, 1e-2],
+    }
+
+
+def test_pb2_moves_continuous_leaves_only() -> None:
+    with pytest.raises(ConfigError, match=r"model\.units") as err:
+        pb2(SPACE, mutate=["optim", "model"], metric="val_acc", mode="max")
+    assert err.value.key == "scheduler.mutate"
+    assert pb2(SPACE, metric="val_acc", mode="max").budget == ("epoch", None)
 
 
 def test_what_pbt_knows_of_each_trial_survives_a_resume() -> None:

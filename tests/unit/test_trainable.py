@@ -1,5 +1,6 @@
 """The training loop's parts, without Ray: learning, and exact continuation from a checkpoint."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,11 @@ from hpray import space
 from hpray.config.build import build_estimator, build_model, build_optimizer
 from hpray.config.prepare import prepare
 from hpray.data import make_splits
-from hpray.store.layout import FUNCTION_STATE_FILE
+from hpray.store.layout import FUNCTION_STATE_FILE, META_FILE
 from hpray.trial.builtin import Learner, checkpoint, make_learner, resume
 from hpray.trial.context import trial_seed
 from hpray.trial.estimator_learner import EstimatorLearner
-from hpray.trial.state import SavedState, TrialState
+from hpray.trial.state import SavedState, TrialState, values_id
 from hpray.trial.torch_learner import TorchLearner
 
 MODEL = {"_target_": "hpray.models.MLP", "layers": 1, "units": 32, "dropout": 0.2}
@@ -122,6 +123,22 @@ def test_resume_takes_the_last_written_checkpoint_and_a_copy_takes_its_own(
     assert (state.resume(handed, CPU), state.epoch) == (1, 3)
     copy = TrialState()
     assert (copy.resume(handed, CPU, alone=True), copy.epoch) == (1, 1)
+
+
+def test_a_newer_checkpoint_trained_with_other_values_is_not_the_trials(tmp_path: Path) -> None:
+    """PBT changed the trial's values and it checkpointed under them; the run was killed
+    before the snapshot recorded the change: resumed with the old values, it takes the
+    snapshot's checkpoint, not one of a model it no longer has."""
+    checkpointed(tmp_path, 3)
+    newer = json.loads((tmp_path / "checkpoint_000002" / META_FILE).read_text())
+    (tmp_path / "checkpoint_000002" / META_FILE).write_text(
+        json.dumps({**newer, "values": values_id({"model.units": 345})})
+    )
+    handed = tune.Checkpoint.from_directory(tmp_path / "checkpoint_000001")
+    state = TrialState(values_id=values_id({"model.units": 402}))
+    assert (state.resume(handed, CPU), state.epoch) == (2, 2)
+    same = TrialState(values_id=values_id({"model.units": 345}))
+    assert (same.resume(handed, CPU), same.epoch) == (2, 3)
 
 
 def test_an_unreadable_checkpoint_falls_back_to_the_previous_one(tmp_path: Path, caplog) -> None:
