@@ -199,6 +199,10 @@ def job_exit_code(info: Any) -> int:
     status = str(getattr(info.status, "value", info.status))
     if status == "SUCCEEDED":
         return EXIT_OK
+    if status == "STOPPED" and info.driver_exit_code == EXIT_OK:
+        # The stop came as the study ended: the driver finished it, and said so.
+        print("[hpray] the job was stopped after its study completed", file=sys.stderr)
+        return EXIT_OK
     if status == "STOPPED":
         print(
             "[hpray] the job was stopped; submit the same overrides again to resume the study",

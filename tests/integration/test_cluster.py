@@ -179,14 +179,23 @@ def wait_until(ready: Any, proc: Any, timeout: float = 180) -> Any:
 def test_a_stopped_job_saves_the_study_and_a_resubmission_resumes_it(
     cluster: Cluster, storage: Path
 ) -> None:
-    epochs = 100  # long enough that the stop lands mid-study, not as it ends
+    epochs = 60  # a quarter of a second each, however busy the machine: the stop lands mid-study
     args = (
         f"study.storage={storage}",
         "study.shared_storage=true",
         f"study.epochs={epochs}",
         "study.name=stopped",
-        "study.num_samples=2",  # one per worker: the stop lands while both train
-        *STUDY,
+        "resources=cpu",
+        "scheduler=fifo",
+        # A function on the API whose epochs sleep: 2 trials, one per worker.
+        "trainable=hpray.trial.faults.paced",
+        "searcher=grid",
+        "study.metric=val_rmse",
+        "study.mode=min",
+        "+faults.lr=1.0",
+        "+faults.epoch_s=0.25",
+        "~space",
+        "+space.faults.lr={type:choice,values:[0.5,1.0]}",
     )
     directory = storage / "stopped"
     proc = cluster.submit(storage.parent, "--submission-id=hpray-stop-test", *args)

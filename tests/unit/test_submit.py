@@ -102,6 +102,8 @@ def test_a_job_s_end_maps_to_the_contract_s_exit_codes() -> None:
 
     assert job_exit_code(info(JobStatus.SUCCEEDED, 0)) == 0
     assert job_exit_code(info(JobStatus.STOPPED, None)) == 75
+    assert job_exit_code(info(JobStatus.STOPPED, 75)) == 75
+    assert job_exit_code(info(JobStatus.STOPPED, 0)) == 0  # stopped as its study completed
     assert job_exit_code(info(JobStatus.FAILED, 2)) == 2
     assert job_exit_code(info(JobStatus.FAILED, 75)) == 75
     assert job_exit_code(info(JobStatus.FAILED, 1)) == 1
