@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -22,6 +21,7 @@ from ray.tune.experiment import Trial
 
 from hpray.config.schema import StudySettings
 from hpray.config.settings import duration_s
+from hpray.driver.periodic import every
 from hpray.search.rules import STOP_AT, TIME_BUDGET, Rules, current
 from hpray.store.layout import read_spent, read_stops, read_summary, write_spent, write_stops
 from hpray.store.location import StudyDir
@@ -45,19 +45,16 @@ def counted(directory: StudyDir, rules: Rules, before: float) -> Iterator[None]:
     if rules.deadline is None:
         yield
         return
-    stop, started = threading.Event(), time.monotonic()
+    started = time.monotonic()
 
-    def count() -> None:
-        while not stop.wait(COUNT_EVERY_S):
-            write_spent(directory, before + time.monotonic() - started)
+    def count() -> float:
+        write_spent(directory, before + time.monotonic() - started)
+        return COUNT_EVERY_S
 
-    thread = threading.Thread(target=count, name="hpray-time-spent", daemon=True)
-    thread.start()
     try:
-        yield
+        with every(COUNT_EVERY_S, count, "hpray-time-spent"):
+            yield
     finally:
-        stop.set()
-        thread.join()
         write_spent(directory, before + time.monotonic() - started)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
+from hpray.driver.periodic import every
 from hpray.results.report import html_report
 from hpray.store.location import StudyDir
 
@@ -27,24 +27,18 @@ def live_report(directory: StudyDir, every_s: float) -> Iterator[None]:
     if every_s <= 0:
         yield
         return
-    stop = threading.Event()
+    failed = False
 
-    def redraw() -> None:
-        failed, wait = False, every_s
-        while not stop.wait(wait):
-            started = time.monotonic()
-            try:
-                html_report(directory, live_s=every_s)
-            except Exception as err:  # a report that cannot be drawn never stops a study
-                if not failed:
-                    print(f"[hpray] live report.html not drawn: {err!r}", file=sys.stderr)
-                failed = True
-            wait = max(every_s, 9 * (time.monotonic() - started))
+    def redraw() -> float:
+        nonlocal failed
+        started = time.monotonic()
+        try:
+            html_report(directory, live_s=every_s)
+        except Exception as err:  # a report that cannot be drawn never stops a study
+            if not failed:
+                print(f"[hpray] live report.html not drawn: {err!r}", file=sys.stderr)
+            failed = True
+        return max(every_s, 9 * (time.monotonic() - started))
 
-    thread = threading.Thread(target=redraw, name="hpray-live-report", daemon=True)
-    thread.start()
-    try:
+    with every(every_s, redraw, "hpray-live-report"):
         yield
-    finally:
-        stop.set()
-        thread.join()

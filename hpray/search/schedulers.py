@@ -35,8 +35,28 @@ class ASHAScheduler(RayASHA):
         return TrialScheduler.CONTINUE if result.get(attr, 0) >= max_t else action
 
 
-def pbt(
+def pbt(space: Space, **options: Any) -> PopulationBasedTraining:
+    """Ray Tune's PopulationBasedTraining over ``space``: the leaves at or under the paths in
+    ``mutate`` are what it changes in a running trial (resampled from the leaf, or moved by
+    its perturbation factors and kept inside the leaf's range); the rest come from the trial
+    it copies. ``options``: ``population``'s, and PopulationBasedTraining's own
+    (quantile_fraction, ...).
+    """
+    return population(space, "PBT", **options)
+
+
+def pb2(space: Space, **options: Any) -> PopulationBasedTraining:
+    """Ray Tune's PB2 (population based bandits) over ``space``: as ``pbt``, but a copy's new
+    values are chosen by a Gaussian process fitted to how the population's changes paid off,
+    within the leaves' ranges. It moves continuous values only: each leaf under ``mutate``
+    must be a uniform or log-uniform float.
+    """
+    return population(space, "PB2", **options)
+
+
+def population(
     space: Space,
+    name: str,
     *,
     mutate: Sequence[str] = ("optim",),
     time_attr: str = "epoch",
@@ -45,18 +65,24 @@ def pbt(
     budget: int | None = None,
     **options: Any,
 ) -> PopulationBasedTraining:
-    """Ray Tune's PopulationBasedTraining over ``space``: the leaves at or under the paths in
-    ``mutate`` are what it changes in a running trial (resampled from the leaf, or moved by
-    its perturbation factors and kept inside the leaf's range); the rest come from the trial
-    it copies. ``options``: PopulationBasedTraining's own (quantile_fraction, ...).
-    ``checkpoint_every`` (the study's) must divide the interval: a trial is copied from the
-    checkpoint it has at a perturbation. ``budget`` (the study's epochs): a trial there has
-    ended, and is left as it is.
-    """
-    chosen = _mutated(space, mutate, perturbation_interval, checkpoint_every, "PBT")
+    """PBT or PB2 (``name``) evolving the leaves under ``mutate``. ``checkpoint_every`` (the
+    study's) must divide the interval: a trial is copied from the checkpoint it has at a
+    perturbation. ``budget`` (the study's epochs): a trial there has ended, and is left as it
+    is."""
+    chosen = _mutated(space, mutate, perturbation_interval, checkpoint_every, name)
+    common = {"budget": budget, "time_attr": time_attr, **options}
+    if name == "PB2":
+        other = [p.path for p in chosen if p.type not in ("uniform", "loguniform")]
+        if other:
+            raise ConfigError(
+                "scheduler.mutate",
+                f"takes in {', '.join(other)}, which PB2 cannot move (it fits continuous "
+                "values within bounds): list only uniform or log-uniform leaves, or use "
+                "scheduler=pbt.",
+            )
+        bounds = {p.path: [p.low, p.high] for p in chosen}
+        return PB2(perturbation_interval=perturbation_interval, hyperparam_bounds=bounds, **common)
     return PBT(
-        budget=budget,
-        time_attr=time_attr,
         perturbation_interval=perturbation_interval,
         hyperparam_mutations={
             p.path: list(p.values) if p.type in ("choice", "grid") else tune_domain(p)
@@ -65,39 +91,7 @@ def pbt(
         custom_explore_fn=Within(
             {p.path: (p.low, p.high) for p in chosen if p.type not in ("choice", "grid", "normal")}
         ),
-        **options,
-    )
-
-
-def pb2(
-    space: Space,
-    *,
-    mutate: Sequence[str] = ("optim",),
-    time_attr: str = "epoch",
-    perturbation_interval: int = 2,
-    checkpoint_every: int = 1,
-    budget: int | None = None,
-    **options: Any,
-) -> PopulationBasedTraining:
-    """Ray Tune's PB2 (population based bandits) over ``space``: as ``pbt``, but a copy's new
-    values are chosen by a Gaussian process fitted to how the population's changes paid off,
-    within the leaves' ranges. It moves continuous values only: each leaf under ``mutate``
-    must be a uniform or log-uniform float.
-    """
-    chosen = _mutated(space, mutate, perturbation_interval, checkpoint_every, "PB2")
-    other = [p.path for p in chosen if p.type not in ("uniform", "loguniform")]
-    if other:
-        raise ConfigError(
-            "scheduler.mutate",
-            f"takes in {', '.join(other)}, which PB2 cannot move (it fits continuous values "
-            "within bounds): list only uniform or log-uniform leaves, or use scheduler=pbt.",
-        )
-    return PB2(
-        budget=budget,
-        time_attr=time_attr,
-        perturbation_interval=perturbation_interval,
-        hyperparam_bounds={p.path: [p.low, p.high] for p in chosen},
-        **options,
+        **common,
     )
 
 
