@@ -70,7 +70,12 @@ def population(
     perturbation. ``budget`` (the study's epochs): a trial there has ended, and is left as it
     is."""
     chosen = _mutated(space, mutate, perturbation_interval, checkpoint_every, name)
-    common = {"budget": budget, "time_attr": time_attr, **options}
+    # Kept inside the leaves' ranges: PBT's factors would leave them, and PB2's float32
+    # arithmetic lands a hair outside a bound (9.999999747378752e-05 for 1e-4).
+    within = Within(
+        {p.path: (p.low, p.high) for p in chosen if p.type not in ("choice", "grid", "normal")}
+    )
+    common = {"budget": budget, "time_attr": time_attr, "custom_explore_fn": within, **options}
     if name == "PB2":
         other = [p.path for p in chosen if p.type not in ("uniform", "loguniform")]
         if other:
@@ -88,9 +93,6 @@ def population(
             p.path: list(p.values) if p.type in ("choice", "grid") else tune_domain(p)
             for p in chosen
         },
-        custom_explore_fn=Within(
-            {p.path: (p.low, p.high) for p in chosen if p.type not in ("choice", "grid", "normal")}
-        ),
         **common,
     )
 
