@@ -29,6 +29,7 @@ from hpray.config.app import (
     RUNNER,
     WHERE,
     best_header,
+    best_line,
     override,
     study_config,
     unresolved,
@@ -288,7 +289,7 @@ def write_best(study: Study, job: AppJob) -> None:
         "run": {"dir": unresolved(hydra.run, "dir")},
         "job": {"chdir": hydra.job.chdir},
     }
-    line = f"{study.config['app']['command']} {' '.join(values)}"
+    line = best_line(study.config["app"]["command"], best["params"])
     header = best_header(
         study.settings.name, best, bool(summary.get("complete")), study.location, line
     )

@@ -258,6 +258,11 @@ def unresolved(node: Any, key: str) -> Any:
     return plain.get(key) if isinstance(plain, dict) else None
 
 
+def best_line(command: str, params: Mapping[str, Any]) -> str:
+    """The app's ``command`` with a trial's values: that trial as one command line."""
+    return " ".join([command, *(override(k, v) for k, v in params.items())])
+
+
 def best_header(
     name: str, best: Mapping[str, Any], complete: bool, location: Any, line: str
 ) -> str:

@@ -17,7 +17,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from hpray import space
-from hpray.config.app import best_header, override
+from hpray.config.app import best_header, best_line
 from hpray.store.layout import (
     BEST_FILE,
     BEST_OVERRIDES_FILE,
@@ -67,8 +67,7 @@ def write_app_best(
     report --pick``): the app config the sweeper composed for the best, with this trial's
     values at the space's keys. Returns why best.yaml was left as it is, or None."""
     directory, best = as_dir(directory), summary["best"]
-    app = config["app"]
-    line = f"{app['command']} {' '.join(override(k, v) for k, v in best['params'].items())}"
+    line = best_line(config["app"]["command"], best["params"])
     (directory / BEST_OVERRIDES_FILE).write_text(line + "\n")
     file = directory / BEST_FILE
     if not file.is_file():
