@@ -112,9 +112,9 @@ def test_a_users_function_evolves_under_pb2_with_its_new_settings_in_place(
         "scheduler.mutate=[train.lr,train.weight_decay]",  # the model's keys come with a copy
         "scheduler.quantile_fraction=0.5",
         "scheduler.perturbation_interval=2",
-        "scheduler.synch=true",  # copies at epochs 2 and 4 of every trial: none copies an end
+        "scheduler.synch=true",  # copies at epochs 2, 4, 6 of every trial: none copies an end
         "study.num_samples=4",
-        "study.epochs=6",
+        "study.epochs=8",
         "resources.cpu=0.5",  # one population of 4
         f"train.log={tmp_path / 'trained.log'}",
     )
