@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ray.tune.result import SHOULD_CHECKPOINT
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.stopper import Stopper
 
@@ -105,11 +106,23 @@ class RuleStopper(Stopper):
 class Budgeted(TrialScheduler):
     """The study's scheduler, which pauses trials and starts none once the budget is spent.
 
+    A trial pauses at a report that stores a checkpoint: one sent just before the budget was
+    spent (the trial's clock said not yet) stores none, and a pause there would make the trial
+    train that epoch again when it continues; it trains one more epoch instead, whose report
+    stores one. A trial that stores no checkpoint at all pauses at its second report after.
+
     Everything else is the wrapped scheduler's (``inner``: ASHA, FIFO, ...).
     """
 
     def __init__(self, inner: TrialScheduler) -> None:
         self.inner = inner
+        self._let_on: set[str] = set()  # trials given one more report past the budget
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"inner": self.inner}  # what _let_on holds is this run's
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.inner, self._let_on = state["inner"], set()
 
     @property
     def metric(self) -> str | None:
@@ -131,7 +144,10 @@ class Budgeted(TrialScheduler):
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         action = str(self.inner.on_trial_result(tune_controller, trial, result))
         if action == TrialScheduler.CONTINUE and closed():
-            return TrialScheduler.PAUSE  # checkpointed with this report; resumed next run
+            trial_id = str(getattr(trial, "trial_id", trial))
+            if result.get(SHOULD_CHECKPOINT) or trial_id in self._let_on:
+                return TrialScheduler.PAUSE  # resumed from this report's checkpoint next run
+            self._let_on.add(trial_id)
         return action
 
     def on_trial_complete(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> None:

@@ -4,11 +4,13 @@ checkpoints once the budget is spent, the budget left over runs, and the summary
 from __future__ import annotations
 
 import json
+import pickle
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ray.tune.result import SHOULD_CHECKPOINT
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from hpray.config.schema import StudySettings
@@ -76,10 +78,26 @@ def test_once_the_budget_is_spent_trials_pause_and_none_is_chosen_to_run() -> No
         assert scheduler.on_trial_result(None, None, {}) == TrialScheduler.CONTINUE
     with in_force(rules(deadline=time.time() - 1)):
         assert closed()
-        assert scheduler.on_trial_result(None, None, {}) == TrialScheduler.PAUSE
-        assert stopping.on_trial_result(None, None, {}) == TrialScheduler.STOP  # not paused
+        stored = {SHOULD_CHECKPOINT: True}
+        assert scheduler.on_trial_result(None, "t_1", stored) == TrialScheduler.PAUSE
+        assert stopping.on_trial_result(None, "t_1", stored) == TrialScheduler.STOP  # not paused
         assert scheduler.choose_trial_to_run(None) is None
     assert not closed()  # outside a run: no rules
+
+
+def test_a_report_sent_before_the_budget_was_spent_is_not_where_a_trial_pauses() -> None:
+    """Its report stored no checkpoint: the trial trains one more epoch, whose report stores
+    one; a trial that never stores one pauses at that next report all the same."""
+    scheduler = Budgeted(FIFOScheduler())
+    with in_force(rules(deadline=time.time() - 1)):
+        assert scheduler.on_trial_result(None, "t_1", {}) == TrialScheduler.CONTINUE
+        assert scheduler.on_trial_result(None, "t_2", {}) == TrialScheduler.CONTINUE
+        stored = {SHOULD_CHECKPOINT: True}
+        assert scheduler.on_trial_result(None, "t_1", stored) == TrialScheduler.PAUSE
+        assert scheduler.on_trial_result(None, "t_2", {}) == TrialScheduler.PAUSE
+    resumed = pickle.loads(pickle.dumps(scheduler))  # as Ray keeps it with the experiment
+    with in_force(rules(deadline=time.time() - 1)):
+        assert resumed.on_trial_result(None, "t_2", {}) == TrialScheduler.CONTINUE
 
 
 def test_a_trial_checkpoints_at_its_first_report_after_the_budget_is_spent() -> None:
