@@ -191,7 +191,15 @@ def build_search(node: Mapping[str, Any], space: Space, **study: Any) -> SearchP
     """
     with warnings.catch_warnings():  # TPE's `group` (bayes.yaml) is marked experimental
         warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-        factory = _instantiate("searcher", node)
+        try:
+            factory = _instantiate("searcher", node)
+        except ConfigError as err:
+            if "optuna_integration" in err.message or "botorch" in err.message:
+                raise ConfigError(
+                    "searcher",
+                    f"{err.message} searcher=botorch needs BoTorch: pip install 'hpray[botorch]'.",
+                ) from err
+            raise
     try:
         plan = factory(space, **study)
     except TypeError as err:

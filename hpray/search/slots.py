@@ -124,7 +124,8 @@ class SlotLimiter(ConcurrencyLimiter):
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
         self._recount()
-        return super().suggest(trial_id)
+        config = super().suggest(trial_id)
+        return plain(config) if isinstance(config, dict) else config
 
     def _recount(self) -> None:
         if _asking is None or time.time() - self._counted_at < RECOUNT_S:
@@ -133,6 +134,14 @@ class SlotLimiter(ConcurrencyLimiter):
         request, self.cap = _asking
         slots = 0 if self.cap else count(request)[0]
         self.max_concurrent = Count(slots, self.cap, "").at_once or UNBOUNDED
+
+
+def plain(value: Any) -> Any:
+    """Numpy scalars (BoTorch's proposals) as Python's: a trial's config goes into OmegaConf,
+    params.json and results.csv."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    return value.item() if type(value).__module__ == "numpy" and hasattr(value, "item") else value
 
 
 def limiters(search_alg: Any) -> Iterator[SlotLimiter]:

@@ -24,6 +24,7 @@ SEARCHERS = {
     "random": [],
     "bayes": ["searcher.sampler.n_startup_trials=2"],  # so the model-based part runs too
     "gp": ["searcher.sampler.n_startup_trials=2"],
+    "botorch": ["searcher.sampler.n_startup_trials=2"],
 }
 
 

@@ -1,14 +1,17 @@
 """Searcher plans, and the Optuna searchers' seeding (driven without Ray)."""
 
+from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
+from hydra.utils import instantiate
 
 from hpray import space
 from hpray.errors import ConfigError
 from hpray.search.searchers import SearchPlan, grid_search, optuna_search, random_search
 from hpray.search.slots import SlotLimiter
+from tests.helpers.compose import compose_study
 
 SPACE = {
     "optim": {"lr": {"type": "loguniform", "low": 1e-4, "high": 0.1}},
@@ -76,3 +79,45 @@ def test_grid_plan_counts_combinations() -> None:
     assert plan.num_samples == 2 and "6 combinations x 2 = 12 trials" in plan.description
     with pytest.raises(ConfigError):
         grid_search(space.parse_space(SPACE), num_samples=1, limit=0, **STUDY)
+
+
+def test_botorch_proposes_trials_together_as_plain_numbers(tmp_path: Path) -> None:
+    """searcher=botorch, two trials at a time: the model's proposals reach the trial as Python
+    floats (BoTorch clips some to a bound as numpy's, which OmegaConf refuses), and the two
+    proposed while both run are different points."""
+    from optuna_integration import BoTorchSampler
+
+    node = compose_study(tmp_path, "searcher=botorch").searcher.sampler
+    sampler = instantiate(node, n_startup_trials=2)
+    assert isinstance(sampler, BoTorchSampler)
+    branin = {"x1": {"type": "uniform", "low": -5.0, "high": 10.0}}
+    branin["x2"] = {"type": "uniform", "low": 0.0, "high": 15.0}
+    plan = optuna_search(
+        space.parse_space(branin), num_samples=14, limit=2, sampler=sampler, **STUDY
+    )
+    searcher = plan.search_alg.searcher
+    pending: list[tuple[str, dict[str, Any]]] = []
+    proposed = []
+    for _ in range(12):
+        while len(pending) < 2:
+            pending.append((f"t{len(proposed)}", searcher.suggest(f"t{len(proposed)}")))
+            proposed.append(pending[-1][1])
+        assert pending[0][1] != pending[1][1]
+        trial_id, config = pending.pop(0)
+        # Best at a corner (x1 = 0, x2 = 0): proposals end up on x2's bound.
+        searcher.on_trial_complete(trial_id, {"val_acc": -(config["x1"] ** 2) - config["x2"]})
+    assert all(type(v) is float for config in proposed for v in config.values())
+    assert all(-5.0 <= c["x1"] <= 10.0 and 0.0 <= c["x2"] <= 15.0 for c in proposed)
+
+
+def test_a_searcher_whose_package_is_missing_says_what_to_install() -> None:
+    from hpray.config.build import build_search
+
+    node = {
+        "_target_": "hpray.search.searchers.optuna_search",
+        "_partial_": True,
+        "sampler": {"_target_": "optuna_integration.NoSuchSampler"},
+    }
+    with pytest.raises(ConfigError, match=r"pip install 'hpray\[botorch\]'") as caught:
+        build_search(node, space.parse_space(SPACE), num_samples=2, limit=0, **STUDY)
+    assert caught.value.key == "searcher"
