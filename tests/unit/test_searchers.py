@@ -121,3 +121,18 @@ def test_a_searcher_whose_package_is_missing_says_what_to_install() -> None:
     with pytest.raises(ConfigError, match=r"pip install 'hpray\[botorch\]'") as caught:
         build_search(node, space.parse_space(SPACE), num_samples=2, limit=0, **STUDY)
     assert caught.value.key == "searcher"
+
+
+@pytest.mark.parametrize("objectives", [1, 2])
+def test_botorch_acquires_for_one_objective_or_several(objectives: int) -> None:
+    import torch
+
+    from hpray.search.batch import candidates
+
+    generator = torch.Generator().manual_seed(0)
+    train_x = torch.rand(8, 2, generator=generator, dtype=torch.float64)
+    train_obj = torch.rand(8, objectives, generator=generator, dtype=torch.float64)
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+    pending = torch.rand(1, 2, generator=generator, dtype=torch.float64)
+    proposed = candidates(train_x, train_obj, None, bounds, pending)
+    assert proposed.shape == (1, 2) and bool(((proposed >= 0) & (proposed <= 1)).all())
