@@ -3,6 +3,8 @@ searchers next to Optuna asked the same way.
 
     python benchmarks/search_quality.py                                   # 10 seeds, k = 1 2 8 32
     python benchmarks/search_quality.py --seeds 2 --parallel 1 8 --rounds 4   # the small run
+    python benchmarks/search_quality.py --searchers botorch --parallel 1 8 \
+        --name search_quality_botorch                                   # BoTorch (slow asks)
 
 A cluster user sees two things: the regret after the same number of evaluations (what a trial
 costs), and after the same number of rounds (the wall time: k trials end per round). For each
@@ -103,11 +105,12 @@ def main() -> None:
     parser.add_argument("--functions", nargs="+", default=list(DOMAINS))
     parser.add_argument("--searchers", nargs="+", default=["bayes", "gp"])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--name", default="search_quality", help="of the .json and .md written")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.monotonic()
     record: dict[str, Any] = {
-        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "settings": {k: v for k, v in vars(args).items() if k not in ("out", "name")},
         "evaluations": EVALUATIONS,
         "machine": f"{os.cpu_count()} CPUs",
         "versions": {"ray": ray.__version__, "optuna": optuna.__version__},
@@ -177,7 +180,7 @@ def main() -> None:
         )
     write_record(
         args.out,
-        "search_quality",
+        args.name,
         record,
         f"Median regret [quartiles] over {args.seeds} seeds, k trials at a time; "
         f"{record['machine']}, Ray {ray.__version__}, Optuna {optuna.__version__}; "
@@ -196,7 +199,9 @@ def main() -> None:
         rows,
         f"E: Branin {EVALUATIONS['branin']}, Hartmann6 {EVALUATIONS['hartmann6']} evaluations. "
         "Samplers as hpray's options set them (bayes: TPE, multivariate, constant liar, 10 "
-        "random trials first; gp: Optuna's GPSampler, which models running trials). Known "
+        "random trials first; gp: Optuna's GPSampler, which models running trials; botorch: "
+        "BoTorch's q-log expected improvement with the running trials as pending points, 10 "
+        "random trials first). Known "
         "minima: Branin 0.397887, Hartmann6 -3.32237.",
     )
 
