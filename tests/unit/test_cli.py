@@ -26,7 +26,7 @@ def test_help_lists_the_groups(capsys) -> None:
     assert code == 0
     for group in ("model:", "data:", "space:", "searcher:", "scheduler:", "resources:"):
         assert group in out
-    assert "bayes, gp, grid, nsga2, random" in out
+    assert "bayes, botorch, gp, grid, nsga2, random" in out
 
 
 @pytest.mark.parametrize(

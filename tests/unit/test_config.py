@@ -50,7 +50,7 @@ def test_the_packaged_tree_has_the_contracts_groups() -> None:
         "synthetic_regression",
     ]
     assert options("loss") == ["cross_entropy", "huber", "mae", "mse"]
-    assert options("searcher") == ["bayes", "gp", "grid", "nsga2", "random"]
+    assert options("searcher") == ["bayes", "botorch", "gp", "grid", "nsga2", "random"]
     assert options("scheduler") == ["asha", "fifo", "pb2", "pbt"]
     assert options("resources") == ["auto", "cpu", "gpu", "gpu_shared"]
     assert set(options("model")) <= set(options("space"))  # each model's default space
