@@ -11,53 +11,58 @@ from tests.helpers.studies import assert_trained_once, history, results, run_stu
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
 
-# A function on the API (faults.paced) whose epochs take a quarter of a second: 3 trials, 2
-# at a time on the module's 2 CPUs.
-PACED = (
-    "trainable=hpray.trial.faults.paced",
-    "searcher=grid",
-    "scheduler=fifo",
-    "study.epochs=30",
-    "study.checkpoint_every=5",  # the budget's pause checkpoints between these
-    "study.metric=val_rmse",
-    "study.mode=min",
-    "+faults.lr=1.0",
-    "+faults.epoch_s=0.25",
-    "~space",
-    "+space.faults.lr={type:choice,values:[0.5,1.0,2.0]}",
-)
+
+def paced(epochs: int, epoch_s: float) -> tuple[str, ...]:
+    """A function on the API (faults.paced) whose epochs take ``epoch_s``: 3 trials, 2 at a
+    time on the module's 2 CPUs."""
+    return (
+        "trainable=hpray.trial.faults.paced",
+        "searcher=grid",
+        "scheduler=fifo",
+        f"study.epochs={epochs}",
+        "study.checkpoint_every=5",  # the budget's pause checkpoints between these
+        "study.metric=val_rmse",
+        "study.mode=min",
+        "+faults.lr=1.0",
+        f"+faults.epoch_s={epoch_s}",
+        "~space",
+        "+space.faults.lr={type:choice,values:[0.5,1.0,2.0]}",
+    )
 
 
 def test_a_spent_time_budget_pauses_the_study_and_a_larger_one_continues_it(
     tmp_path: Path, capsys
 ) -> None:
-    code, directory = run_study(tmp_path, *PACED, "study.time_budget=8s")
+    # 45 epochs of 0.35 s: a trial outlasts the budget, which outlasts the trials' start even
+    # on a busy machine (a trial not started 5 s before the budget is spent is not waited for).
+    budgeted = paced(45, 0.35)
+    code, directory = run_study(tmp_path, *budgeted, "study.time_budget=12s")
     assert code == 0  # stopped on its budget: not an interruption
     stopped = summary(directory)
     assert stopped["complete"] is False and stopped["stopped"]["rule"] == "time_budget"
     rows = {r["trial_id"]: r for r in results(directory)}
     paused = [r for r in rows.values() if r["status"] == "paused"]
     assert paused and all(r["stop_reason"] == "time_budget" for r in paused)
-    assert all(0 < int(r["epochs"]) < 30 for r in paused)
+    assert all(0 < int(r["epochs"]) < 45 for r in paused)
     assert stopped["stopped"]["paused"] == len(paused)
     assert stopped["stopped"]["unstarted"] == sum(r["epochs"] == "0" for r in rows.values())
-    assert stopped["time_spent_s"] >= 8.0
+    assert stopped["time_spent_s"] >= 12.0
     first = {r["trial_id"]: int(r["epochs"]) for r in paused}
 
     # The same budget again: spent, nothing runs and nothing is written.
     before = {p: p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()}
     capsys.readouterr()
-    code, _ = run_study(tmp_path, *PACED, "study.time_budget=8s")
-    assert code == 0 and "time budget (study.time_budget=8s) is spent" in capsys.readouterr().err
+    code, _ = run_study(tmp_path, *budgeted, "study.time_budget=12s")
+    assert code == 0 and "time budget (study.time_budget=12s) is spent" in capsys.readouterr().err
     assert {p: p.stat().st_mtime_ns for p in directory.rglob("*") if p.is_file()} == before
 
-    code, _ = run_study(tmp_path, *PACED, "study.time_budget=10m")
+    code, _ = run_study(tmp_path, *budgeted, "study.time_budget=10m")
     assert code == 0
     done = summary(directory)
     assert done["complete"] is True and "stopped" not in done
     for trial_id in rows:
         raw = history(directory, trial_id)
-        assert_trained_once(raw, 30)  # a paused trial went on from its pause, not from 0
+        assert_trained_once(raw, 45)  # a paused trial went on from its pause, not from 0
     for trial_id, epochs in first.items():  # and from the epoch it paused at
         trained = [r["epoch"] for r in history(directory, trial_id) if not r.get("replayed")]
         assert trained[: epochs + 1] == list(range(1, epochs + 2))
@@ -80,7 +85,7 @@ def test_stop_at_ends_a_built_in_study_once_a_trial_reaches_it(tmp_path: Path, c
 
 
 def test_a_trial_running_past_trial_timeout_is_stopped(tmp_path: Path) -> None:
-    code, directory = run_study(tmp_path, *PACED, "study.trial_timeout=3s")
+    code, directory = run_study(tmp_path, *paced(30, 0.25), "study.trial_timeout=3s")
     assert code == 0 and summary(directory)["complete"] is True
     rows = results(directory)
     assert len(rows) == 3
