@@ -11,11 +11,13 @@ objectives ParEGO's random scalarisations in log form.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 
 def candidates(train_x: Any, train_obj: Any, train_con: Any, bounds: Any, pending_x: Any) -> Any:
     """BoTorchSampler's ``candidates_func``: the next point, given the pending ones."""
+    from optuna.exceptions import ExperimentalWarning
     from optuna_integration import botorch
 
     objectives = int(train_obj.size(-1))
@@ -25,4 +27,6 @@ def candidates(train_x: Any, train_obj: Any, train_con: Any, bounds: Any, pendin
         chosen = botorch.qnehvi_candidates_func
     else:
         chosen = botorch.qlogei_parego_candidates_func
-    return chosen(train_x, train_obj, train_con, bounds, pending_x)
+    with warnings.catch_warnings():  # "experimental", on every proposal: chosen knowingly
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return chosen(train_x, train_obj, train_con, bounds, pending_x)
