@@ -194,7 +194,8 @@ def build_search(node: Mapping[str, Any], space: Space, **study: Any) -> SearchP
         try:
             factory = _instantiate("searcher", node)
         except ConfigError as err:
-            if "optuna_integration" in err.message or "botorch" in err.message:
+            missing = "Error locating target" in err.message or "No module named" in err.message
+            if missing and ("optuna_integration" in err.message or "botorch" in err.message):
                 raise ConfigError(
                     "searcher",
                     f"{err.message} searcher=botorch needs BoTorch: pip install 'hpray[botorch]'.",
