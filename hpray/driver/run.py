@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -160,6 +161,9 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
         spent = budget.counted(directory, rules, budget.spent_before(directory))
         # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
         # A restored search (restored inside fit) grows to the study's trial count.
+        # hpray reads the results itself, never fit()'s ResultGrid: Ray's warning, as it builds
+        # that, of trials without a result file (ones a stop rule ended unstarted) is noise.
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
         with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
             with in_force(rules), live_report(directory, study.live_every), spent:
                 tuner.fit()

@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hpray import space
 from hpray.config.app import best_header, best_line
+from hpray.results.trials import number
 from hpray.store.layout import (
     BEST_FILE,
     BEST_OVERRIDES_FILE,
@@ -86,7 +87,7 @@ def write_app_best(
 
 def _shown(best: Mapping[str, Any]) -> str:
     values = best.get("values") or {best["metric"]: best["value"]}
-    return ", ".join(f"{k}={v:.4f}" for k, v in values.items() if v is not None)
+    return ", ".join(f"{k}={number(v)}" for k, v in values.items() if v is not None)
 
 
 def trial_config(directory: StudyDir | Path, trial_id: str) -> dict[str, Any] | None:

@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from hpray.config.schema import StudySettings
-from hpray.results.trials import TrialRow
+from hpray.results.trials import TrialRow, number
 from hpray.search.searchers import optuna_distribution
 from hpray.space.leaves import Param
 
@@ -217,10 +217,16 @@ def _plot(fig: go.Figure) -> str:
 
 
 def _optuna_plot(make: Callable[[], go.Figure], why_not: str) -> str:
+    # Optuna logs a warning for a plot of a study with no finished trial yet (a live page, a
+    # study stopped before any trial ran): the page says so itself.
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         return _plot(make())
     except (ValueError, RuntimeError, ZeroDivisionError) as err:
         return f"<p class='note'>{html.escape(why_not)} ({html.escape(str(err))})</p>"
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 def _table(rows: Sequence[TrialRow], metric: str, mode: str) -> str:
@@ -252,7 +258,7 @@ def _table(rows: Sequence[TrialRow], metric: str, mode: str) -> str:
 
 
 def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
+    return "" if value is None else number(value)
 
 
 def _short(value: Any) -> str:
@@ -281,13 +287,14 @@ def render(
     facts = (
         f"<p><b>{html.escape(state)}</b>: {trials['total']} trials "
         f"({trials['completed']} completed, {trials['early_stopped']} stopped early, "
-        f"{trials['diverged']} diverged, {trials['errored']} errored), "
+        + (f"{trials['unstarted']} not started, " if trials.get("unstarted") else "")
+        + f"{trials['diverged']} diverged, {trials['errored']} errored), "
         f"{summary['epochs_total']} epochs, {summary['wall_s']:.1f} s.</p>"
     )
     if best:
         facts += (
             f"<p>Best: trial <b>{html.escape(best['trial_id'])}</b>, "
-            f"{html.escape(metric)} = <b>{best['value']:.4f}</b> ({mode}).</p>"
+            f"{html.escape(metric)} = <b>{number(best['value'])}</b> ({mode}).</p>"
         )
     objectives = list(zip(settings.metrics, settings.modes, strict=True))
     front = []

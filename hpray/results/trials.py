@@ -30,7 +30,8 @@ class TrialRow:
     """One trial's outcome, as results.csv shows it."""
 
     trial_id: str
-    status: str  # completed | early_stopped | diverged | errored | running | paused | pending
+    status: str  # completed | early_stopped | unstarted | diverged | errored | running | paused
+    # | pending
     params: dict[str, Any]
     final: float | None
     best: float | None
@@ -75,6 +76,8 @@ def collect(
         if status == "early_stopped" and trial.trial_id in ruled:  # not the scheduler's call
             reason = ruled[trial.trial_id]
             reason = f"reached {reason}" if trial.trial_id == stops.get("reached") else reason
+            if not raw:  # ended by the rule before it ran: it trained nothing
+                status = "unstarted"
         if any(r.get("diverged") for r in results):
             status, reason = "diverged", "non-finite loss"
         rows.append(
@@ -266,7 +269,7 @@ def summarise(
         best = next((r for r in rows if r.trial_id == pick), best)
     counts = {
         s: sum(r.status == s for r in rows)
-        for s in ("completed", "early_stopped", "diverged", "errored")
+        for s in ("completed", "early_stopped", "unstarted", "diverged", "errored")
     }
     ended = all(r.status in counts for r in rows) and bool(rows)
     rule = (stops or {}).get("rule")
@@ -321,8 +324,8 @@ def format_table(
     trials = summary["trials"]
     lines = [
         f"trials: {trials['total']} total, {trials['completed']} completed, "
-        f"{trials['early_stopped']} early-stopped, {trials['diverged']} diverged, "
-        f"{trials['errored']} errored; "
+        f"{trials['early_stopped']} early-stopped, {_unstarted(trials)}{trials['diverged']} "
+        f"diverged, {trials['errored']} errored; "
         f"{summary['epochs_total']} epochs in {summary['wall_s']:.1f} s",
     ]
     best = summary["best"]
@@ -351,14 +354,31 @@ def format_table(
     lines.append(f"top {min(top, len(ranked))}:")
     lines.append(f"  {'trial':<14}{'status':<15}{'epochs':>6}  {best['metric']}")
     for row in ranked[:top]:
-        lines.append(f"  {row.trial_id:<14}{row.status:<15}{row.epochs:>6}  {row.best:.4f}")
+        lines.append(f"  {row.trial_id:<14}{row.status:<15}{row.epochs:>6}  {number(row.best)}")
     return "\n".join(lines)
 
 
+def _unstarted(trials: Mapping[str, Any]) -> str:
+    """ ", N not started" where a stop rule ended trials before they ran (older summaries have
+    no count of them)."""
+    n = trials.get("unstarted", 0)
+    return f"{n} not started, " if n else ""
+
+
 def _values(values: Mapping[str, Any]) -> str:
-    return "  ".join(
-        f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items()
-    )
+    return "  ".join(f"{k}={number(v)}" for k, v in values.items())
+
+
+def number(value: Any) -> str:
+    """A metric's value as people read it: a count (``params``) whole, a small value
+    (``latency_ms``) to four significant digits, the rest to four decimals."""
+    if not isinstance(value, float):
+        return str(value)
+    if value.is_integer() and abs(value) >= 10:
+        return str(int(value))
+    if 0 < abs(value) < 1e-3 or abs(value) >= 1e6:
+        return f"{value:.4g}"
+    return f"{value:.4f}"
 
 
 def _short(value: Any) -> str:

@@ -79,6 +79,9 @@ def test_stop_at_ends_a_built_in_study_once_a_trial_reaches_it(tmp_path: Path, c
     assert reached["stop_reason"] == "reached stop_at" and float(reached["best_val_acc"]) >= 0.6
     assert done["epochs_total"] < 6 * 6  # the rest were stopped, or never started
     assert {r["stop_reason"] for r in rows.values()} <= {"reached stop_at", "stop_at", "budget"}
+    never_ran = [r for r in rows.values() if r["status"] == "unstarted"]
+    assert len(never_ran) == done["trials"]["unstarted"]
+    assert all(r["epochs"] == "0" and r["stop_reason"] == "stop_at" for r in never_ran)
 
     code, _ = run_study(tmp_path, *study)
     assert code == 0 and "already complete" in capsys.readouterr().err

@@ -41,6 +41,7 @@ def test_summary_and_files(tmp_path) -> None:
         "planned": 4,
         "completed": 2,
         "early_stopped": 1,
+        "unstarted": 0,
         "diverged": 0,
         "errored": 1,
     }

@@ -55,7 +55,7 @@ def test_the_summary_lists_the_front_and_takes_its_most_accurate_as_best(tmp_pat
     picked = summarise(ROWS, "val_acc", "max", 1.0, planned=6, objectives=OBJECTIVES, pick="b")
     assert picked["best"]["trial_id"] == "b" and picked["best"]["picked"] and picked["pick"] == "b"
     text = format_table(picked, ROWS, "max")
-    assert "best (picked): trial b  val_acc=0.9000  params=1000.0000" in text
+    assert "best (picked): trial b  val_acc=0.9000  params=1000" in text
     assert "Pareto front: 3 trials" in text
     write_results(tmp_path, ROWS, "val_acc", ["params"])
     header, *lines = (tmp_path / "results.csv").read_text().splitlines()

@@ -5,8 +5,10 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from hpray.results import html
-from hpray.results.trials import TrialRow, collect
+from hpray.results.trials import TrialRow, collect, number
 
 
 def experiment(directory: Path, trials: dict[str, tuple[str, list[object]]]) -> None:
@@ -61,6 +63,47 @@ def test_trials_come_from_the_newest_snapshot_and_their_result_files(tmp_path: P
     assert (pending.status, pending.history, pending.final) == ("pending", [], None)
     # A nested metric is named as Ray's own reader names it.
     assert collect(tmp_path / "s", "val/f1", "max", budget=2)[0].history == [0.1]
+
+
+def test_a_trial_a_stop_rule_ended_before_it_ran_is_unstarted(tmp_path: Path) -> None:
+    experiment(
+        tmp_path / "s",
+        {
+            "a_00000": ("TERMINATED", [{"epoch": 1, "val_acc": 0.9}]),
+            "a_00001": ("TERMINATED", [{"epoch": 1, "val_acc": 0.5}]),
+            "a_00002": ("TERMINATED", []),
+        },
+    )
+    (tmp_path / "s" / "trial_a_00002" / "result.json").unlink()  # as Ray leaves one never run
+    stops = {
+        "rule": "stop_at",
+        "reached": "a_00000",
+        "trials": dict.fromkeys(["a_00000", "a_00001", "a_00002"], "stop_at"),
+    }
+    (tmp_path / "s" / "stops.json").write_text(json.dumps(stops))
+    rows = collect(tmp_path / "s", "val_acc", "max", budget=5)
+    assert [(r.status, r.stop_reason) for r in rows] == [
+        ("early_stopped", "reached stop_at"),
+        ("early_stopped", "stop_at"),
+        ("unstarted", "stop_at"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (25885.0, "25885"),
+        (0.000612345, "0.0006123"),
+        (0.9527778, "0.9528"),
+        (1.0, "1.0000"),
+        (55.51749, "55.5175"),
+        (3, "3"),
+        (2.5e7 + 0.5, "2.5e+07"),
+        (0.0, "0.0000"),
+    ],
+)
+def test_a_metric_is_shown_as_people_read_it(value: float, shown: str) -> None:
+    assert number(value) == shown
 
 
 def rows(n: int) -> list[TrialRow]:

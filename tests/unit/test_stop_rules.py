@@ -15,7 +15,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from hpray.config.schema import StudySettings
 from hpray.driver import budget
-from hpray.results.trials import TrialRow, summarise
+from hpray.results.trials import TrialRow, format_table, summarise
 from hpray.search.rules import STOP_AT, TIMEOUT, Budgeted, Rules, RuleStopper, closed, in_force
 from hpray.store.location import StudyDir
 from hpray.trial.api import Session
@@ -148,7 +148,7 @@ def test_a_run_counts_its_time_as_it_goes_so_a_killed_run_counts_too(
 ROWS = [
     TrialRow("a_00000", "early_stopped", {"x": 1}, 0.96, 0.96, 3, "reached stop_at"),
     TrialRow("a_00001", "early_stopped", {"x": 2}, 0.80, 0.80, 2, "stop_at"),
-    TrialRow("a_00002", "early_stopped", {"x": 3}, None, None, 0, "stop_at"),
+    TrialRow("a_00002", "unstarted", {"x": 3}, None, None, 0, "stop_at"),
 ]
 
 
@@ -163,6 +163,9 @@ def test_a_study_that_reached_stop_at_is_complete_with_its_unstarted_trials_coun
         "unstarted": 3,
     }  # one made and never run, two never made
     assert "stopped" not in summarise(ROWS, "val_acc", "max", 1.0, planned=3)
+    assert summary["trials"]["unstarted"] == 1 and summary["trials"]["early_stopped"] == 2
+    line = format_table(summary, ROWS, "max").splitlines()[0]
+    assert "2 early-stopped, 1 not started, 0 diverged" in line
 
 
 def test_a_study_stopped_on_its_budget_is_unfinished_and_says_what_is_left() -> None:
