@@ -59,6 +59,7 @@ def test_a_pbt_that_cannot_work_is_refused_naming_the_key(kwargs: dict[str, Any]
     [
         (["searcher=bayes"], "searcher"),  # PBT makes its own configurations
         (["space=families"], "scheduler"),  # branches: no one set of keys to evolve
+        (["study.metric=[val_acc,params]", "study.mode=[max,min]"], "scheduler.metric"),
     ],
 )
 def test_a_pbt_study_refuses_what_pbt_cannot_use(study_cfg, overrides: list[str], key: str) -> None:
@@ -77,6 +78,22 @@ def test_the_default_study_runs_under_pbt_and_pb2(study_cfg) -> None:
         "optim.momentum": [0.8, 0.99],
         "optim.weight_decay": [1e-6, 1e-2],
     }
+
+
+@pytest.mark.parametrize("name", ["pbt", "pb2"])
+def test_a_study_of_two_metrics_evolves_by_the_one_scheduler_metric_names(
+    study_cfg, name: str
+) -> None:
+    study = prepare(
+        study_cfg(
+            f"scheduler={name}",
+            "study.metric=[val_acc,params]",
+            "study.mode=[max,min]",
+            "scheduler.metric=params",
+        )
+    )
+    assert study.scheduler.metric == "params"
+    assert study.scheduler._metric_op == -1.0  # ranked by the study's mode for it: min
 
 
 def test_pb2_moves_continuous_leaves_only() -> None:
