@@ -17,6 +17,7 @@ PBT = (
     "scheduler=pbt",
     "scheduler.quantile_fraction=0.5",  # of 4 trials, the bottom 2 copy the top 2
     "scheduler.synch=true",  # every trial checked at each interval: a copy at each is certain
+    "scheduler.perturbation_interval=4",  # at epochs 4 and 8: each copy restarts a process
     "study.num_samples=4",
     "study.epochs=10",
     "resources.cpu=0.5",  # all 4 at once on 2 CPUs: one population
