@@ -131,7 +131,8 @@ class Progress(tune.Callback):
     def _counts(self, trials: list[Trial]) -> tuple[int, int, int, int, str]:
         done = [t for t in trials if t.status in (Trial.TERMINATED, Trial.ERROR)]
         stopped = sum(
-            t.status == Trial.TERMINATED and (t.last_result or {}).get("epoch", 0) < self.budget
+            # One with no result was ended before it ran (study.stop_at): not stopped early.
+            t.status == Trial.TERMINATED and 0 < (t.last_result or {}).get("epoch", 0) < self.budget
             for t in done
         )
         errored = sum(t.status == Trial.ERROR for t in done)

@@ -32,3 +32,13 @@ def test_the_peak_counts_the_trials_running_together(capsys) -> None:
     err = capsys.readouterr().err
     assert "6/6 done" in err and "ran up to 3 trials at a time" in err
     assert err.count("\n") == 2  # with hour-long gaps: the last line and the peak, no more
+
+
+def test_a_trial_ended_before_it_reported_is_not_counted_as_stopped_early(capsys) -> None:
+    progress = Progress("val_acc", "max", total=3, budget=4, every_s=3600, gap_s=3600)
+    trials = [trial(Trial.TERMINATED) for _ in range(3)]
+    trials[0].update_last_result({"val_acc": 0.9, "epoch": 4})  # its budget: completed
+    trials[1].update_last_result({"val_acc": 0.5, "epoch": 2})  # stopped early
+    # trials[2]: no result (study.stop_at ended it before it ran)
+    progress.on_experiment_end(trials)
+    assert "3/3 done (1 stopped early, 0 errored)" in capsys.readouterr().err
