@@ -15,6 +15,7 @@ from typing import Any
 from ray import tune
 from ray.tune.experiment import Trial
 
+from hpray.results.trials import number
 from hpray.search.rules import TIME_BUDGET, current
 
 REDRAW_S = 0.5  # a terminal's bar
@@ -138,7 +139,7 @@ class Progress(tune.Callback):
         errored = sum(t.status == Trial.ERROR for t in done)
         running = sum(t.status == Trial.RUNNING for t in trials)
         best = (
-            f"best {self.metric}={self.best[0]:.4f} (trial {self.best[1]})"
+            f"best {self.metric}={number(self.best[0])} (trial {self.best[1]})"
             if self.best
             else "no result yet"
         )
