@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from hpray.config.schema import StudySettings
-from hpray.results.trials import TrialRow, number
+from hpray.results.trials import TrialRow, not_started, number
 from hpray.search.searchers import optuna_distribution
 from hpray.space.leaves import Param
 
@@ -287,8 +287,7 @@ def render(
     facts = (
         f"<p><b>{html.escape(state)}</b>: {trials['total']} trials "
         f"({trials['completed']} completed, {trials['early_stopped']} stopped early, "
-        + (f"{trials['unstarted']} not started, " if trials.get("unstarted") else "")
-        + f"{trials['diverged']} diverged, {trials['errored']} errored), "
+        f"{not_started(trials)}{trials['diverged']} diverged, {trials['errored']} errored), "
         f"{summary['epochs_total']} epochs, {summary['wall_s']:.1f} s.</p>"
     )
     if best:

@@ -324,7 +324,7 @@ def format_table(
     trials = summary["trials"]
     lines = [
         f"trials: {trials['total']} total, {trials['completed']} completed, "
-        f"{trials['early_stopped']} early-stopped, {_unstarted(trials)}{trials['diverged']} "
+        f"{trials['early_stopped']} early-stopped, {not_started(trials)}{trials['diverged']} "
         f"diverged, {trials['errored']} errored; "
         f"{summary['epochs_total']} epochs in {summary['wall_s']:.1f} s",
     ]
@@ -358,9 +358,9 @@ def format_table(
     return "\n".join(lines)
 
 
-def _unstarted(trials: Mapping[str, Any]) -> str:
-    """ ", N not started" where a stop rule ended trials before they ran (older summaries have
-    no count of them)."""
+def not_started(trials: Mapping[str, Any]) -> str:
+    """ "N not started, " where a stop rule ended trials before they ran, else nothing (older
+    summaries have no count of them)."""
     n = trials.get("unstarted", 0)
     return f"{n} not started, " if n else ""
 
