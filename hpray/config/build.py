@@ -7,6 +7,7 @@ Everything else receives built objects or plain values. Config nodes arrive as p
 from __future__ import annotations
 
 import inspect
+import pickle
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,6 +18,7 @@ import optuna
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from ray import cloudpickle
 from ray.tune.schedulers import TrialScheduler
 from sklearn.base import BaseEstimator, is_classifier, is_regressor
 
@@ -207,6 +209,15 @@ def build_search(node: Mapping[str, Any], space: Space, **study: Any) -> SearchP
         raise ConfigError("searcher", f"{err}. Check the searcher option's keys.") from err
     if not isinstance(plan, SearchPlan):
         raise ConfigError("searcher._target_", "must return an hpray.search.searchers.SearchPlan.")
+    try:  # Ray Tune pickles the searcher when the study starts, to resume it
+        cloudpickle.dumps(plan.search_alg)
+    except (TypeError, AttributeError, pickle.PicklingError) as err:
+        raise ConfigError(
+            "searcher",
+            f"cannot be saved with the study ({err}), so the study could not resume. Use a "
+            "sampler that pickles (hpray.search.samplers holds Optuna's genetic samplers in "
+            "a form that does).",
+        ) from err
     return plan
 
 

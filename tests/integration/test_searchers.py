@@ -4,6 +4,7 @@ a fresh study, the same study interrupted and resumed, and a finished one grown.
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -15,16 +16,22 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("local_ray")]
 
 # Branin as a study: one report per trial, so each study takes seconds.
 STUDY = ("experiment=branin", "trainable=hpray.trial.faults.evaluate_interrupting")
-SEARCHERS = {
+# Every option of the packaged searcher group, each with what makes its study of 6 points test it.
+SEARCHERS = sorted(
+    p.name.removesuffix(".yaml")
+    for p in resources.files("hpray.conf").joinpath("searcher").iterdir()
+    if p.name.endswith(".yaml")
+)
+OVERRIDES = {
     "grid": [  # 3 x 2 = 6 points
         "~space.objective",
         "+space.objective.x1={type:choice,values:[-3.0,3.0,9.0]}",
         "+space.objective.x2={type:choice,values:[2.0,12.0]}",
     ],
-    "random": [],
     "bayes": ["searcher.sampler.n_startup_trials=2"],  # so the model-based part runs too
     "gp": ["searcher.sampler.n_startup_trials=2"],
     "botorch": ["searcher.sampler.n_startup_trials=2"],
+    "nsga2": ["searcher.sampler.population_size=2"],  # so later generations are bred
 }
 
 
@@ -36,7 +43,7 @@ def params_of(config: dict[str, float]) -> tuple[float, float]:
     return config["objective.x1"], config["objective.x2"]
 
 
-@pytest.mark.parametrize("searcher", sorted(SEARCHERS))
+@pytest.mark.parametrize("searcher", SEARCHERS)
 def test_a_searcher_runs_resumes_and_grows_a_study(tmp_path: Path, searcher: str) -> None:
     def study(trials: int) -> tuple[int, Path]:
         return run_study(
@@ -46,7 +53,7 @@ def test_a_searcher_runs_resumes_and_grows_a_study(tmp_path: Path, searcher: str
             f"study.num_samples={trials}",
             f"+faults.driver_pid={os.getpid()}",
             "+faults.after=2",  # interrupts the study once, mid-way
-            *SEARCHERS[searcher],
+            *OVERRIDES.get(searcher, []),
         )
 
     # Fresh, and interrupted once two trials have reported: saved, exit 75, unfinished.
