@@ -12,10 +12,11 @@ Lightning callback report through it, and a returned number is the study's metri
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,15 @@ class AppJob:
                 missing.append(str(found))
         sys.path[:0] = missing
 
+    def launch_dir(self) -> str:
+        """Where the sweep was started: a trial works there, as a run of a Hydra multirun does
+        (``hydra.runtime.cwd``; with ``hydra.job.chdir`` Hydra then enters the trial's output
+        directory). On a node where that path is not, the job's working directory there, which
+        Ray Tune names before it enters the trial's own folder under Ray's session directory."""
+        if os.path.isdir(self.cwd):
+            return self.cwd
+        return os.environ.get("TUNE_ORIG_WORKING_DIR", os.getcwd())
+
     def compose(self, values: dict[str, Any], trial_id: str) -> DictConfig:
         """The app's config for a trial with these values (dotted config paths)."""
         self.importable()
@@ -101,7 +111,19 @@ def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = N
     wait_if_late(deadline)
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     job: AppJob = base["app"]
-    composed = job.compose(dict(config), tune.get_context().get_trial_id())
-    # The device is found when a checkpoint is loaded.
-    opened = Session.of(base["study"], None, deadline=deadline, values=dict(config))
-    in_session(opened, lambda: job.run(composed))
+    with working_in(job.launch_dir()):  # composed there too: hydra.runtime.cwd is that
+        composed = job.compose(dict(config), tune.get_context().get_trial_id())
+        # The device is found when a checkpoint is loaded.
+        opened = Session.of(base["study"], None, deadline=deadline, values=dict(config))
+        in_session(opened, lambda: job.run(composed))
+
+
+@contextlib.contextmanager
+def working_in(directory: str) -> Iterator[None]:
+    """The block runs in ``directory``; the process's own comes back after (a reused actor)."""
+    before = os.getcwd()
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(before)

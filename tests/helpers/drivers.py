@@ -13,19 +13,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-CHECKOUT = Path(__file__).parents[2]
-
-
-def app_env() -> dict[str, str]:
-    """The environment a Hydra app runs in from this checkout.
-
-    With hpray installed editable (the README's test command), Hydra cannot list the
-    ``hydra_plugins`` namespace through setuptools' editable finder, so it would not find the
-    sweeper; the checkout on PYTHONPATH puts it there. A regular install needs nothing.
-    """
-    paths = [str(CHECKOUT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-
 
 class Driver:
     """One `hpray tune` run in its own session: its Ray processes share its process group."""
@@ -38,10 +25,12 @@ class Driver:
         env: dict[str, str] | None = None,
         argv: list[str] | None = None,
         app: Path | None = None,
+        cwd: Path | None = None,
     ) -> None:
         """``argv``, when given, is run exactly as it is instead of the command made here;
         ``app``, a Hydra app's script, is run as ``python app -m OVERRIDES`` with hpray's
-        sweeper settings (study storage, Ray's directory and CPUs) added."""
+        sweeper settings (study storage, Ray's directory and CPUs) added, as installed: Hydra
+        finds the sweeper without help. ``cwd``: where it is started."""
         self.ray_dir = tempfile.mkdtemp(prefix="hpray-ray-", dir="/tmp")
         self.log = Path(self.ray_dir) / "driver.err"
         self._stderr: str | None = None
@@ -59,7 +48,6 @@ class Driver:
             *(o for o in overrides if o not in flags),
         ]
         if app is not None:
-            env = {**env, "PYTHONPATH": app_env()["PYTHONPATH"]}
             args = [
                 sys.executable,
                 str(app),
@@ -76,6 +64,7 @@ class Driver:
                 stderr=err,
                 text=True,
                 env=env,
+                cwd=cwd,
                 start_new_session=True,
             )
 

@@ -24,7 +24,6 @@ import pytest
 
 from hpray.trial.state import result_rows
 from tests.helpers.cluster import Cluster
-from tests.helpers.drivers import app_env
 from tests.helpers.studies import assert_trained_once, summary
 
 pytestmark = pytest.mark.integration
@@ -145,7 +144,6 @@ def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, stor
         cluster.submit(
             project,
             "--working-dir=.",
-            f"--env=PYTHONPATH={app_env()['PYTHONPATH']}",  # an editable hpray's sweeper
             "--",
             "python",
             "train.py",

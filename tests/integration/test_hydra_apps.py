@@ -4,7 +4,9 @@ their users run them (``python app.py -m hparams_search=...``), unchanged."""
 from __future__ import annotations
 
 import io
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ import yaml
 
 from hpray.results.report import main as report
 from hpray.results.retrain import main as retrain
-from tests.helpers.drivers import Driver, app_env
+from tests.helpers.drivers import Driver
 from tests.helpers.studies import (
     assert_trained_once,
     history,
@@ -30,12 +32,48 @@ pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).parents[2] / "examples"
 PLAIN = EXAMPLES / "hydra_plain" / "train.py"
 LIGHTNING = EXAMPLES / "hydra_lightning" / "src" / "train.py"
+WRITES_HERE = Path(__file__).parents[1] / "apps" / "writes_here"
 
 
 def sweep(tmp_path: Path, app: Path, *overrides: str) -> tuple[int, str]:
     driver = Driver(tmp_path / "studies", *overrides, f"hydra.sweep.dir={tmp_path}/sweep", app=app)
     code = driver.finish(timeout=420)
     return code, driver.stderr
+
+
+@pytest.mark.parametrize("chdir", [False, True])
+def test_an_app_writes_where_a_hydra_multirun_of_it_would(tmp_path: Path, chdir: bool) -> None:
+    """A relative path: the launch directory with hydra.job.chdir=false, each trial's output
+    directory with true; hydra.runtime.cwd is the launch directory either way, and nothing lands
+    under Ray's directory. Run outside the repository, with hpray as the suite installed it."""
+    launch = tmp_path / "project"
+    shutil.copytree(WRITES_HERE, launch)
+    driver = Driver(
+        tmp_path / "studies",
+        "hydra/sweeper=hpray",
+        "x=interval(-1.0,1.0)",
+        "hydra.sweeper.study.num_samples=2",
+        f"hydra.job.chdir={str(chdir).lower()}",
+        app=launch / "app.py",
+        cwd=launch,
+    )
+    try:
+        code = driver.proc.wait(timeout=300)
+        under_ray = list(Path(driver.ray_dir).rglob("ran.txt"))  # before it is cleaned up
+    finally:
+        driver.reap()
+    assert code == 0, driver.stderr[-3000:]
+    written = sorted(launch.rglob("ran.txt"))
+    runs = [json.loads(line) for path in written for line in path.read_text().splitlines()]
+    assert len(runs) == 2 and all(r["runtime_cwd"] == str(launch) for r in runs)
+    if chdir:  # multirun/<day>/<time>/<trial id>/ran.txt, a run each
+        assert len(written) == 2 and all(
+            p.parent.parent.parent.parent.name == "multirun" for p in written
+        )
+        assert {r["cwd"] for r in runs} == {str(p.parent) for p in written}
+    else:
+        assert written == [launch / "ran.txt"] and {r["cwd"] for r in runs} == {str(launch)}
+    assert under_ray == []
 
 
 def test_a_plain_app_reporting_each_epoch_is_tuned_with_asha(tmp_path: Path) -> None:
@@ -286,7 +324,6 @@ def test_bad_sweeper_input_exits_2_before_ray_naming_the_key(
         capture_output=True,
         text=True,
         timeout=120,
-        env=app_env(),
     )
     assert ran.returncode == 2, ran.stderr[-2000:]
     assert named in ran.stderr and "Ray" not in ran.stderr

@@ -1,0 +1,23 @@
+"""A Hydra app that writes a file by a relative path, with where it ran and where Hydra says
+the run started: what a sweep of it must leave where a Hydra multirun would."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="configs", config_name="app")
+def main(cfg: DictConfig) -> float:
+    runtime = HydraConfig.get().runtime
+    with open("ran.txt", "a") as out:
+        out.write(json.dumps({"x": cfg.x, "cwd": os.getcwd(), "runtime_cwd": runtime.cwd}) + "\n")
+    return float((cfg.x - 0.25) ** 2)
+
+
+if __name__ == "__main__":
+    main()
