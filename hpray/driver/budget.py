@@ -142,11 +142,11 @@ class RuleEnd(tune.Callback):
             self._sent = True
             rules.stopped_study = TIME_BUDGET
             # Ray's lines for a stop by Ctrl-C would say the study was interrupted: it was not.
-            logging.getLogger("ray.tune.tune").addFilter(_not_an_interrupt)
+            logging.getLogger("ray.tune.tune").addFilter(not_an_interrupt)
             os.kill(os.getpid(), signal.SIGUSR1)
 
 
-def _not_an_interrupt(record: logging.LogRecord) -> bool:
+def not_an_interrupt(record: logging.LogRecord) -> bool:
     message = record.getMessage()
     return not message.startswith(
         ("Stop signal received", "Experiment has been interrupted", "Trials did not complete")
@@ -160,8 +160,9 @@ def record(directory: StudyDir, rules: Rules) -> None:
     # A spent budget ended this run alone; stop_at ended the study.
     rule = rules.stopped_study or (STOP_AT if stops.get("rule") == STOP_AT else None)
     reached = rules.reached or stops.get("reached")
+    failed = {"error": rules.failure, "failures": rules.failures} if rules.failure else {}
     if trials or rule or stops:
-        write_stops(directory, {"rule": rule, "reached": reached, "trials": trials})
+        write_stops(directory, {"rule": rule, "reached": reached, "trials": trials, **failed})
 
 
 def _clock(seconds: float) -> str:

@@ -16,7 +16,7 @@ from ray import tune
 from ray.tune.experiment import Trial
 
 from hpray.results.trials import number
-from hpray.search.rules import TIME_BUDGET, current
+from hpray.search.rules import REPEATED_FAILURE, TIME_BUDGET, current
 
 REDRAW_S = 0.5  # a terminal's bar
 
@@ -36,7 +36,7 @@ class Progress(tune.Callback):
         self.metric, self.mode, self.total, self.budget = metric, mode, total, budget
         self.every_s, self.gap_s = every_s, gap_s
         self._bar: Any = None  # a tqdm bar when stderr is a terminal; never pickled
-        self.bests: dict[str, float] = {}  # each trial's best value; diverged trials removed
+        self.bests: dict[str, float] = {}  # each trial's best value; diverged, errored removed
         self.last_print = time.monotonic()
         self.peak = 0  # most trials seen running at once: shows how the resources packed
         self._running: set[Trial] = set()  # never pickled
@@ -95,6 +95,7 @@ class Progress(tune.Callback):
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
+        self.bests.pop(trial.trial_id, None)  # failed for good: never the best (as the summary)
         self._show(trials, self.gap_s)
 
     def on_experiment_end(self, trials: list[Trial], **info: Any) -> None:
@@ -102,7 +103,7 @@ class Progress(tune.Callback):
         if rules is not None and rules.stopped_study == TIME_BUDGET:
             # Ray has stopped the paused and the waiting trials by now: they are not done.
             print("[hpray] the time budget is spent; trials pause", file=sys.stderr, flush=True)
-        else:
+        elif rules is None or rules.stopped_study != REPEATED_FAILURE:  # the driver says why
             self._show(trials, 0.0)
         if self._bar is not None:
             self._bar.close()

@@ -27,8 +27,8 @@ from hpray.results.report import write_outputs
 from hpray.results.trials import write_summary
 from hpray.search import slots
 from hpray.search.grow import growing_to
-from hpray.search.rules import TIME_BUDGET, in_force
-from hpray.store.layout import CONFIG_FILE, PLAN_FILE, read_summary
+from hpray.search.rules import REPEATED_FAILURE, TIME_BUDGET, in_force
+from hpray.store.layout import CONFIG_FILE, PLAN_FILE, read_results, read_summary
 from hpray.store.location import StudyDir
 
 
@@ -114,6 +114,15 @@ def _exit_code(summary: dict[str, Any], directory: StudyDir) -> int:
     stopped = summary.get("stopped") or {}
     if summary["complete"]:
         resume.remove_placeholders(directory)
+    elif stopped.get("rule") == REPEATED_FAILURE:
+        print(
+            f"[hpray] stopped: trials failed {stopped['failures']} times with the same error "
+            f"before any ended well, so a retry would too: {stopped['error']}\n"
+            f"[hpray] fix it, then run the same command again to resume the study in "
+            f"{directory} (or start it over with --fresh)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
     elif stopped.get("rule") == TIME_BUDGET:
         print(
             f"[hpray] stopped on the time budget: {stopped['paused']} trials paused, "
@@ -130,9 +139,23 @@ def _exit_code(summary: dict[str, Any], directory: StudyDir) -> int:
         )
         return EXIT_INTERRUPTED
     if summary["best"] is None:
-        print("[hpray] no trial produced a result (see the errors above)", file=sys.stderr)
+        print(f"[hpray] {_no_result(summary, directory)}", file=sys.stderr)
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _no_result(summary: dict[str, Any], directory: StudyDir) -> str:
+    """Why a finished study has no best: how its trials ended, and the first error."""
+    errors = [
+        row["stop_reason"].removeprefix("error: ")
+        for row in read_results(directory) or []
+        if row.get("status") == "errored" and row.get("stop_reason", "").startswith("error: ")
+    ]
+    return (
+        f"no trial finished with a result: {summary['trials']['errored']} errored"
+        + (f" (the first: {errors[0]})" if errors else " (see the errors above)")
+        + f"; no best.yaml written in {directory}"
+    )
 
 
 def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:

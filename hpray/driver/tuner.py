@@ -19,6 +19,7 @@ from hpray.config.prepare import Study
 from hpray.config.schema import RaySettings, Resources
 from hpray.driver import resume, signals
 from hpray.driver.budget import RuleEnd
+from hpray.driver.failfast import RepeatedFailure
 from hpray.driver.lighter import TensorBoardLogger
 from hpray.driver.phases import FirstResult
 from hpray.driver.progress import Progress
@@ -153,6 +154,7 @@ def make_tuner(
                 TensorBoardLogger(),
                 FirstResult(),  # stateless, so last: studies started before it restore alike
                 RuleEnd(),  # the same
+                RepeatedFailure(),  # the same
             ],
         ),
     )

@@ -110,9 +110,7 @@ def pareto_study(
 
     def finals(row: TrialRow) -> list[float] | None:
         values = [row.values.get(m) for m, _ in objectives]
-        if row.status in ("diverged", "errored") or not all(
-            v is not None and math.isfinite(v) for v in values
-        ):
+        if row.failed or not all(v is not None and math.isfinite(v) for v in values):
             return None
         return [float(v) for v in values if v is not None]
 

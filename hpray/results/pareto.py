@@ -19,7 +19,7 @@ def mark_front(rows: Sequence[TrialRow], objectives: Sequence[tuple[str, str]]) 
     scored = [
         r
         for r in rows
-        if r.status not in ("diverged", "errored")
+        if not r.failed
         and all(
             v is not None and math.isfinite(v) for v in (r.values.get(m) for m, _ in objectives)
         )

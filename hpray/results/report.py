@@ -173,8 +173,8 @@ def pick(directory: StudyDir, trial_id: str) -> None:
     report drawn next) show that trial, until another is picked."""
     rows = collected(directory, study_settings(_config(directory)))  # nothing written yet
     row = next((r for r in rows if r.trial_id == trial_id), None)
-    if row is None or row.status in ("errored", "diverged") or row.final is None:
-        ended = [r.trial_id for r in rows if r.final is not None and r.status != "diverged"]
+    if row is None or row.failed or row.final is None:
+        ended = [r.trial_id for r in rows if r.final is not None and not r.failed]
         raise ConfigError(
             "--pick",
             f"{trial_id!r} is not a trial of the study with a result; pick one of "

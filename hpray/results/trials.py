@@ -43,6 +43,12 @@ class TrialRow:
     pareto: bool = False  # several objectives: no other trial is as good in all and better in one
     changes: list[tuple[int, dict[str, Any]]] = field(default_factory=list, repr=False)  # PBT
 
+    @property
+    def failed(self) -> bool:
+        """Diverged, or ended by an error (or waiting to be tried again after one): its values
+        are not a result of its config, and it is never the best."""
+        return self.status in ("diverged", "errored") or self.stop_reason.startswith("error")
+
 
 def collect(
     study_dir: StudyDir | Path, metric: str, mode: str, budget: int, also: Sequence[str] = ()
@@ -165,16 +171,31 @@ def _status(ray_status: str, epochs: int, budget: int, error: str) -> tuple[str,
         return ("completed", "budget") if epochs >= budget else ("early_stopped", "scheduler")
     if ray_status == "PAUSED":  # by the time budget: it continues when the study does
         return "paused", "time_budget"
-    return ("running", "") if ray_status == "RUNNING" else ("pending", "")
+    # One failed, to be tried again: what it failed with so far.
+    reason = f"error: {error}" if error else ""
+    return ("running", reason) if ray_status == "RUNNING" else ("pending", reason)
 
 
 def _error(trial_dir: StudyDir) -> str:
-    """The last line of the trial's error (the exception message), if it failed."""
+    """The exception a failed trial raised, its type and message on one line ("" if none)."""
     file = trial_dir / ERROR_FILE
-    if not file.is_file():
-        return ""
-    lines = [line for line in file.read_text().splitlines() if line.strip()]
-    return lines[-1].strip()[:200] if lines else ""
+    return exception_line(file.read_text()) if file.is_file() else ""
+
+
+def exception_line(traceback: str) -> str:
+    r"""``ValueError: the message`` from a Python traceback's text: the lines after its last
+    frame (a frame's own lines are indented), a message of several lines joined by spaces.
+
+    Example:
+        >>> exception_line('  File "a.py", line 1, in f\n    x()\nValueError: no\n  more')
+        'ValueError: no more'
+    """
+    lines = [line for line in traceback.splitlines() if line.strip()]
+    frames = [i for i, line in enumerate(lines) if line.lstrip().startswith('File "')]
+    tail = lines[frames[-1] + 1 :] if frames else lines[-1:]
+    while tail and tail[0][:1].isspace():  # the frame's source line and its ^^^ marks
+        tail = tail[1:]
+    return " ".join(line.strip() for line in tail)[:300]
 
 
 def _at_best(values: Sequence[float], spreads: Sequence[float], mode: str) -> float | None:
@@ -193,8 +214,9 @@ def _best(values: Sequence[float], mode: str) -> float | None:
 
 
 def best_trial(rows: Sequence[TrialRow], mode: str) -> TrialRow | None:
-    """The trial with the best metric value at any epoch; NaN, inf and diverged trials never win."""
-    scored = [r for r in rows if r.best is not None and r.status != "diverged"]
+    """The trial with the best metric value at any epoch; NaN, inf, diverged and errored trials
+    never win (an errored trial's config did not run through)."""
+    scored = [r for r in rows if r.best is not None and not r.failed]
     if not scored:
         return None
     pick = max if mode == "max" else min
@@ -280,6 +302,7 @@ def summarise(
         stopped = {
             "rule": rule,
             **({"trial_id": stops["reached"]} if stops and stops.get("reached") else {}),
+            **{k: v for k, v in (stops or {}).items() if k in ("error", "failures") and v},
             "paused": sum(r.status == "paused" for r in rows),
             "unstarted": max(planned, len(rows)) - len(rows) + idle,
         }
@@ -347,7 +370,7 @@ def format_table(
         lines.append(f"Pareto front: {len(front)} trials (hpray report <dir> --pick ID: another)")
         lines += [f"  {p['trial_id']:<14}{_values(p['values'])}" for p in front[:top]]
     ranked = sorted(
-        (r for r in rows if r.best is not None and r.status != "diverged"),
+        (r for r in rows if r.best is not None and not r.failed),
         key=lambda r: r.best or 0.0,
         reverse=mode == "max",
     )

@@ -31,6 +31,7 @@ from ray.tune.stopper import Stopper
 TIMEOUT = "trial_timeout"
 STOP_AT = "stop_at"
 TIME_BUDGET = "time_budget"
+REPEATED_FAILURE = "repeated_failure"  # the same error again before any trial ended well
 
 
 @dataclass
@@ -45,6 +46,8 @@ class Rules:
     reached: str | None = None  # the trial that reached stop_at
     stopped_study: str | None = None  # the rule that ended this run (STOP_AT, TIME_BUDGET)
     stopped: dict[str, str] = field(default_factory=dict)  # trial id -> the rule that stopped it
+    failure: str | None = None  # the exception that repeated (REPEATED_FAILURE)
+    failures: int = 0  # how many times this run
 
     def spent(self, now: float | None = None) -> bool:
         """The time budget is spent: nothing new starts, running trials pause."""

@@ -5,7 +5,8 @@ Select one with ``trainable=hpray.trial.faults.train_failing_once`` and say when
 ``trainable=hpray.trial.faults.evaluate_interrupting`` with ``+faults.driver_pid=PID
 +faults.after=N``: a test-function trial that interrupts the study once, as Ctrl-C would; or
 ``trainable=hpray.trial.faults.diverging`` with ``+faults.lr=X``: NaN when X > 1; or
-``trainable=hpray.trial.faults.paced`` with ``+faults.epoch_s=S``: epochs of S seconds.
+``trainable=hpray.trial.faults.paced`` with ``+faults.epoch_s=S``: epochs of S seconds; or
+``trainable=hpray.trial.faults.failing_after_training``: an error after the last epoch.
 They live in the package because Ray workers import trainables from installed modules only.
 """
 
@@ -100,3 +101,14 @@ def paced(cfg: DictConfig) -> None:
             {"val_rmse": 1.0 / (epoch * float(cfg.faults.lr)), "epoch": epoch},
             checkpoint={"epoch": epoch},
         )
+
+
+def failing_after_training(cfg: DictConfig) -> None:
+    """A trial function on the API that reports ``val_rmse`` each epoch, then raises, as an app
+    whose test stage fails does: the same error in every trial, or (``+faults.distinct=true``)
+    one naming the trial's ``faults.lr``, so that no two failures are alike."""
+    lr = float(cfg.faults.lr)
+    for epoch in range(1, int(cfg.study.epochs) + 1):
+        api.report({"val_rmse": 1.0 / (epoch * lr), "epoch": epoch})
+    detail = f" for lr={lr}" if cfg.faults.get("distinct") else ""
+    raise InjectedFault(f"the test stage failed{detail}:\nno test split in the data")

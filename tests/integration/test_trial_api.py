@@ -237,8 +237,63 @@ def test_a_report_without_the_study_metric_fails_the_trial_naming_both(
     local_ray, tmp_path: Path
 ) -> None:
     code, directory = run_study(tmp_path, *DIVERGING, "study.metric=val_mae")
-    assert code == 1  # no trial produced a result
-    for row in results(directory):
-        assert row["status"] == "errored"
+    assert code == 1  # ended at the first such report: no retry or other trial reports it
+    failed = [r for r in results(directory) if r["stop_reason"].startswith("error: ")]
+    assert failed
+    for row in failed:
         assert "study.metric 'val_mae' is not among the reported metrics" in row["stop_reason"]
         assert "'val_rmse'" in row["stop_reason"]
+    assert summary(directory)["stopped"]["rule"] == "repeated_failure"
+    assert not (directory / "best.yaml").exists()
+
+
+FAILING = (
+    "trainable=hpray.trial.faults.failing_after_training",
+    "scheduler=fifo",
+    "study.epochs=2",
+    "study.metric=val_rmse",
+    "study.mode=min",
+    "study.num_samples=4",
+    "+faults.lr=1.0",
+    "~space",
+    "+space.faults.lr={type:uniform,low:0.5,high:2.0}",
+)
+
+
+def test_an_error_every_trial_meets_ends_the_study_at_its_second_time(
+    local_ray, tmp_path: Path
+) -> None:
+    """Retries are for a trial that failed where others did not: the same error twice before
+    any trial ended well ends the run (exit 1), saved, and the same command resumes it."""
+    code, directory = run_study(tmp_path, *FAILING, "study.max_failures=2")
+    assert code == 1
+    failures = "".join(p.read_text() for p in directory.glob("trial_*/error.txt"))
+    assert 2 <= failures.count("Failure # ") <= 3  # not 4 trials x 3 tries
+    stopped = summary(directory)["stopped"]
+    assert stopped["rule"] == "repeated_failure"
+    assert stopped["error"] == (
+        "hpray.trial.faults.InjectedFault: the test stage failed: no test split in the data"
+    )
+    assert not summary(directory)["complete"] and not (directory / "best.yaml").exists()
+    reasons = {r["stop_reason"] for r in results(directory) if r["stop_reason"]}
+    assert reasons == {f"error: {stopped['error']}"}
+    code, again = run_study(tmp_path, *FAILING, "study.max_failures=2")  # resumed: fails as fast
+    assert code == 1 and again == directory
+    assert summary(directory)["stopped"]["rule"] == "repeated_failure"
+
+
+def test_a_study_whose_every_trial_errored_exits_1_and_names_no_best(
+    local_ray, tmp_path: Path
+) -> None:
+    """Each trial reported its metric, then failed (each its own error): none is best."""
+    code, directory = run_study(tmp_path, *FAILING, "study.max_failures=0", "+faults.distinct=true")
+    assert code == 1
+    rows = results(directory)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"errored"}
+    for row in rows:
+        assert row["stop_reason"] == (
+            f"error: hpray.trial.faults.InjectedFault: the test stage failed for "
+            f"lr={float(row['faults.lr'])}: no test split in the data"
+        )
+    assert summary(directory)["best"] is None and summary(directory)["complete"]
+    assert not (directory / "best.yaml").exists()

@@ -87,3 +87,17 @@ def test_a_diverged_trial_is_never_best() -> None:
     summary = summarise(rows, "val_acc", "max", 1.0)
     assert summary["trials"]["diverged"] == 1 and summary["complete"] is True
     assert "a_00004" not in format_table(summary, rows, "max")
+
+
+def test_a_trial_that_failed_after_reporting_is_never_best() -> None:
+    """Its values did not come from a run of its config that went through: errored for good,
+    or waiting to be tried again after an error."""
+    failed = [
+        TrialRow("a_00004", "errored", {"optim.lr": 0.2}, 0.99, 0.99, 10, "error: E: test"),
+        TrialRow("a_00005", "pending", {"optim.lr": 0.3}, 0.98, 0.98, 10, "error: E: test"),
+    ]
+    assert best_trial([*ROWS, *failed], "max").trial_id == "a_00003"
+    assert best_trial(failed, "max") is None
+    summary = summarise(failed, "val_acc", "max", 1.0, planned=2)
+    assert summary["best"] is None
+    assert "best: none" in format_table(summary, failed, "max")
