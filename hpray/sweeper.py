@@ -9,6 +9,7 @@ trial written as the app's own config.
 from __future__ import annotations
 
 import ast
+import difflib
 import inspect
 import re
 import sys
@@ -179,9 +180,14 @@ def check_metric(metric: str, task_function: Callable[..., Any], app: DictConfig
     Reported names are read without running the app: the string constants and f-string
     patterns of the sources next to the task function (``self.log("val/acc", ...)``,
     ``hpray.report({"val_rmse": ...})``) and the string values of its config
-    (``monitor: val/acc``). A task function that returns a value returns the metric.
+    (``monitor: val/acc``). A task function that returns a value returns the metric; when that
+    metric is the app's ``optimized_metric``, the app looks the value up by that name among the
+    metrics it logs (lightning-hydra-template's ``get_metric_value``), so a name its sources
+    never show, next to one they do that is like it (``val/accuracy``, ``val/acc``), is refused.
     """
-    if returns_value(task_function) and metric in (OmegaConf.select(app, METRIC_KEY), "objective"):
+    returned = returns_value(task_function)
+    optimized = OmegaConf.select(app, METRIC_KEY)
+    if returned and metric == "objective":
         return
     source = inspect.getsourcefile(task_function)
     names, patterns = set(), []
@@ -192,12 +198,18 @@ def check_metric(metric: str, task_function: Callable[..., Any], app: DictConfig
     names |= {v for k, v in _config_strings(app) if k != METRIC_KEY}
     if metric in names or any(p.fullmatch(metric) for p in patterns):
         return
+    alike = difflib.get_close_matches(metric, sorted(_metric_like(names)), n=3, cutoff=0.6)
+    if returned and metric == optimized and not alike:
+        return  # the returned value, under a name the sources cannot tell
+    key = METRIC_KEY if metric == optimized else f"{WHERE}.study.metric"
     raise ConfigError(
-        f"{WHERE}.study.metric",
+        key,
         f"{metric!r} is never reported by the app: no such name in its sources "
-        f"({Path(source).parent if source else '?'}) or its config. Report it (hpray.report, "
-        "or log it in a LightningModule with hpray's callback), return it from the task "
-        f"function, or set study.metric to a name the app reports (e.g. {_examples(names)}).",
+        f"({Path(source).parent if source else '?'}) or its config"
+        + (f"; it reports {', '.join(alike)}" if alike else "")
+        + ". Report it (hpray.report, or log it in a LightningModule with hpray's callback), "
+        f"return it from the task function, or set {key} to a name the app reports (e.g. "
+        f"{', '.join(alike) or _examples(names)}).",
     )
 
 
@@ -256,9 +268,12 @@ def _config_strings(node: Any, key: str = "") -> Iterator[tuple[str, str]]:
         yield key, plain
 
 
+def _metric_like(names: set[str]) -> list[str]:
+    return sorted(n for n in names if re.fullmatch(r"(val|valid|test|train)[/_.]\w+", n))
+
+
 def _examples(names: set[str]) -> str:
-    metric_like = sorted(n for n in names if re.fullmatch(r"(val|valid|test|train)[/_.]\w+", n))
-    return ", ".join(metric_like[:6]) or "val_loss"
+    return ", ".join(_metric_like(names)[:6]) or "val_loss"
 
 
 def command_line(fixed: list[str]) -> str:

@@ -301,22 +301,24 @@ def summary_complete(study: Path) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("override", "named"),
+    ("app", "override", "named"),
     [
-        ("+hydra.sweeper.n_trails=3", "hydra.sweeper.n_trails"),
-        ("+hydra.sweeper.space.model.depth={type:int,low:1,high:3}", "model.depth"),
-        ("hydra.sweeper.study.metric=val_rsme", "hydra.sweeper.study.metric"),
+        (PLAIN, "+hydra.sweeper.n_trails=3", "hydra.sweeper.n_trails"),
+        (PLAIN, "+hydra.sweeper.space.model.depth={type:int,low:1,high:3}", "model.depth"),
+        (PLAIN, "hydra.sweeper.study.metric=val_rsme", "hydra.sweeper.study.metric"),
+        # Returned by the app, which looks it up among what it logs (val/acc): never there.
+        (LIGHTNING, "optimized_metric=val/accuracy", "optimized_metric: 'val/accuracy'"),
     ],
 )
 def test_bad_sweeper_input_exits_2_before_ray_naming_the_key(
-    tmp_path: Path, override: str, named: str
+    tmp_path: Path, app: Path, override: str, named: str
 ) -> None:
     ran = subprocess.run(
         [
             sys.executable,
-            str(PLAIN),
+            str(app),
             "-m",
-            "hparams_search=diabetes",
+            "hparams_search=diabetes" if app == PLAIN else "hparams_search=digits_optuna",
             override,
             f"hydra.sweeper.study.storage={tmp_path}/studies",
             f"hydra.sweep.dir={tmp_path}/sw",
