@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import difflib
 import inspect
+import math
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -108,12 +110,14 @@ def prepare_sweep(
     location = StudyDir.at(study_cfg["study"]["storage"], study_cfg["study"]["name"])
     stored = (stored_config(location) or {}).get("app") or {}
     sweep_dir = stored.get("sweep_dir") or str(Path(str(config.hydra.sweep.dir)).absolute())
+    threads = trial_threads(study_cfg["resources"])
     study_cfg["app"] = {
         "task": f"{task_function.__module__}.{task_function.__qualname__}",
         "config_name": config.hydra.job.config_name,
         "overrides": fixed,
         "sweep_dir": sweep_dir,
-        "command": command_line(fixed),
+        "threads": threads,
+        "command": command_line(fixed, threads),
     }
     job = AppJob(
         hydra_context,
@@ -122,6 +126,7 @@ def prepare_sweep(
         [*fixed, *(override(k, v) for k, v in parsed.fixed.items())],
         sweep_dir,
         Singleton.get_state(),
+        threads=threads,
     )
     study = build_study(study_cfg, {"study": study_cfg["study"], "app": job}, RUNNER)
     return study, job
@@ -276,10 +281,22 @@ def _examples(names: set[str]) -> str:
     return ", ".join(_metric_like(names)[:6]) or "val_loss"
 
 
-def command_line(fixed: list[str]) -> str:
-    """How the app was started, without the sweep: ``python <script> <fixed overrides>``."""
+def command_line(fixed: list[str], threads: int) -> str:
+    """How the app was started, without the sweep, with the thread count its trials ran with:
+    ``OMP_NUM_THREADS=<n> python <script> <fixed overrides>`` (a sum over more threads adds
+    up in another order: the last digits of a metric differ)."""
     kept = [o for o in fixed if not o.startswith("hparams_search=")]
-    return " ".join(["python", sys.argv[0], *kept])
+    return " ".join([f"OMP_NUM_THREADS={threads}", "python", sys.argv[0], *kept])
+
+
+def trial_threads(resources: Mapping[str, Any]) -> int:
+    """The threads each trial's torch and BLAS use: ``OMP_NUM_THREADS`` as the sweep was
+    started with, which Ray's workers keep, else what Ray sets for a trial's CPUs (their
+    whole number, at least 1)."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    if given.isdigit() and int(given) > 0:
+        return int(given)
+    return max(1, math.floor(float(resources.get("cpu") or 1)))
 
 
 def write_best(study: Study, job: AppJob) -> None:

@@ -268,11 +268,13 @@ def best_header(
 ) -> str:
     """The comment best.yaml of an app's sweep starts with: which trial, and how to run it
     (``line``: the app's command with the trial's values)."""
-    script = line.split()[1]
+    words = line.split()
+    at = words.index("python") if "python" in words else 0  # after the environment it ran in
+    run = " ".join([*words[:at], "python", words[at + 1]])
     return (
         f"# The best trial of {name}: {best['trial_id']}, {best['metric']}={best['value']:.6g}"
         f"{'' if complete else ' (so far: the sweep is unfinished)'}.\n"
-        f"# Run it: python {script} --config-path {location} --config-name best\n"
+        f"# Run it: {run} --config-path {location} --config-name best\n"
         f"# or: {line}\n"
     )
 

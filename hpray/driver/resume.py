@@ -47,6 +47,7 @@ FREE_KEYS = (
     "hydra",
     "app.command",  # a Hydra app's: how it was started (the script's path as typed)
     "app.sweep_dir",  # and where its trials write (kept from the first run on resume)
+    "app.threads",  # the threads its trials run with (from resources.cpu)
 )
 
 

@@ -45,6 +45,7 @@ class AppJob:
     overrides: list[str]  # the command line's fixed overrides, the space's fixed values
     sweep_dir: str  # hydra.sweep.dir as the sweep's first run resolved it (kept on resume)
     singletons: Any  # Hydra's singletons (config store, resolvers) as the driver holds them
+    threads: int = 0  # torch's threads in a trial, as best_overrides.txt reruns it (0: Ray's)
     import_path: list[str] = field(default_factory=lambda: list(sys.path))  # the driver's
     cwd: str = field(default_factory=os.getcwd)
 
@@ -111,6 +112,9 @@ def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = N
     wait_if_late(deadline)
     logging.getLogger("ray.train").setLevel(logging.WARNING)
     job: AppJob = base["app"]
+    torch = sys.modules.get("torch")  # an app's torch, loaded with its task function
+    if torch is not None and job.threads:  # a reused actor's last trial may have changed it
+        torch.set_num_threads(job.threads)
     with working_in(job.launch_dir()):  # composed there too: hydra.runtime.cwd is that
         composed = job.compose(dict(config), tune.get_context().get_trial_id())
         # The device is found when a checkpoint is loaded.

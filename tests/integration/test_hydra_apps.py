@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -74,6 +75,38 @@ def test_an_app_writes_where_a_hydra_multirun_of_it_would(tmp_path: Path, chdir:
     else:
         assert written == [launch / "ran.txt"] and {r["cwd"] for r in runs} == {str(launch)}
     assert under_ray == []
+
+
+def test_the_best_trial_of_a_seeded_app_reruns_to_the_very_same_weights(tmp_path: Path) -> None:
+    """best_overrides.txt reruns the app as its trial ran, its thread count included (Ray gives
+    a trial of one CPU one thread; a plain run takes every core): a seeded app trains to the
+    same weights, bit for bit."""
+    args = ("hparams_search=diabetes", "hydra.sweeper.scheduler=fifo", "epochs=3")
+    code, err = sweep(tmp_path, PLAIN, *args, "hydra.sweeper.study.num_samples=2")
+    assert code == 0, err[-3000:]
+    study = tmp_path / "studies" / "diabetes_plain"
+    line = (study / "best_overrides.txt").read_text().strip()
+    assert line.startswith(f"OMP_NUM_THREADS=1 python {PLAIN} epochs=3 ")
+    assert (
+        f"# Run it: OMP_NUM_THREADS=1 python {PLAIN} --config-path"
+        in (study / "best.yaml").read_text()
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    rerun = subprocess.run(
+        f"{line} hydra.run.dir={tmp_path}/rerun",
+        shell=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    best = summary(study)["best"]["trial_id"]
+    trained = torch.load(tmp_path / "sweep" / best / "model.pt")
+    again = torch.load(tmp_path / "rerun" / "model.pt")
+    assert trained.keys() == again.keys()
+    assert all(torch.equal(trained[k], again[k]) for k in trained)
 
 
 def test_a_plain_app_reporting_each_epoch_is_tuned_with_asha(tmp_path: Path) -> None:
