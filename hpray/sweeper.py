@@ -30,6 +30,7 @@ from hpray import space
 from hpray.config.app import (
     METRIC_KEY,
     RUNNER,
+    VERBOSE,
     WHERE,
     best_header,
     best_line,
@@ -127,9 +128,18 @@ def prepare_sweep(
         sweep_dir,
         Singleton.get_state(),
         threads=threads,
+        verbose=verbose(settings),
     )
     study = build_study(study_cfg, {"study": study_cfg["study"], "app": job}, RUNNER)
     return study, job
+
+
+def verbose(settings: DictConfig) -> bool:
+    """``hydra.sweeper.verbose``: stream each trial's app output to the terminal."""
+    value = settings.get(VERBOSE, False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{WHERE}.{VERBOSE}", f"must be true or false, got {value!r}.")
+    return value
 
 
 def split_arguments(arguments: list[str]) -> tuple[list[str], dict[str, str]]:

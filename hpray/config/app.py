@@ -50,6 +50,7 @@ OPTUNA = (
     "search_space",
     "custom_search_space",
 )
+VERBOSE = "verbose"  # true: each trial's app output streams to the terminal too
 EPOCH_KEYS = ("trainer.max_epochs", "epochs", "max_epochs")  # where apps keep their budget
 METRIC_KEY = "optimized_metric"
 DEFAULT_METRIC = "objective"  # the returned value's name when the app names no metric
@@ -78,6 +79,7 @@ def sweeper_node(target: str) -> dict[str, Any]:
         "ray": unset(RaySettings),
         "k8s": unset(K8sSettings),
         "report": unset(ReportSettings),
+        VERBOSE: False,
         **dict.fromkeys(OPTUNA),
     }
 
@@ -135,12 +137,12 @@ def study_config(node: Mapping[str, Any], app: Any, name: str) -> dict[str, Any]
 
     ``name`` is the study's name when neither ``study.name`` nor ``study_name`` gives one.
     """
-    unknown = sorted(set(node) - set(OWN) - set(OPTUNA) - {"_target_"})
+    unknown = sorted(set(node) - set(OWN) - set(OPTUNA) - {"_target_", VERBOSE})
     if unknown:
         raise ConfigError(
             f"{WHERE}.{unknown[0]}",
             f"is not a setting of the hpray sweeper; it takes {', '.join(OWN)} (hpray's study "
-            f"blocks) and the Optuna sweeper's {', '.join(OPTUNA[:7])}.",
+            f"blocks), {VERBOSE} and the Optuna sweeper's {', '.join(OPTUNA[:7])}.",
         )
     for key in ("search_space", "max_failure_rate"):
         if node.get(key):

@@ -31,6 +31,7 @@ from hpray.config.app import override, unresolved
 from hpray.trial.api import Session
 from hpray.trial.runner import in_session, wait_if_late
 
+CONSOLE_LOG = "console.log"  # a trial's app output, in its output directory
 DEFAULT_SUBDIR = "${hydra.job.num}"  # Hydra's own: an app that keeps it gets the trial's id
 
 
@@ -46,6 +47,7 @@ class AppJob:
     sweep_dir: str  # hydra.sweep.dir as the sweep's first run resolved it (kept on resume)
     singletons: Any  # Hydra's singletons (config store, resolvers) as the driver holds them
     threads: int = 0  # torch's threads in a trial, as best_overrides.txt reruns it (0: Ray's)
+    verbose: bool = False  # the app's output streams to the terminal too, not only to its log
     import_path: list[str] = field(default_factory=lambda: list(sys.path))  # the driver's
     cwd: str = field(default_factory=os.getcwd)
 
@@ -96,14 +98,32 @@ class AppJob:
 
     def run(self, composed: DictConfig) -> Any:
         """The task function's return value (its exception, raised, when it failed)."""
-        returned = run_job(
-            task_function=self.task_function,
-            config=composed,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-            hydra_context=self.hydra_context,
-        )
+        with self.console(composed):
+            returned = run_job(
+                task_function=self.task_function,
+                config=composed,
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+                hydra_context=self.hydra_context,
+            )
         return returned.return_value
+
+    @contextlib.contextmanager
+    def console(self, composed: DictConfig) -> Iterator[None]:
+        """What the app prints (its config tree, its log's console copy, progress bars) goes
+        to ``console.log`` in the trial's output directory, beside Hydra's job log, not to the
+        sweep's terminal: one line per trial there is hpray's. ``verbose``: to both."""
+        if self.verbose:
+            yield
+            return
+        directory = Path(str(composed.hydra.sweep.dir)) / str(composed.hydra.sweep.subdir)
+        directory.mkdir(parents=True, exist_ok=True)
+        with (
+            (directory / CONSOLE_LOG).open("a", buffering=1) as log,
+            contextlib.redirect_stdout(log),
+            contextlib.redirect_stderr(log),
+        ):
+            yield
 
 
 def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = None) -> None:

@@ -46,7 +46,9 @@ def sweep(tmp_path: Path, app: Path, *overrides: str) -> tuple[int, str]:
 def test_an_app_writes_where_a_hydra_multirun_of_it_would(tmp_path: Path, chdir: bool) -> None:
     """A relative path: the launch directory with hydra.job.chdir=false, each trial's output
     directory with true; hydra.runtime.cwd is the launch directory either way, and nothing lands
-    under Ray's directory. Run outside the repository, with hpray as the suite installed it."""
+    under Ray's directory. What the app prints goes to each trial's console.log (streamed with
+    hydra.sweeper.verbose=true). Run outside the repository, with hpray as the suite installed
+    it."""
     launch = tmp_path / "project"
     shutil.copytree(WRITES_HERE, launch)
     driver = Driver(
@@ -55,15 +57,23 @@ def test_an_app_writes_where_a_hydra_multirun_of_it_would(tmp_path: Path, chdir:
         "x=interval(-1.0,1.0)",
         "hydra.sweeper.study.num_samples=2",
         f"hydra.job.chdir={str(chdir).lower()}",
+        f"hydra.sweeper.verbose={str(chdir).lower()}",
         app=launch / "app.py",
         cwd=launch,
     )
     try:
         code = driver.proc.wait(timeout=300)
         under_ray = list(Path(driver.ray_dir).rglob("ran.txt"))  # before it is cleaned up
+        out = driver.proc.stdout.read() if driver.proc.stdout else ""
     finally:
         driver.reap()
     assert code == 0, driver.stderr[-3000:]
+    # The app's output is in each trial's console.log, the terminal has hpray's lines; with
+    # hydra.sweeper.verbose=true (the second run) it streams to the terminal instead.
+    consoles = sorted(launch.glob("multirun/*/*/*/console.log"))
+    assert len(consoles) == (0 if chdir else 2)
+    assert all("the app's own line, x=" in c.read_text() for c in consoles)
+    assert ("the app's own line" in out + driver.stderr) == chdir
     written = sorted(launch.rglob("ran.txt"))
     runs = [json.loads(line) for path in written for line in path.read_text().splitlines()]
     assert len(runs) == 2 and all(r["runtime_cwd"] == str(launch) for r in runs)

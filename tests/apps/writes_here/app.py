@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path="configs", config_name="app")
 def main(cfg: DictConfig) -> float:
     runtime = HydraConfig.get().runtime
+    print(f"the app's own line, x={cfg.x}")  # the trial's console.log, not the sweep's terminal
     with open("ran.txt", "a") as out:
         out.write(json.dumps({"x": cfg.x, "cwd": os.getcwd(), "runtime_cwd": runtime.cwd}) + "\n")
     return float((cfg.x - 0.25) ** 2)
