@@ -34,6 +34,7 @@ from hpray.config.app import (
     WHERE,
     best_header,
     best_line,
+    flat_keys,
     override,
     study_config,
     unresolved,
@@ -102,9 +103,9 @@ def prepare_sweep(
             "sweep samples config paths: give each leaf at its path.",
         )
     for param in parsed.params:
-        check_path(hydra_context, app, param.path, f"{WHERE}.{param.key}")
+        check_path(hydra_context, app, param.path, given_as(node, param.path))
     for path in parsed.fixed:
-        check_path(hydra_context, app, path, f"{WHERE}.space.{path}")
+        check_path(hydra_context, app, path, given_as(node, path))
     metrics = study_cfg["study"]["metric"]
     for metric in metrics if isinstance(metrics, list) else [metrics]:
         check_metric(metric, task_function, app)
@@ -167,6 +168,13 @@ def compose(hydra_context: HydraContext, config: DictConfig, overrides: list[str
     with open_dict(composed):
         del composed["hydra"]
     return composed
+
+
+def given_as(node: Mapping[str, Any], path: str) -> str:
+    """A space path's key as the user wrote it: under the Optuna sweeper's ``params`` (or on
+    the command line, which joins them) or under hpray's ``space``."""
+    params = node.get("params") or {}
+    return f"{WHERE}.{'params' if path in flat_keys(params) else 'space'}.{path}"
 
 
 def check_path(hydra_context: HydraContext, app: DictConfig, path: str, key: str) -> None:

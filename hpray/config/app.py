@@ -225,19 +225,19 @@ def _space(own: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """hpray's space (dotted keys nested) with the Optuna sweeper's params added."""
     space: dict[str, Any] = {}
     for source, where in ((own, "space"), (params, "params")):
-        for key, value in _flat_keys(source).items():
+        for key, value in flat_keys(source).items():
             put(space, key, value, f"{WHERE}.{where}.{key}")
     return space
 
 
-def _flat_keys(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_keys(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """A space's entries by dotted path, down to its leaves (a mapping with ``type``, or a
     value) and its branches (a mapping holding ``options``)."""
     out: dict[str, Any] = {}
     for key, value in tree.items():
         path = f"{prefix}{key}"
         if isinstance(value, Mapping) and not ({"type", "options"} & set(value)):
-            out.update(_flat_keys(value, f"{path}."))
+            out.update(flat_keys(value, f"{path}."))
         else:
             out[path] = value
     return out

@@ -347,7 +347,13 @@ def summary_complete(study: Path) -> bool:
     ("app", "override", "named"),
     [
         (PLAIN, "+hydra.sweeper.n_trails=3", "hydra.sweeper.n_trails"),
-        (PLAIN, "+hydra.sweeper.space.model.depth={type:int,low:1,high:3}", "model.depth"),
+        (
+            PLAIN,
+            "+hydra.sweeper.space.model.depth={type:int,low:1,high:3}",
+            "hydra.sweeper.space.model.depth: 'model.depth' is not a key",
+        ),
+        # A sweep on the command line joins the params: named as the user wrote it.
+        (PLAIN, "model.hiden=choice(16,32)", "hydra.sweeper.params.model.hiden: 'model.hiden'"),
         (PLAIN, "hydra.sweeper.study.metric=val_rsme", "hydra.sweeper.study.metric"),
         # Returned by the app, which looks it up among what it logs (val/acc): never there.
         (LIGHTNING, "optimized_metric=val/accuracy", "optimized_metric: 'val/accuracy'"),
