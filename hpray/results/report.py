@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -155,9 +156,13 @@ def write_outputs(
     if wall_s is None and stored is not None:
         summary = stored
     else:
+        run: dict[str, Any] = {
+            "epochs": trials.epochs_since(rows, time.time() - (wall_s or 0.0)),
+            "wall_s": round(wall_s or 0.0, 2),
+        }
         if stored is not None and not stored.get("complete"):  # earlier runs of a resumed study
             wall_s = (wall_s or 0.0) + float(stored.get("wall_s", 0.0))
-        summary = summarised(directory, settings, rows, wall_s or 0.0, planned)
+        summary = {**summarised(directory, settings, rows, wall_s or 0.0, planned), "run": run}
         trials.write_results(directory, rows, settings.metrics[0], settings.metrics[1:])
         trials.write_summary(directory, summary)
         config = stored_config(directory)

@@ -42,6 +42,7 @@ class TrialRow:
     values: dict[str, float | None] = field(default_factory=dict)  # several objectives: finals
     pareto: bool = False  # several objectives: no other trial is as good in all and better in one
     changes: list[tuple[int, dict[str, Any]]] = field(default_factory=list, repr=False)  # PBT
+    reported_at: list[float] = field(default_factory=list, repr=False)  # each epoch's time
 
     @property
     def failed(self) -> bool:
@@ -99,9 +100,16 @@ def collect(
                 spread=_at_best(history, spreads, mode),
                 values={m: _final(results, m) for m in (metric, *also)} if also else {},
                 changes=_changes(raw),
+                reported_at=[float(r.get("timestamp", 0)) for r in results],
             )
         )
     return rows
+
+
+def epochs_since(rows: Sequence[TrialRow], since: float) -> int:
+    """The epochs reported at ``since`` (a time.time()) or after: a run's, in a resumed study.
+    Ray stamps a report in whole seconds, so one second is allowed."""
+    return sum(t >= since - 1 for row in rows for t in row.reported_at)
 
 
 def _final(results: list[dict[str, Any]], key: str) -> float | None:
@@ -349,7 +357,7 @@ def format_table(
         f"trials: {trials['total']} total, {trials['completed']} completed, "
         f"{trials['early_stopped']} early-stopped, {not_started(trials)}{trials['diverged']} "
         f"diverged, {trials['errored']} errored; "
-        f"{summary['epochs_total']} epochs in {summary['wall_s']:.1f} s",
+        f"{summary['epochs_total']} epochs in {summary['wall_s']:.1f} s{_this_run(summary)}",
     ]
     best = summary["best"]
     if best is None:
@@ -379,6 +387,14 @@ def format_table(
     for row in ranked[:top]:
         lines.append(f"  {row.trial_id:<14}{row.status:<15}{row.epochs:>6}  {number(row.best)}")
     return "\n".join(lines)
+
+
+def _this_run(summary: Mapping[str, Any]) -> str:
+    """A resumed study's own run, beside the study's totals."""
+    run = summary.get("run")
+    if not run or run["epochs"] == summary["epochs_total"]:
+        return ""
+    return f" in all its runs, {run['epochs']} in {run['wall_s']:.1f} s in this one"
 
 
 def not_started(trials: Mapping[str, Any]) -> str:

@@ -7,6 +7,7 @@ import math
 from hpray.results.trials import (
     TrialRow,
     best_trial,
+    epochs_since,
     format_table,
     summarise,
     write_results,
@@ -101,3 +102,19 @@ def test_a_trial_that_failed_after_reporting_is_never_best() -> None:
     summary = summarise(failed, "val_acc", "max", 1.0, planned=2)
     assert summary["best"] is None
     assert "best: none" in format_table(summary, failed, "max")
+
+
+def test_a_resumed_run_shows_its_own_epochs_and_time_beside_the_study_s() -> None:
+    rows = [
+        TrialRow("a_00000", "completed", {}, 0.9, 0.9, 3, "budget", reported_at=[100, 101, 200]),
+        TrialRow("a_00001", "completed", {}, 0.8, 0.8, 2, "budget", reported_at=[201, 202]),
+    ]
+    assert epochs_since(rows, 200.0) == 3 and epochs_since(rows, 300.0) == 0
+    summary = {
+        **summarise(rows, "val_acc", "max", wall_s=70.0, planned=2),
+        "run": {"epochs": 3, "wall_s": 12.25},
+    }
+    line = format_table(summary, rows, "max").splitlines()[0]
+    assert line.endswith("5 epochs in 70.0 s in all its runs, 3 in 12.2 s in this one")
+    summary["run"] = {"epochs": 5, "wall_s": 70.0}  # a study of one run: said once
+    assert format_table(summary, rows, "max").splitlines()[0].endswith("5 epochs in 70.0 s")
