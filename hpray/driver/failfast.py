@@ -1,4 +1,9 @@
-"""A failure that repeats before any trial succeeds ends the run instead of being retried.
+"""Trial failures: each one line on the terminal; one that repeats before any trial
+succeeds ends the run instead of being retried.
+
+A failure is said once, as the exception's type and message, with where its traceback is
+(the trial's ``error.txt``) and whether Ray tries the trial again; Ray's own report of it, the
+whole traceback, is turned off (``TUNE_PRINT_ALL_TRIAL_ERRORS=0``, ``driver.tuner``).
 
 ``study.max_failures`` retries a trial that failed where others succeeded, or that lost its
 node. An error every trial meets at once (a bug, a metric the function never reports, a file
@@ -14,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,7 @@ from ray.tune.experiment import Trial
 from hpray.driver.budget import not_an_interrupt
 from hpray.results.trials import exception_line
 from hpray.search.rules import REPEATED_FAILURE, current
+from hpray.store.layout import ERROR_FILE
 
 REPEATS = 2  # the same exception this many times, and no trial ended well: the run ends
 AT_ONCE = ("ValueError: study.metric ",)  # the trial API's refusal of a report: no retry helps
@@ -45,18 +52,24 @@ class RepeatedFailure(tune.Callback):
     def on_trial_recover(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._failed(trials, trial)
+        self._failed(trials, trial, "tried again")
 
     def on_trial_error(
         self, iteration: int, trials: list[Trial], trial: Trial, **info: Any
     ) -> None:
-        self._failed(trials, trial)
+        self._failed(trials, trial, "failed for good")
 
-    def _failed(self, trials: list[Trial], trial: Trial) -> None:
+    def _failed(self, trials: list[Trial], trial: Trial, then: str) -> None:
+        error = last_error(trial)
+        print(
+            f"[hpray] trial {trial.trial_id} failed, {then}: {error or 'see its error.txt'}"
+            f" (the traceback: {trial.path}/{ERROR_FILE})",
+            file=sys.stderr,
+            flush=True,
+        )
         rules = current()
         if self._sent or rules is None or any(t.status == Trial.TERMINATED for t in trials):
             return
-        error = last_error(trial)
         if not error or any(name in error.split(":", 1)[0] for name in LOST):
             return
         self._seen[error] += 1

@@ -32,9 +32,11 @@ from hpray.store.location import StudyDir
 # Snapshots (trial states, searcher and scheduler state) at Ray's adaptive period, from 2 s
 # (driver.lighter): a hard kill of a small study loses at most 2 s of progress, and a study of
 # thousands of trials spends at most 5% of the driver on them. Each can be overridden.
+# A trial's failure is one line of hpray's (driver.failfast), its traceback in its error.txt.
 RAY_ENV_DEFAULTS = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "TUNE_GLOBAL_CHECKPOINT_S": "auto",
+    "TUNE_PRINT_ALL_TRIAL_ERRORS": "0",
 }
 
 

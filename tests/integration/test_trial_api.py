@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -261,12 +262,22 @@ FAILING = (
 
 
 def test_an_error_every_trial_meets_ends_the_study_at_its_second_time(
-    local_ray, tmp_path: Path
+    local_ray, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """Retries are for a trial that failed where others did not: the same error twice before
-    any trial ended well ends the run (exit 1), saved, and the same command resumes it."""
+    any trial ended well ends the run (exit 1), saved, and the same command resumes it. Each
+    failure is one line, naming where its traceback is."""
     code, directory = run_study(tmp_path, *FAILING, "study.max_failures=2")
     assert code == 1
+    err = capfd.readouterr().err
+    said = re.findall(
+        r"\[hpray\] trial (\w+) failed, tried again: (.*) \(the traceback: (.*)\)", err
+    )
+    assert len(said) >= 2
+    for trial_id, error, path in said:
+        assert error.startswith("hpray.trial.faults.InjectedFault: the test stage failed")
+        assert Path(path) == directory / f"trial_{trial_id}" / "error.txt"
+    assert "Trial task failed" not in err and "Traceback" not in err
     failures = "".join(p.read_text() for p in directory.glob("trial_*/error.txt"))
     assert 2 <= failures.count("Failure # ") <= 3  # not 4 trials x 3 tries
     stopped = summary(directory)["stopped"]
