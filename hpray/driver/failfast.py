@@ -28,7 +28,7 @@ from ray import tune
 from ray.tune.experiment import Trial
 
 from hpray.driver.budget import not_an_interrupt
-from hpray.results.trials import exception_line
+from hpray.results.failures import exception_line
 from hpray.search.rules import REPEATED_FAILURE, current
 from hpray.store.layout import ERROR_FILE
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from hpray import internals
+from hpray.results.failures import failure
 from hpray.results.pareto import front_best
 from hpray.store.layout import (
-    ERROR_FILE,
     RESULT_FILE,
     RESULTS_FILE,
     SUMMARY_FILE,
@@ -79,7 +79,7 @@ def collect(
             else []
         )
         epochs = max((int(r["epoch"]) for r in results if "epoch" in r), default=0)
-        status, reason = _status(trial.status, epochs, budget, _error(trial_dir))
+        status, reason = _status(trial.status, epochs, budget, failure(trial_dir))
         if status == "early_stopped" and trial.trial_id in ruled:  # not the scheduler's call
             reason = ruled[trial.trial_id]
             reason = f"reached {reason}" if trial.trial_id == stops.get("reached") else reason
@@ -182,28 +182,6 @@ def _status(ray_status: str, epochs: int, budget: int, error: str) -> tuple[str,
     # One failed, to be tried again: what it failed with so far.
     reason = f"error: {error}" if error else ""
     return ("running", reason) if ray_status == "RUNNING" else ("pending", reason)
-
-
-def _error(trial_dir: StudyDir) -> str:
-    """The exception a failed trial raised, its type and message on one line ("" if none)."""
-    file = trial_dir / ERROR_FILE
-    return exception_line(file.read_text()) if file.is_file() else ""
-
-
-def exception_line(traceback: str) -> str:
-    r"""``ValueError: the message`` from a Python traceback's text: the lines after its last
-    frame (a frame's own lines are indented), a message of several lines joined by spaces.
-
-    Example:
-        >>> exception_line('  File "a.py", line 1, in f\n    x()\nValueError: no\n  more')
-        'ValueError: no more'
-    """
-    lines = [line for line in traceback.splitlines() if line.strip()]
-    frames = [i for i, line in enumerate(lines) if line.lstrip().startswith('File "')]
-    tail = lines[frames[-1] + 1 :] if frames else lines[-1:]
-    while tail and tail[0][:1].isspace():  # the frame's source line and its ^^^ marks
-        tail = tail[1:]
-    return " ".join(line.strip() for line in tail)[:300]
 
 
 def _at_best(values: Sequence[float], spreads: Sequence[float], mode: str) -> float | None:
