@@ -137,7 +137,8 @@ def test_trials_spread_over_the_workers_and_the_study_completes(
 
 def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, storage: Path) -> None:
     """`hpray submit --working-dir . -- python train.py -m ...`: the app travels as the job's
-    working directory; its trials run on the workers."""
+    working directory; its trials run on the workers. With hydra.job.chdir=false a relative
+    path is the job's working directory, as in a Hydra run there, not a trial's folder."""
     project = storage.parent / "app"
     shutil.copytree(EXAMPLES / "hydra_plain", project)
     code, out = finish(
@@ -154,6 +155,8 @@ def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, stor
             "hydra.sweeper.study.num_samples=2",
             "hydra.sweeper.scheduler=fifo",
             "epochs=2",
+            "hydra.job.chdir=false",
+            "output.weights=model.pt",
         )
     )
     assert code == 0, out
@@ -162,6 +165,10 @@ def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, stor
     nodes = {r["node_ip"] for d in directory.glob("trial_*") for r in raw_history(d)}
     assert nodes <= set(WORKERS) and nodes, nodes  # never the CPU-less head
     assert (directory / "best.yaml").is_file()
+    written = list(Path(cluster.temp_dir).rglob("model.pt"))
+    assert written, "no trial wrote its weights"
+    for path in written:  # <temp>/.../runtime_resources/working_dir_files/_ray_pkg_<hash>/
+        assert path.parent.name.startswith("_ray_pkg_") and "working_dirs" not in path.parts
 
 
 def wait_until(ready: Any, proc: Any, timeout: float = 180) -> Any:
