@@ -65,6 +65,11 @@ def in_session(opened: Session, call: Callable[[], Any]) -> None:
         if opened.trial.history:
             return
         final = final_metrics(returned, metrics)
+        if final is None and metrics:  # no retry or other trial would report it either
+            raise ValueError(
+                f"study.metric {metrics[0]!r} was never reported: the trial function reported "
+                "nothing and returned nothing. Report it each epoch (hpray.report) or return it."
+            )
         if final is not None:
             report({"epoch": opened.epochs, **final})
 

@@ -49,3 +49,22 @@ def test_a_users_function_given_the_built_in_space_is_warned_of_it(study_cfg, ca
     assert "model" in study.config  # composed by study.yaml's defaults, but never built
     prepare(study_cfg(*mine, "~space", "+space.faults.lr={type:uniform,low:0.1,high:0.9}"))
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_function_that_reports_nothing_and_returns_nothing_fails_naming_the_metric() -> None:
+    """Found at the first trial's end, not as a study with no result: every trial would."""
+    import torch
+
+    from hpray.trial.api import Session, TrialState
+    from hpray.trial.runner import in_session
+
+    reported: list[dict[str, object]] = []
+
+    def opened() -> Session:
+        sink = lambda metrics, **_: reported.append(dict(metrics))  # noqa: E731
+        return Session("val_rmse", 3, 1, torch.device("cpu"), sink=sink, trial=TrialState())
+
+    with pytest.raises(ValueError, match=r"^study\.metric 'val_rmse' was never reported"):
+        in_session(opened(), lambda: None)
+    in_session(opened(), lambda: 2.5)  # a returned value is the metric, at the budget
+    assert reported == [{"epoch": 3, "val_rmse": 2.5}]
