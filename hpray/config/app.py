@@ -151,9 +151,10 @@ def study_config(node: Mapping[str, Any], app: Any, name: str) -> dict[str, Any]
                 {
                     "search_space": "is the Optuna sweeper's old name for params: write the "
                     "space as params (Hydra's grammar) or space (hpray's).",
-                    "max_failure_rate": "hpray does not end a sweep on failures: a failing "
-                    "trial is retried from its checkpoint (study.max_failures times) and the "
-                    "others go on. Remove the key.",
+                    "max_failure_rate": "hpray ends a sweep on failures by their kind, not "
+                    "their rate: a failing trial is retried from its checkpoint "
+                    "(study.max_failures times) while the others go on, and the same error "
+                    "twice before any trial ended well ends the sweep. Remove the key.",
                 }[key],
             )
     own = {k: v for k, v in _given({k: node.get(k) for k in OWN}).items()}
