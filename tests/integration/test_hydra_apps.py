@@ -237,7 +237,9 @@ def test_an_apps_sweep_of_two_metrics_then_one_warm_started_from_it(tmp_path: Pa
     assert best["optimizer"]["lr"] == float(other["optimizer.lr"])
     assert best["model"]["hidden"] == int(other["model.hidden"]) and best["epochs"] == 3
     line = (first / "best_overrides.txt").read_text()
-    assert f"optimizer.lr={other['optimizer.lr']}" in line and line.startswith("python ")
+    assert f"optimizer.lr={other['optimizer.lr']}" in line and line.startswith(
+        "OMP_NUM_THREADS=1 python "
+    )
     assert f": {other['trial_id']}, val_rmse=" in (first / "best.yaml").read_text()
 
     code, err = sweep(
