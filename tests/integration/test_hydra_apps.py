@@ -67,7 +67,7 @@ def test_an_app_writes_where_a_hydra_multirun_of_it_would(tmp_path: Path, chdir:
         out = driver.proc.stdout.read() if driver.proc.stdout else ""
     finally:
         driver.reap()
-    assert code == 0, driver.stderr[-3000:]
+    assert code == 0, f"exit {code}\n{out[-3000:]}\n{driver.stderr[-3000:]}"
     # The app's output is in each trial's console.log, the terminal has hpray's lines; with
     # hydra.sweeper.verbose=true (the second run) it streams to the terminal instead.
     consoles = sorted(launch.glob("multirun/*/*/*/console.log"))
