@@ -139,3 +139,18 @@ def test_an_optuna_storage_keeps_the_optuna_study_in_that_database(tmp_path: Pat
     searcher.on_trial_complete("t1", {"val/acc": 0.5, **proposed})
     trials = optuna.load_study(study_name="kept", storage=url).trials
     assert [(t.params, t.value) for t in trials] == [(proposed, 0.5)]
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_trial_s_app_output_goes_to_its_console_log_unless_verbose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verbose: bool
+) -> None:
+    from hpray.trial.app import CONSOLE_LOG, AppJob
+
+    job = AppJob(None, print, OmegaConf.create(), [], str(tmp_path), None, verbose=verbose)  # type: ignore[arg-type]
+    composed = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path), "subdir": "t_1"}}})
+    with job.console(composed):
+        print("the app's line")
+    log = tmp_path / "t_1" / CONSOLE_LOG
+    assert (log.read_text() if log.is_file() else None) == (None if verbose else "the app's line\n")
+    assert ("the app's line" in capsys.readouterr().out) == verbose
