@@ -15,7 +15,7 @@ from typing import Any
 from ray import tune
 from ray.tune.experiment import Trial
 
-from hpray.results.trials import number
+from hpray.results.table import number
 from hpray.search.rules import REPEATED_FAILURE, TIME_BUDGET, current
 
 REDRAW_S = 0.5  # a terminal's bar

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from hpray import space
 from hpray.config.app import best_header, best_line
-from hpray.results.trials import number
+from hpray.results.table import number
 from hpray.store.layout import (
     BEST_FILE,
     BEST_OVERRIDES_FILE,

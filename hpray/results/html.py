@@ -21,7 +21,8 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from hpray.config.schema import StudySettings
-from hpray.results.trials import TrialRow, not_started, number
+from hpray.results.table import not_started, number
+from hpray.results.trials import TrialRow
 from hpray.search.searchers import optuna_distribution
 from hpray.space.leaves import Param
 

@@ -15,7 +15,7 @@ from hpray import space
 from hpray.config.schema import StudySettings
 from hpray.config.settings import study_settings
 from hpray.errors import EXIT_CONFIG, EXIT_OK, ConfigError
-from hpray.results import trials
+from hpray.results import table, trials
 from hpray.results.best import write_app_best, write_best
 from hpray.results.pareto import mark_front
 from hpray.store.layout import (
@@ -111,7 +111,7 @@ def text_report(directory: Path, top: int = 10) -> str:
         f"study {settings.name} ({directory}): {state}, {len(rows)} of "
         f"{summary['trials']['planned']} trials started{live}"
     )
-    return header + "\n" + trials.format_table(summary, rows, settings.modes[0], top=top)
+    return header + "\n" + table.format_table(summary, rows, settings.modes[0], top=top)
 
 
 def html_report(directory: StudyDir | Path, live_s: float | None = None) -> StudyDir:
@@ -169,7 +169,7 @@ def write_outputs(
         if config is not None:
             write_best(directory, config, summary)
             _write_html_safely(directory, config, rows, summary)
-    print(trials.format_table(summary, rows, settings.modes[0]))
+    print(table.format_table(summary, rows, settings.modes[0]))
     return summary
 
 

@@ -4,11 +4,11 @@ import csv
 import json
 import math
 
+from hpray.results.table import format_table
 from hpray.results.trials import (
     TrialRow,
     best_trial,
     epochs_since,
-    format_table,
     summarise,
     write_results,
     write_summary,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from hpray.results.pareto import mark_front
-from hpray.results.trials import TrialRow, format_table, summarise, write_results
+from hpray.results.table import format_table
+from hpray.results.trials import TrialRow, summarise, write_results
 from hpray.trial.api import Session
 
 OBJECTIVES = [("val_acc", "max"), ("params", "min")]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from hpray.results import html
-from hpray.results.trials import TrialRow, collect, number
+from hpray.results.table import number
+from hpray.results.trials import TrialRow, collect
 
 
 def experiment(directory: Path, trials: dict[str, tuple[str, list[object]]]) -> None:

@@ -15,7 +15,8 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
 from hpray.config.schema import StudySettings
 from hpray.driver import budget
-from hpray.results.trials import TrialRow, format_table, summarise
+from hpray.results.table import format_table
+from hpray.results.trials import TrialRow, summarise
 from hpray.search.rules import STOP_AT, TIMEOUT, Budgeted, Rules, RuleStopper, closed, in_force
 from hpray.store.location import StudyDir
 from hpray.trial.api import Session
