@@ -124,12 +124,21 @@ class StudyLock:
                 first = now  # released, or taken by a third driver meanwhile: judge that one
 
     def owner(self) -> dict[str, Any] | None:
-        """The lock file's content, or None if it is missing or unreadable (a torn write)."""
-        try:
-            content: dict[str, Any] = json.loads(self.lock.read_text())
-            return content
-        except (OSError, ValueError):
-            return None
+        """The lock file's content, or None if it is missing or stays unreadable.
+
+        hpray replaces the lock whole, but another writer (a copy tool, an older release) may
+        not: an unreadable lock is read again before it counts as none, so a live owner's lock
+        caught mid-write is not taken over.
+        """
+        for attempt in range(3):
+            try:
+                content: dict[str, Any] = json.loads(self.lock.read_text())
+                return content
+            except FileNotFoundError:
+                return None
+            except (OSError, ValueError):
+                time.sleep(0.05 * (attempt + 1))
+        return None
 
     def _alive(self, owner: dict[str, Any]) -> bool:
         if time.time() - float(owner.get("beat", 0)) > self.stale_s:

@@ -9,9 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pytest
 
 from hpray.driver.lock import LOCK_FILE, StudyBusy, StudyLock
+from hpray.store.location import StudyDir
 
 
 def test_a_second_writer_is_refused_while_the_first_beats(tmp_path: Path) -> None:
@@ -56,7 +58,30 @@ def test_a_dead_owners_lock_is_taken_over(tmp_path: Path) -> None:
 
 
 def remote_lock(path: Path, beat: float) -> None:
-    path.write_text(json.dumps({"host": "elsewhere", "pid": 1, "token": "x", "beat": beat}))
+    """Another host's driver beating: its lock replaced whole, as hpray writes it."""
+    StudyDir(pafs.LocalFileSystem(), str(path)).write_text(
+        json.dumps({"host": "elsewhere", "pid": 1, "token": "x", "beat": beat})
+    )
+
+
+def test_a_lock_caught_mid_write_is_read_again_not_taken_over(tmp_path: Path) -> None:
+    """A writer that truncates before it writes (not hpray's) leaves the lock empty for a moment:
+    that is not an owner gone."""
+    lock = tmp_path / LOCK_FILE
+    lock.write_text("")
+
+    def finish() -> None:
+        time.sleep(0.03)
+        remote_lock(lock, time.time())
+
+    writing = threading.Thread(target=finish)
+    writing.start()
+    try:
+        assert StudyLock(tmp_path).owner() == json.loads(lock.read_text())
+    finally:
+        writing.join()
+    lock.write_text("{torn")
+    assert StudyLock(tmp_path).owner() is None  # torn for good: no owner to wait for
 
 
 def test_a_silent_remote_owner_is_waited_out(tmp_path: Path) -> None:
