@@ -25,7 +25,7 @@ from hpray.driver.phases import FirstResult
 from hpray.driver.progress import Progress
 from hpray.driver.scheduler_state import SchedulerState
 from hpray.search.rules import Budgeted, RuleStopper
-from hpray.store.layout import trial_dir_name
+from hpray.store.layout import trial_dir_name, trial_name
 from hpray.store.location import StudyDir
 
 # Ray's new console output ignores verbose=0 and repeats itself; hpray prints its own progress.
@@ -129,6 +129,7 @@ def make_tuner(
             num_samples=study.plan.num_samples,
             reuse_actors=settings.reuse_actors,
             trial_dirname_creator=trial_dirname,
+            trial_name_creator=named,
         ),
         run_config=tune.RunConfig(
             name=directory.name,
@@ -165,6 +166,11 @@ def make_tuner(
 def trial_dirname(trial: Any) -> str:
     """Short trial directory names (Ray's default embeds every parameter value)."""
     return trial_dir_name(trial.trial_id)
+
+
+def named(trial: Any) -> str:
+    """The trial's number in the study goes with its name to its process (hydra.job.num)."""
+    return trial_name(trial.trial_id, trial.experiment_tag)
 
 
 def connect(ray_cfg: RaySettings) -> bool:

@@ -53,6 +53,31 @@ def trial_dir_name(trial_id: str) -> str:
     return f"{TRIAL_PREFIX}{trial_id}"
 
 
+def trial_name(trial_id: str, experiment_tag: str) -> str:
+    """A trial's name, ``<id>#<n>``: n numbers the study's trials in the order they were made,
+    from 0, as Hydra's ``hydra.job.num`` numbers a multirun's jobs. Ray Tune's experiment tag
+    starts with its generator's count (from 0 for grid and random, whose ids end in it; from 1
+    behind a searcher), kept in the study's state, so a trial keeps its number on resume.
+
+    Example:
+        >>> trial_name("3f2a1b0c", "1_lr=0.1"), trial_name("a1b2c_00002", "2_lr=0.1")
+        ('3f2a1b0c#0', 'a1b2c_00002#2')
+    """
+    count = int(experiment_tag.split("_", 1)[0])
+    return f"{trial_id}#{count if '_' in trial_id else count - 1}"
+
+
+def trial_number(name: str) -> int | None:
+    """The n of a trial named by `trial_name`; None for a name without one (an older study's).
+
+    Example:
+        >>> trial_number("3f2a1b0c#0"), trial_number("run_3f2a1b0c")
+        (0, None)
+    """
+    number = name.rpartition("#")[2]
+    return int(number) if "#" in name and number.isdigit() else None
+
+
 def checkpoint_index(name: str) -> int | None:
     """The index of a checkpoint folder named ``checkpoint_NNNNNN``; None for anything else.
 

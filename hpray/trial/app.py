@@ -5,7 +5,8 @@ config with the command line's overrides and this trial's values as overrides, b
 config loader (``load_sweep_config``, as Hydra's launchers do), so its defaults list,
 interpolations and ``${hydra:...}`` resolvers mean what they mean in a run of the app. Hydra's
 ``run_job`` then runs the task function in the trial's output directory
-(``hydra.sweep.dir``/``hydra.sweep.subdir``, the subdir numbered by the trial) with the app's
+(``hydra.sweep.dir``/``hydra.sweep.subdir``; ``hydra.job.num`` numbers the trials in the
+order they were made, as a multirun numbers its jobs) with the app's
 logging and callbacks. The trial's session is open around it: ``hpray.report`` and hpray's
 Lightning callback report through it, and a returned number is the study's metric.
 """
@@ -27,12 +28,12 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig, open_dict
 from ray import tune
 
-from hpray.config.app import override, unresolved
+from hpray.config.app import override
+from hpray.store.layout import trial_number
 from hpray.trial.api import Session
 from hpray.trial.runner import in_session, wait_if_late
 
 CONSOLE_LOG = "console.log"  # a trial's app output, in its output directory
-DEFAULT_SUBDIR = "${hydra.job.num}"  # Hydra's own: an app that keeps it gets the trial's id
 
 
 @dataclass
@@ -77,8 +78,9 @@ class AppJob:
             return self.cwd
         return os.environ.get("TUNE_ORIG_WORKING_DIR", os.getcwd())
 
-    def compose(self, values: dict[str, Any], trial_id: str) -> DictConfig:
-        """The app's config for a trial with these values (dotted config paths)."""
+    def compose(self, values: dict[str, Any], trial_id: str, number: int) -> DictConfig:
+        """The app's config for a trial with these values (dotted config paths); ``number``
+        is its ``hydra.job.num``."""
         self.importable()
         setup_globals()  # Hydra's resolvers (hydra:, now:), as in a run of the app
         Singleton.set_state(self.singletons)
@@ -88,12 +90,9 @@ class AppJob:
             override("hydra.sweep.dir", self.sweep_dir),
         ]
         composed = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
-        suffix = trial_id.rsplit("_", 1)[-1]  # a variant's index, or a searcher's hex id
         with open_dict(composed):
             composed.hydra.job.id = trial_id
-            composed.hydra.job.num = int(suffix) if suffix.isdigit() else int(suffix, 16)
-            if unresolved(composed.hydra.sweep, "subdir") == DEFAULT_SUBDIR:
-                composed.hydra.sweep.subdir = trial_id  # as results.csv names the trial
+            composed.hydra.job.num = number
         return composed
 
     def run(self, composed: DictConfig) -> Any:
@@ -136,7 +135,13 @@ def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = N
     if torch is not None and job.threads:  # a reused actor's last trial may have changed it
         torch.set_num_threads(job.threads)
     with working_in(job.launch_dir()):  # composed there too: hydra.runtime.cwd is that
-        composed = job.compose(dict(config), tune.get_context().get_trial_id())
+        context = tune.get_context()
+        trial_id = context.get_trial_id()
+        number = trial_number(context.get_trial_name())
+        if number is None:  # a trial of a study started before trials were numbered
+            suffix = trial_id.rsplit("_", 1)[-1]
+            number = int(suffix) if suffix.isdigit() else int(suffix, 16)
+        composed = job.compose(dict(config), trial_id, number)
         # The device is found when a checkpoint is loaded.
         opened = Session.of(base["study"], None, deadline=deadline, values=dict(config))
         in_session(opened, lambda: job.run(composed))

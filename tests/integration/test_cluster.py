@@ -135,11 +135,16 @@ def test_trials_spread_over_the_workers_and_the_study_completes(
     assert cluster.token not in out
 
 
-def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, storage: Path) -> None:
+@pytest.mark.parametrize("chdir", [False, True])
+def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(
+    cluster: Cluster, storage: Path, chdir: bool
+) -> None:
     """`hpray submit --working-dir . -- python train.py -m ...`: the app travels as the job's
-    working directory; its trials run on the workers. With hydra.job.chdir=false a relative
-    path is the job's working directory, as in a Hydra run there, not a trial's folder."""
+    working directory; its trials run on the workers. A relative path is, as in a Hydra
+    multirun there, the job's working directory with hydra.job.chdir=false, the trial's output
+    directory (numbered by hydra.job.num) with true; never a trial's folder of Ray's."""
     project = storage.parent / "app"
+    weights = f"model_chdir_{chdir}.pt"  # the module's cluster may hold the other case's
     shutil.copytree(EXAMPLES / "hydra_plain", project)
     code, out = finish(
         cluster.submit(
@@ -155,8 +160,8 @@ def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, stor
             "hydra.sweeper.study.num_samples=2",
             "hydra.sweeper.scheduler=fifo",
             "epochs=2",
-            "hydra.job.chdir=false",
-            "output.weights=model.pt",
+            f"hydra.job.chdir={str(chdir).lower()}",
+            f"output.weights={weights}",
         )
     )
     assert code == 0, out
@@ -165,10 +170,15 @@ def test_a_hydra_app_s_sweep_runs_on_the_cluster_as_a_job(cluster: Cluster, stor
     nodes = {r["node_ip"] for d in directory.glob("trial_*") for r in raw_history(d)}
     assert nodes <= set(WORKERS) and nodes, nodes  # never the CPU-less head
     assert (directory / "best.yaml").is_file()
-    written = list(Path(cluster.temp_dir).rglob("model.pt"))
+    written = sorted(Path(cluster.temp_dir).rglob(weights))
     assert written, "no trial wrote its weights"
-    for path in written:  # <temp>/.../runtime_resources/working_dir_files/_ray_pkg_<hash>/
-        assert path.parent.name.startswith("_ray_pkg_") and "working_dirs" not in path.parts
+    # <temp>/.../runtime_resources/working_dir_files/_ray_pkg_<hash>/ (chdir: then
+    # multirun/<day>/<time>/<hydra.job.num>/)
+    runs = [p.parent.parent.parent.parent if chdir else p for p in written]
+    assert all(p.parent.name.startswith("_ray_pkg_") for p in runs), written
+    assert all("working_dirs" not in p.parts for p in written), written
+    if chdir:
+        assert [p.parent.name for p in written] == ["0", "1"]
 
 
 def wait_until(ready: Any, proc: Any, timeout: float = 180) -> Any:

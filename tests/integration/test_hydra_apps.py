@@ -74,8 +74,12 @@ def test_an_app_writes_where_a_hydra_multirun_of_it_would(tmp_path: Path, chdir:
     written = sorted(launch.rglob("ran.txt"))
     runs = [json.loads(line) for path in written for line in path.read_text().splitlines()]
     assert len(runs) == 2 and all(r["runtime_cwd"] == str(launch) for r in runs)
-    if chdir:  # multirun/<day>/<time>/<trial id>/ran.txt, a run each
-        assert len(written) == 2 and all(
+    # hydra.job.num numbers the trials from 0 as a multirun numbers its jobs; job.id is the
+    # trial's id, as results.csv names it.
+    assert sorted(r["num"] for r in runs) == [0, 1]
+    assert {r["id"] for r in runs} == {r["trial_id"] for r in results(tmp_path / "studies" / "app")}
+    if chdir:  # multirun/<day>/<time>/<hydra.job.num>/ran.txt, a run each
+        assert [p.parent.name for p in written] == ["0", "1"] and all(
             p.parent.parent.parent.parent.name == "multirun" for p in written
         )
         assert {r["cwd"] for r in runs} == {str(p.parent) for p in written}
@@ -199,6 +203,16 @@ def test_a_lightning_sweep_killed_with_sigkill_resumes_every_trial_where_it_was(
         resumed += any(r.get("replayed") for r in raw)
         assert {"val/acc", "val/loss", "val/acc_best"} <= set(raw[-1])  # Lightning's logged
     assert resumed >= 1  # a trial went on from its checkpoint, not from its first epoch
+    # The template's hydra.sweep.subdir, ${hydra.job.num}: a directory per trial, numbered as
+    # the trials were made, each trial in the same one before and after the kill.
+    outputs = {
+        p.name: yaml.safe_load((p / ".hydra" / "hydra.yaml").read_text())
+        for p in (tmp_path / "sweep").iterdir()
+        if p.is_dir()  # beside the sweep's copied outputs (results.csv, best.yaml, ...)
+    }
+    assert sorted(outputs) == ["0", "1"]
+    assert {o["hydra"]["job"]["id"] for o in outputs.values()} == {r["trial_id"] for r in rows}
+    assert all(int(name) == o["hydra"]["job"]["num"] for name, o in outputs.items())
     # digits_optuna.yaml was written for Hydra's Optuna sweeper: its keys kept their meaning.
     stored = yaml.safe_load((study / "config.yaml").read_text())
     assert (stored["study"]["mode"], stored["study"]["metric"]) == ("max", "val/acc_best")

@@ -13,10 +13,11 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="app")
 def main(cfg: DictConfig) -> float:
-    runtime = HydraConfig.get().runtime
+    hydra_cfg = HydraConfig.get()
     print(f"the app's own line, x={cfg.x}")  # the trial's console.log, not the sweep's terminal
+    ran = {"x": cfg.x, "cwd": os.getcwd(), "runtime_cwd": hydra_cfg.runtime.cwd}
     with open("ran.txt", "a") as out:
-        out.write(json.dumps({"x": cfg.x, "cwd": os.getcwd(), "runtime_cwd": runtime.cwd}) + "\n")
+        out.write(json.dumps({**ran, "num": hydra_cfg.job.num, "id": hydra_cfg.job.id}) + "\n")
     return float((cfg.x - 0.25) ** 2)
 
 
