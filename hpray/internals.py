@@ -38,6 +38,11 @@ FENCED: tuple[tuple[str, str], ...] = (
     ("ray.tune.schedulers.pbt", "_PBTTrialState"),  # and PBT's _trial_state: see missing()
     ("torch.optim", "Optimizer.add_param_group.__wrapped__"),
     ("sklearn.base", "BaseEstimator._validate_params"),
+    ("ray.train.v2.api.data_parallel_trainer", "DataParallelTrainer._create_default_callbacks"),
+    (
+        "ray.train.v2._internal.callbacks.placement_group_callback",
+        "PlacementGroupCleanerCallback",
+    ),
     (
         "lightning.pytorch.trainer.connectors.checkpoint_connector",
         "_CheckpointConnector.resume_start",
@@ -488,3 +493,27 @@ def resume_lightning(trainer: Any, path: str) -> None:
     whole = {"weights_only": False}  # Lightning >= 2.5 asks; older versions load whole
     takes = "weights_only" in inspect.signature(connector.resume_start).parameters
     connector.resume_start(path, **(whole if takes else {}))
+
+
+def torch_trainer(*args: Any, **kwargs: Any) -> Any:
+    """Ray Train's TorchTrainer without its placement-group cleaner.
+
+    The cleaner is a detached actor that asks Ray's state API (the dashboard) every second
+    whether the controller lives, to remove its placement group should it die: without a
+    dashboard (hpray's local Ray), or beside another local Ray (the test suite's), it ends in a
+    traceback on the terminal at every trial's start. The group goes with its creator anyway
+    (Ray scopes a placement group to the actor that created it: the controller, itself owned
+    by the trial's process). No public switch leaves it out; ``_create_default_callbacks``
+    builds it (Ray 2.60).
+    """
+    from ray.train.torch import TorchTrainer
+    from ray.train.v2._internal.callbacks.placement_group_callback import (
+        PlacementGroupCleanerCallback,
+    )
+
+    class Trainer(TorchTrainer):
+        def _create_default_callbacks(self) -> list[Any]:
+            found = super()._create_default_callbacks()  # type: ignore[misc]
+            return [c for c in found if not isinstance(c, PlacementGroupCleanerCallback)]
+
+    return Trainer(*args, **kwargs)

@@ -43,6 +43,7 @@ from hpray.store.layout import read_results, stored_config
 from hpray.store.location import StudyDir
 
 RUNNER = "hpray.trial.runner.run"  # the Ray trainable of every function on hpray's API
+GANG = "hpray.trial.gang.lead"  # a trial of several workers: it runs the runner on each
 STUDY_GROUPS = ("study", "space", "searcher", "scheduler", "resources")
 
 
@@ -58,6 +59,7 @@ class Study:
     plan: SearchPlan
     scheduler: TrialScheduler
     trainable: Callable[..., None]  # what Ray runs: the runner, calling the trial function
+    per_worker: Callable[..., None] | None  # resources.workers > 1: the runner each worker runs
     tracking: list[Any]  # extra Ray Tune logger callbacks (MLflow); TensorBoard is built in
     uses_torch: bool = True  # some trial trains a torch model (else resources.gpu=auto is 0)
     live_every: float = 0.0  # seconds between redraws of report.html while it runs (0: none)
@@ -173,15 +175,20 @@ def build_study(config: dict[str, Any], base: dict[str, Any], runner: str) -> St
     scheduler = ranking_scheduler(config["scheduler"], settings, parsed)
     if isinstance(scheduler, PopulationBasedTraining):
         check_pbt(plan)
+    resources = trial_resources(config)
+    trainable, per_worker = locate("trainable", runner), None
+    if resources.workers > 1:  # Ray runs the gang's lead, which runs the runner on each worker
+        trainable, per_worker = locate("trainable", GANG), trainable
     return Study(
         config,
         base,
         settings,
-        trial_resources(config),
+        resources,
         ray_settings(config),
         plan,
         scheduler,
-        locate("trainable", runner),
+        trainable,
+        per_worker,
         build_tracking(config.get("tracking")),
         live_every=report_settings(config).every,
     )
@@ -293,6 +300,14 @@ def dry_build(base: Mapping[str, Any], parsed: space.Space, settings: StudySetti
                 loaded[source] = load_folds(trial["data"], settings.cv_folds)[0]
             data = loaded[source]
             if is_estimator(trial["model"]):
+                workers = int(trial.get("resources", {}).get("workers", 1))
+                if workers > 1:
+                    raise ConfigError(
+                        "resources.workers",
+                        f"{trial['model'].get('_target_')} is a scikit-learn estimator, which "
+                        f"trains in one process; a trial of {workers} workers is for torch "
+                        "models. Set resources.workers=1 (and resources.cpu for its n_jobs).",
+                    )
                 own = [m for m in settings.metrics if m in MODEL_METRICS]
                 if own:
                     raise ConfigError(

@@ -59,8 +59,10 @@ class StudySettings:
 class Resources:
     """``resources:``: per trial; ``gpu`` is ``auto``, a fraction of one GPU, or whole GPUs."""
 
-    cpu: float = MISSING
+    cpu: float = MISSING  # per worker process of a trial
     gpu: Any = MISSING  # a number or "auto": OmegaConf has no union type
+    workers: int = 1  # processes per trial, data-parallel on Ray Train (> 1: a gang)
+    placement: str = "pack"  # a gang's workers on as few nodes as fit (pack) or spread
 
 
 @dataclass

@@ -122,11 +122,23 @@ def duration_s(key: str, value: Any) -> float | None:
     return seconds
 
 
+PLACEMENTS = ("pack", "spread")
+
+
 def trial_resources(config: Mapping[str, Any]) -> Resources:
     """Per-trial CPUs and GPUs: ``gpu`` is auto, a fraction of one GPU, or whole GPUs."""
     resources = typed(Resources, config.get("resources"), "resources")
     if resources.cpu <= 0:
         raise ConfigError("resources.cpu", f"must be a number > 0, got {resources.cpu!r}.")
+    if resources.workers < 1:
+        raise ConfigError(
+            "resources.workers", f"must be a number of processes >= 1, got {resources.workers!r}."
+        )
+    if resources.placement not in PLACEMENTS:
+        raise ConfigError(
+            "resources.placement",
+            f"must be one of {', '.join(PLACEMENTS)}, got {resources.placement!r}.",
+        )
     gpu = resources.gpu
     if gpu == "auto":
         return resources
@@ -138,6 +150,12 @@ def trial_resources(config: Mapping[str, Any]) -> Resources:
     ):
         raise ConfigError(
             "resources.gpu", f"must be 'auto', a fraction in (0, 1], or whole GPUs; got {gpu!r}."
+        )
+    if resources.workers > 1 and not float(gpu).is_integer():
+        raise ConfigError(
+            "resources.gpu",
+            f"a trial of {resources.workers} workers (resources.workers) takes whole GPUs per "
+            f"worker (NCCL shares no GPU between ranks); got {gpu!r}: set 1, or 0 for CPUs.",
         )
     return resources
 

@@ -35,7 +35,14 @@ from hpray.store.layout import ERROR_FILE
 REPEATS = 2  # the same exception this many times, and no trial ended well: the run ends
 AT_ONCE = ("ValueError: study.metric ",)  # the trial API's refusal of a report: no retry helps
 # Ray's exceptions for a lost worker or node (and its OOM killer): the next try may well pass.
-LOST = ("ActorDiedError", "RayActorError", "NodeDiedError", "WorkerCrashedError", "OutOfMemory")
+LOST = (
+    "ActorDiedError",
+    "RayActorError",
+    "NodeDiedError",
+    "WorkerCrashedError",
+    "OutOfMemory",
+    "WorkerHealthCheckFailedError",  # Ray Train's, for a worker of a distributed trial
+)
 RAY_PREFIXES = ("ray.exceptions.", "ray.")
 
 

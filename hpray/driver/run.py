@@ -82,6 +82,7 @@ def run(study: Study, fresh: bool = False) -> int:
         with ray_session(study.ray) as session:
             clock.mark("ray_ready")
             storage.check_shared(directory.parent, settings.shared_storage)
+            check_gang_fits(study)
             spent = budget.spent_before(directory)
             with StudyLock(directory):
                 spent += _fit(study, directory, outputs)
@@ -162,20 +163,23 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
     """Run the trials; returns the seconds it took (what the time budget counts)."""
     resources = ray_resources(study.resources, study.uses_torch)
     request = {"CPU": resources["cpu"], "GPU": resources["gpu"]}
-    slots_now, autoscaling = slots.count(request)
+    workers = study.resources.workers
+    slots_now, autoscaling = slots.count(request, workers)
     at_once = slots.Count(slots_now, study.plan.cap, study.plan.cap_key, autoscaling)
     search = f"{study.plan.description}, {at_once.describe()}"
     (directory / CONFIG_FILE).write_text(yaml.safe_dump(study.config, sort_keys=False))
     (directory / PLAN_FILE).write_text(
         json.dumps({"trials": study.plan.num_samples, "search": search})
     )
+    per_process = f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU"
     print(
         f"[hpray] study {directory}: {search}; "
-        f"{resources['cpu']:g} CPU + {resources['gpu']:g} GPU per trial",
+        + (f"{workers} workers x ({per_process})" if workers > 1 else per_process)
+        + " per trial",
         file=sys.stderr,
     )
     outputs.__enter__()  # left in run's finally
-    with slots.asking(request, study.plan.cap):
+    with slots.asking(request, study.plan.cap, workers):
         for limiter in slots.limiters(study.plan.search_alg):
             limiter.settle()  # before the Tuner, which reads the limit once
         started = time.monotonic()
@@ -193,6 +197,29 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
             outputs.defer()  # from here a signal waits for the outputs
         budget.record(directory, rules)
     return time.monotonic() - started
+
+
+def check_gang_fits(study: Study) -> None:
+    """A trial of several processes that the cluster can never hold would wait for ever:
+    refused before anything is written (an autoscaling cluster may yet grow to hold it)."""
+    workers = study.resources.workers
+    if workers <= 1:
+        return
+    resources = ray_resources(study.resources, study.uses_torch)
+    request = {"CPU": resources["cpu"], "GPU": resources["gpu"]}
+    slots_now, autoscaling = slots.count(request, workers)
+    if slots_now or autoscaling:
+        return
+    import ray
+
+    have = ray.cluster_resources()
+    raise ConfigError(
+        "resources.workers",
+        f"a trial of {workers} workers x ({request['CPU']:g} CPU + {request['GPU']:g} GPU) "
+        f"does not fit the cluster, which has {have.get('CPU', 0):g} CPUs and "
+        f"{have.get('GPU', 0):g} GPUs (in all; a worker's share must fit on one node). "
+        "Ask for fewer workers or less per worker (resources.cpu, resources.gpu).",
+    )
 
 
 @contextlib.contextmanager

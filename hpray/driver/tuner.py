@@ -40,6 +40,10 @@ RAY_ENV_DEFAULTS = {
 }
 
 
+# A gang's lead: no CPU (its workers have theirs), a token of memory (Ray asks for something).
+LEAD_RESOURCES: dict[str, float] = {"cpu": 0, "memory": 64 * 2**20}
+
+
 class RaySession:
     """The Ray a study runs on; a local one this run started can end beside other work."""
 
@@ -98,9 +102,19 @@ def make_tuner(
     """
     settings = study.settings
     # Trials see the resources they got (gpu: auto resolved), e.g. for their thread count.
-    base = {**study.base, "resources": {"cpu": resources["cpu"], "gpu": resources["gpu"]}}
+    workers = study.resources.workers
+    base = {
+        **study.base,
+        "resources": {**resources, "workers": workers, "placement": study.resources.placement},
+    }
+    parameters: dict[str, Any] = {"base": base, "deadline": deadline}
+    if study.per_worker is not None:
+        parameters["per_worker"] = study.per_worker
+    # A gang's workers ask Ray Train for their resources; its lead (Tune's trial) for nearly
+    # none, so that the gang's own can be had (the slots bound how many trials run at once).
     trainable = tune.with_resources(
-        tune.with_parameters(study.trainable, base=base, deadline=deadline), resources
+        tune.with_parameters(study.trainable, **parameters),
+        LEAD_RESOURCES if workers > 1 else resources,
     )
     # Ray writes local paths itself; anything else through the filesystem the URI named.
     filesystem = None if directory.local else directory.fs

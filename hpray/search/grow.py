@@ -16,7 +16,7 @@ from typing import Any
 from ray.tune.search import BasicVariantGenerator, SearchGenerator
 
 from hpray import internals
-from hpray.search import rules
+from hpray.search import rules, slots
 
 # The count a restored search grows to; set only inside `growing_to`, which Ray's restore of
 # the search algorithm runs within (restore_from_dir is called by Tuner.fit).
@@ -39,6 +39,9 @@ class Variants(BasicVariantGenerator):
     the study's time budget is spent (the rest are created when the study continues)."""
 
     def next_trial(self) -> Any:
+        limit = slots.gang_limit()
+        if limit is not None:
+            self.max_concurrent = limit
         return None if rules.closed() else super().next_trial()
 
 

@@ -25,8 +25,10 @@ from hpray import internals
 AUTO = "auto"  # searcher.max_concurrent: as many as the cluster fits
 RECOUNT_S = 10.0  # the cluster's nodes are read again at most this often
 UNBOUNDED = 1 << 20  # no resource and no cap bounds the trials at a time
-# The study being fitted: its per-trial request (Ray's resource names) and cap; see `asking`.
-_asking: tuple[dict[str, float], int] | None = None
+# The study being fitted: its per-process request (Ray's resource names), cap and processes
+# per trial; see `asking`.
+_asking: tuple[dict[str, float], int, int] | None = None
+_gang_counted = (-RECOUNT_S, 0)  # gang_limit's last count: when (monotonic), and what
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,13 @@ def fits(nodes: Iterable[Mapping[str, float]], request: Mapping[str, float]) -> 
     )
 
 
-def count(request: Mapping[str, float]) -> tuple[int, bool]:
+def count(request: Mapping[str, float], workers: int = 1) -> tuple[int, bool]:
     """The slots of the running cluster for ``request``, and whether it autoscales.
 
     Nodes that are up count; on an autoscaling cluster, each node group counts at its largest
-    size (an unbounded group leaves the count to the nodes up now).
+    size (an unbounded group leaves the count to the nodes up now). A trial of ``workers``
+    processes takes that many ``request``s, on whichever nodes hold them (Ray Train's
+    placement strategies are soft: a gang that cannot pack spreads).
     """
     import ray
 
@@ -86,22 +90,39 @@ def count(request: Mapping[str, float]) -> tuple[int, bool]:
     now = fits(live, request)
     groups = internals.autoscaling_node_groups()
     if not groups or any(size < 0 for _, size in groups):
-        return now, bool(groups)
+        return now // workers, bool(groups)
     most = sum(fits([resources], request) * size for resources, size in groups)
-    return max(now, most), True
+    return max(now, most) // workers, True
 
 
 @contextlib.contextmanager
-def asking(request: Mapping[str, float], cap: int) -> Iterator[None]:
-    """A ``SlotLimiter`` used inside the block counts slots of ``request`` (per trial), or
-    holds ``cap`` (0: none) when set: the running study's settings, also for a searcher
-    restored from an earlier run."""
-    global _asking
-    _asking = (dict(request), cap)
+def asking(request: Mapping[str, float], cap: int, workers: int = 1) -> Iterator[None]:
+    """A ``SlotLimiter`` used inside the block counts slots of ``workers`` x ``request`` (per
+    trial), or holds ``cap`` (0: none) when set: the running study's settings, also for a
+    searcher restored from an earlier run."""
+    global _asking, _gang_counted
+    _asking, _gang_counted = (dict(request), cap, workers), (-RECOUNT_S, 0)
     try:
         yield
     finally:
         _asking = None
+
+
+def gang_limit() -> int | None:
+    """Trials at a time for a study of gangs (``resources.workers`` > 1), None otherwise.
+
+    A gang's Ray Tune trial asks for no CPU (its workers ask Ray Train for theirs), so Ray
+    Tune's own accounting no longer bounds random and grid search: they hold to this.
+    """
+    global _gang_counted
+    if _asking is None or _asking[2] <= 1:
+        return None
+    request, cap, workers = _asking
+    counted_at, limit = _gang_counted
+    if time.monotonic() - counted_at >= RECOUNT_S:  # Ray Tune asks many times a second
+        limit = Count(0 if cap else count(request, workers)[0], cap, "").at_once or UNBOUNDED
+        _gang_counted = (time.monotonic(), limit)
+    return limit
 
 
 class SlotLimiter(ConcurrencyLimiter):
@@ -131,8 +152,8 @@ class SlotLimiter(ConcurrencyLimiter):
         if _asking is None or time.time() - self._counted_at < RECOUNT_S:
             return
         self._counted_at = time.time()
-        request, self.cap = _asking
-        slots = 0 if self.cap else count(request)[0]
+        request, self.cap, workers = _asking
+        slots = 0 if self.cap else count(request, workers)[0]
         self.max_concurrent = Count(slots, self.cap, "").at_once or UNBOUNDED
 
 

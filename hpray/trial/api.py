@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ray import tune
 
+from hpray.trial import context
 from hpray.trial.state import SavedState, TrialState, restore, values_id
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Session:
     reports: int = 0
     copied: bool = False  # resumed from another trial's checkpoint (population based training)
     values: Mapping[str, Any] | None = None  # the trial's sampled values (Ray's trial config)
+    judge: bool = True  # its reports are the trial's (False: a rank but 0, checked and dropped)
 
     def __post_init__(self) -> None:
         # Each checkpoint records which values it was trained with (population based training
@@ -63,6 +65,10 @@ class Session:
         """The session of a trial of the study whose ``study:`` block is ``study``."""
         metrics = study["metric"]
         metrics = [str(m) for m in metrics] if isinstance(metrics, (list, tuple)) else [metrics]
+        gang = context.member()
+        if gang is not None:  # a worker of a distributed trial: rank 0's reports are the trial's
+            more = {"sink": gang.sink, "judge": gang.rank == 0, **more}
+            more["checkpoints"] = more.get("checkpoints", True) and gang.rank == 0
         return cls(
             metric=str(metrics[0]),
             also=tuple(metrics[1:]),
@@ -92,7 +98,12 @@ class Session:
         return self.trial.saved
 
     def restore(self) -> None:
-        """Load the newest readable checkpoint, reporting its finished epochs again."""
+        """Load the newest readable checkpoint, reporting its finished epochs again (a worker
+        of a distributed trial: the state its lead restored and reported)."""
+        gang = context.member()
+        if gang is not None:
+            self.copied = gang.restored.load(self.trial, self.device)
+            return
         self.copied = restore(self.trial, self.device, self.sink)
 
     def report(self, metrics: Mapping[str, Any], checkpoint: Mapping[str, Any] | None) -> None:
@@ -106,6 +117,10 @@ class Session:
                 f"{sorted(values)}: report it, or set study.metric to one of those."
             )
         self.reports += 1
+        if not self.judge:  # another rank's: rank 0 judges, stores and reports
+            self.trial.epoch = values["epoch"]
+            self.trial.history.append(values)
+            return
         if not all(_finite(values[k]) for k in values if k in self.metrics or "loss" in k):
             # Diverged: more epochs cannot help, and the trial must never count as best.
             self.sink({**values, "diverged": True})

@@ -26,10 +26,10 @@ from hydra.core.singleton import Singleton
 from hydra.core.utils import run_job, setup_globals
 from hydra.types import HydraContext
 from omegaconf import DictConfig, open_dict
-from ray import tune
 
 from hpray.config.app import override
 from hpray.store.layout import trial_number
+from hpray.trial import context
 from hpray.trial.api import Session
 from hpray.trial.runner import in_session, wait_if_late
 
@@ -135,9 +135,8 @@ def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = N
     if torch is not None and job.threads:  # a reused actor's last trial may have changed it
         torch.set_num_threads(job.threads)
     with working_in(job.launch_dir()):  # composed there too: hydra.runtime.cwd is that
-        context = tune.get_context()
-        trial_id = context.get_trial_id()
-        number = trial_number(context.get_trial_name())
+        trial_id = context.trial_id()
+        number = trial_number(context.trial_name())
         if number is None:  # a trial of a study started before trials were numbered
             suffix = trial_id.rsplit("_", 1)[-1]
             number = int(suffix) if suffix.isdigit() else int(suffix, 16)

@@ -16,7 +16,6 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from ray import tune
 
 from hpray.config.build import (
     build_estimator,
@@ -28,7 +27,7 @@ from hpray.config.build import (
 )
 from hpray.data import MODEL_METRICS, TASK_METRICS, Splits
 from hpray.trial import api
-from hpray.trial.context import trial_device, trial_seed
+from hpray.trial.context import member, trial_device, trial_id, trial_seed
 from hpray.trial.declare import builds, reports
 from hpray.trial.estimator_learner import EstimatorLearner
 from hpray.trial.torch_learner import TorchLearner
@@ -62,7 +61,7 @@ def fit(cfg: Mapping[str, Any], report: Report) -> None:
     """Train the trial's learners epoch by epoch, reporting through ``report`` (``hpray.report``
     or a function that wraps it)."""
     study = cfg["study"]
-    seed = trial_seed(study["seed"], tune.get_context().get_trial_id())
+    seed = trial_seed(study["seed"], trial_id())
     torch.set_num_threads(max(1, int(cfg["resources"]["cpu"])))
     estimator = is_estimator(cfg["model"])
     device = torch.device("cpu") if estimator else trial_device()
@@ -104,10 +103,18 @@ def make_learner(cfg: Mapping[str, Any], data: Splits, device: torch.device, see
         cpus = max(1, int(cfg["resources"]["cpu"]))
         estimator = build_estimator(cfg["model"], seed=seed, n_jobs=cpus, task=data.task)
         return EstimatorLearner(estimator, data.train, data.val, data.task, data.target_scale)
-    torch.manual_seed(seed)  # the same initial weights on every fold
+    torch.manual_seed(seed)  # the same initial weights on every fold (and every rank)
     model = build_model(cfg["model"], data.input_shape, data.n_classes).to(device)
+    gang = member()
+    wrapped, share = None, (0, 1)
+    if gang is not None:  # a worker of a distributed trial: Ray Train's DDP, a share of each batch
+        from ray.train.torch import prepare_model
+
+        wrapped, share = prepare_model(model, move_to_device=False), (gang.rank, gang.size)
     return TorchLearner(
         model=model,
+        wrapped=wrapped,
+        share=share,
         optimizer=build_optimizer(cfg["optim"], model.parameters()),
         shuffle=torch.Generator(device=device).manual_seed(seed),
         train=data.train,

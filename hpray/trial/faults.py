@@ -6,12 +6,15 @@ Select one with ``trainable=hpray.trial.faults.train_failing_once`` and say when
 +faults.after=N``: a test-function trial that interrupts the study once, as Ctrl-C would; or
 ``trainable=hpray.trial.faults.diverging`` with ``+faults.lr=X``: NaN when X > 1; or
 ``trainable=hpray.trial.faults.paced`` with ``+faults.epoch_s=S``: epochs of S seconds; or
-``trainable=hpray.trial.faults.failing_after_training``: an error after the last epoch.
+``trainable=hpray.trial.faults.failing_after_training``: an error after the last epoch; or
+``trainable=hpray.trial.faults.gang_member`` for trials of several workers
+(``resources.workers``), with ``+faults.kill_rank=R +faults.kill_at=E``: rank R kills itself.
 They live in the package because Ray workers import trainables from installed modules only.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -19,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
-from ray import tune
 
 from hpray import internals
-from hpray.trial import api
+from hpray.trial import api, context
 from hpray.trial.builtin import METRICS, fit, plain
 from hpray.trial.declare import builds, reports
 from hpray.trial.objectives import evaluate
@@ -46,8 +48,8 @@ def train_failing_once(cfg: DictConfig) -> None:
     """
     faults = cfg["faults"]
     fail_at = int(faults["fail_at_epoch"])
-    marker = Path(tune.get_context().get_trial_dir()) / MARKER
-    index = int(tune.get_context().get_trial_id().rsplit("_", 1)[-1])
+    marker = Path(context.trial_dir()) / MARKER
+    index = int(context.trial_id().rsplit("_", 1)[-1])
     if faults.get("trial_index") is not None and index != int(faults["trial_index"]):
         fail_at = -1  # only the chosen trial fails
 
@@ -72,7 +74,7 @@ def evaluate_interrupting(cfg: DictConfig) -> None:
     stored = internals.trial_storage()
     assert stored is not None, "evaluate_interrupting runs as a Ray Tune trial"
     study = Path(stored[1]).parent
-    (study / f"{STARTED}{tune.get_context().get_trial_id()}").touch()
+    (study / f"{STARTED}{context.trial_id()}").touch()
     marker = study / INTERRUPTED
     if len(list(study.glob(f"{STARTED}*"))) > int(faults["after"]) and not marker.exists():
         marker.touch()
@@ -112,3 +114,42 @@ def failing_after_training(cfg: DictConfig) -> None:
         api.report({"val_rmse": 1.0 / (epoch * lr), "epoch": epoch})
     detail = f" for lr={lr}" if cfg.faults.get("distinct") else ""
     raise InjectedFault(f"the test stage failed{detail}:\nno test split in the data")
+
+
+GANG_LOG = "ranks.jsonl"
+
+
+def gang_member(cfg: DictConfig) -> None:
+    """A trial function for a trial of several workers: each epoch every rank all-reduces its
+    rank (``ranks``: the sum, as the gang's process group computed it) and reports
+    ``val_rmse`` = 1 / (epoch * ``faults.lr``) with its rank and a checkpoint that names it;
+    each rank's start (its rank, pid, and the state ``get_checkpoint`` gave it) is written to
+    ``ranks.jsonl`` in the trial's directory. ``faults.kill_rank`` SIGKILLs its own process
+    once, at epoch ``faults.kill_at`` (a marker in the trial directory remembers it)."""
+    import torch
+    import torch.distributed as dist
+
+    faults = cfg.faults
+    rank, directory = context.rank(), Path(context.trial_dir())
+    state = api.get_checkpoint()
+    start = 0 if state is None else int(state["epoch"])
+    with (directory / GANG_LOG).open("a") as log:
+        log.write(json.dumps({"rank": rank, "pid": os.getpid(), "state": state}) + "\n")
+    marker = directory / MARKER
+    for epoch in range(start + 1, int(cfg.study.epochs) + 1):
+        time.sleep(float(faults.get("epoch_s", 0.0)))
+        chosen = rank == faults.get("kill_rank") and epoch == faults.get("kill_at")
+        if chosen and not marker.exists():  # before the all-reduce: no rank reports the epoch
+            marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        ranks = torch.tensor([float(rank)])
+        dist.all_reduce(ranks)
+        api.report(
+            {
+                "val_rmse": 1.0 / (epoch * float(faults.lr)),
+                "epoch": epoch,
+                "rank": rank,
+                "ranks": float(ranks),
+            },
+            checkpoint={"epoch": epoch, "rank": rank},
+        )

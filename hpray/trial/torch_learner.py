@@ -32,6 +32,10 @@ class TorchLearner:
     loss: torch.nn.Module = field(default_factory=torch.nn.CrossEntropyLoss)
     task: str = CLASSIFICATION
     target_scale: tuple[float, float] = (0.0, 1.0)  # regression: targets' mean and std
+    # A worker of a distributed trial: the model as it trains (Ray Train's DDP wrapper), and
+    # this rank's share of each batch (rank, workers). ``model`` stays the plain module.
+    wrapped: torch.nn.Module | None = None
+    share: tuple[int, int] = (0, 1)
     iterative = True  # it learns epoch by epoch: the scheduler may stop it between epochs
 
     def step(self, epoch: int, budget: int) -> float:
@@ -84,20 +88,34 @@ def outputs(model: torch.nn.Module, x: torch.Tensor, task: str) -> torch.Tensor:
 
 
 def train_epoch(learner: TorchLearner) -> float:
-    """One pass over the training split in shuffled mini-batches; the mean training loss."""
-    model, train = learner.model, learner.train
+    """One pass over the training split in shuffled mini-batches; the mean training loss.
+
+    On a worker of a distributed trial each rank takes its share of every batch (the same
+    shuffle on every rank), and its loss is weighted by that share, so that DDP's mean of the
+    ranks' gradients is the gradient of the whole batch's mean loss: the global batch size and
+    the learning rate mean what they mean in one process.
+    """
+    model, train = learner.wrapped or learner.model, learner.train
+    rank, workers = learner.share
     model.train()
     order = torch.randperm(len(train), generator=learner.shuffle, device=train.y.device)
     total = torch.zeros((), device=train.y.device)
+    seen = 0
     for start in range(0, len(train), learner.batch_size):
         batch = order[start : start + learner.batch_size]
-        loss = learner.loss(outputs(model, train.x[batch], learner.task), train.y[batch])
+        mine = batch[rank::workers]
+        if len(mine) == 0:  # a last batch smaller than the gang: still in step with the rest
+            loss = outputs(model, train.x[batch[:1]], learner.task).sum() * 0.0
+        else:
+            mean = learner.loss(outputs(model, train.x[mine], learner.task), train.y[mine])
+            loss = mean * (len(mine) * workers / len(batch))
+            total += mean.detach() * len(mine)
+            seen += len(mine)
         learner.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         learner.optimizer.step()
-        total += loss.detach() * len(batch)
     # One device-to-host sync per epoch, not per batch.
-    return float(total) / len(train)
+    return float(total) / max(1, seen)
 
 
 @torch.no_grad()

@@ -114,7 +114,7 @@ def test_the_best_trial_of_a_seeded_app_reruns_to_the_very_same_weights(tmp_path
     )
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     best = summary(study)["best"]["trial_id"]
-    trained = torch.load(tmp_path / "sweep" / best / "model.pt")
+    trained = torch.load(output_dirs(tmp_path / "sweep")[best] / "model.pt")
     again = torch.load(tmp_path / "rerun" / "model.pt")
     assert trained.keys() == again.keys()
     assert all(torch.equal(trained[k], again[k]) for k in trained)
@@ -134,8 +134,9 @@ def test_a_plain_app_reporting_each_epoch_is_tuned_with_asha(tmp_path: Path) -> 
     # Each trial ran in its own Hydra output directory (hydra.job.chdir), with the app's config
     # composed from its overrides; the completed ones got to the code after training.
     sweep_dir = tmp_path / "sweep"
+    outputs = output_dirs(sweep_dir)
     for row in rows:
-        trial_dir = sweep_dir / row["trial_id"]
+        trial_dir = outputs[row["trial_id"]]
         overrides = yaml.safe_load((trial_dir / ".hydra" / "overrides.yaml").read_text())
         assert f"model.hidden={row['model.hidden']}" in overrides
         assert (trial_dir / "model.pt").is_file() == (row["status"] == "completed")
@@ -344,6 +345,15 @@ def test_a_lightning_app_under_pbt_trains_on_with_each_copys_new_optimizer_setti
         assert group["weight_decay"] == pytest.approx(new["model.optimizer.weight_decay"])
         assert group["lr"] != pytest.approx(configs[0]["model.optimizer.lr"])
     assert copies >= 2  # the bottom half copied
+
+
+def output_dirs(sweep_dir: Path) -> dict[str, Path]:
+    """Each trial's Hydra output directory (``<sweep dir>/<hydra.job.num>``), by trial id
+    (``hydra.job.id``, as its .hydra/hydra.yaml records it)."""
+    return {
+        yaml.safe_load(p.read_text())["hydra"]["job"]["id"]: p.parent.parent
+        for p in sweep_dir.glob("*/.hydra/hydra.yaml")
+    }
 
 
 def checkpoints_past(study: Path, index: int) -> bool:

@@ -55,6 +55,13 @@ def test_help_lists_the_groups(capsys) -> None:
             "space.data.batch_size sets data.batch_size in the same trials",
         ),
         (["space=families", "searcher=grid"], "grid search needs discrete leaves"),
+        (["resources.workers=0"], "resources.workers: must be a number of processes >= 1"),
+        (["resources.workers=2", "resources.gpu=0.5"], "resources.gpu: a trial of 2 workers"),
+        (["resources.placement=near"], "resources.placement: must be one of pack, spread"),
+        (
+            ["model=logreg", "space=logreg", "resources.workers=2"],
+            "resources.workers: sklearn.linear_model.LogisticRegression is a scikit-learn",
+        ),
     ],
 )
 def test_bad_input_exits_2_and_writes_nothing(

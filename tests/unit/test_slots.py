@@ -47,7 +47,7 @@ def test_the_limiter_asks_for_no_more_trials_than_slots_and_follows_the_cluster(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cluster = {"slots": 2}
-    monkeypatch.setattr(slots, "count", lambda request: (cluster["slots"], False))
+    monkeypatch.setattr(slots, "count", lambda request, workers=1: (cluster["slots"], False))
     searcher = OptunaSearch(
         space={"x": optuna.distributions.FloatDistribution(0, 1)},
         metric="value",
@@ -69,3 +69,20 @@ def test_the_limiter_asks_for_no_more_trials_than_slots_and_follows_the_cluster(
     with slots.asking({"CPU": 1, "GPU": 0}, cap=8):  # above the slots: the rest wait pending
         limiter.settle()
         assert limiter.max_concurrent == 8 and limiter.suggest("t4") is not None
+
+
+def test_trials_of_several_workers_are_counted_in_gangs(monkeypatch) -> None:
+    """A gang's Ray Tune trial asks for no CPU, so random and grid search hold to the gangs
+    the cluster fits: 4 one-CPU slots hold 2 gangs of 2; a set cap wins; one-process trials
+    are left to Ray Tune's own accounting."""
+    nodes = [{"CPU": 3.0}, {"CPU": 1.0}]
+    monkeypatch.setattr("ray.nodes", lambda: [{"Alive": True, "Resources": n} for n in nodes])
+    monkeypatch.setattr(slots.internals, "autoscaling_node_groups", lambda: [])
+    assert slots.count({"CPU": 1.0}, workers=2) == (2, False)
+    assert slots.count({"CPU": 2.0}, workers=2) == (0, False)  # one 2-CPU share fits, not two
+    with slots.asking({"CPU": 1.0, "GPU": 0.0}, 0, workers=2):
+        assert slots.gang_limit() == 2
+    with slots.asking({"CPU": 1.0, "GPU": 0.0}, 1, workers=2):
+        assert slots.gang_limit() == 1
+    with slots.asking({"CPU": 1.0, "GPU": 0.0}, 0):
+        assert slots.gang_limit() is None

@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 from hpray import space
 from hpray.config.build import build_estimator, build_model, build_optimizer
 from hpray.config.prepare import prepare
-from hpray.data import make_splits
+from hpray.data import Split, make_splits
 from hpray.store.layout import FUNCTION_STATE_FILE, META_FILE
 from hpray.trial.builtin import Learner, checkpoint, make_learner, resume
 from hpray.trial.context import trial_seed
@@ -244,3 +244,43 @@ def test_any_estimator_a_user_names_is_a_learner(study_cfg, overrides, grows: bo
     assert isinstance(learner, EstimatorLearner) and learner.iterative is grows
     learner.step(4, 4)
     assert learner.score()["val_acc"] > 0.7  # chance is 0.1
+
+
+class _Seen(torch.nn.Module):
+    """A linear classifier that records which rows (their first feature) it trained on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(2, 2)
+        self.rows: list[list[int]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.rows.append([int(v) for v in x[:, 0]])
+        return self.linear(x)
+
+
+def test_each_rank_of_a_distributed_trial_trains_on_its_share_of_every_batch() -> None:
+    """Rank r of N takes rows r, r+N, ... of each shuffled batch (the same shuffle on every
+    rank): together the ranks see each row once per epoch, batch by batch, as one process
+    would. Without DDP here: the split of the data is what is checked."""
+    x = torch.stack([torch.arange(10.0), torch.zeros(10)], dim=1)
+    split = Split(x, torch.zeros(10, dtype=torch.int64))
+    seen = []
+    for rank in (0, 1):
+        model = _Seen()
+        learner = TorchLearner(
+            model=model,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+            shuffle=torch.Generator().manual_seed(0),
+            train=split,
+            val=split,
+            batch_size=4,
+            share=(rank, 2),
+        )
+        train_epoch(learner)
+        seen.append(model.rows)
+    assert [len(b) for b in seen[0]] == [2, 2, 1] and [len(b) for b in seen[1]] == [2, 2, 1]
+    for mine, theirs in zip(*seen, strict=True):
+        assert not set(mine) & set(theirs)  # a batch split between the ranks
+    assert sorted(v for rank in seen for batch in rank for v in batch) == list(range(10))
