@@ -8,9 +8,11 @@ study on a shared ``PersistentVolumeClaim`` (or a URI), so a retry resumes it.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,10 @@ def render(
     else:
         on_workers = command(overrides, config, k8s.workers.gpu)
         on_one_node = command(overrides, config, k8s.single.gpu)
+    gangs = gang_sizing(config, k8s)
+    if gangs is not None:  # trials of several workers: the group holds max_concurrent of them
+        k8s.workers.max = gangs.pods
+        k8s.workers.min = min(k8s.workers.min, gangs.pods)
     manifests = {
         "rayjob.yaml": rayjob(base, labels, on_workers, k8s, claim),
         "job.yaml": job(f"{base}-single", labels, on_one_node, k8s, claim),
@@ -67,6 +73,66 @@ def render(
     if claim:
         manifests["pvc.yaml"] = pvc(claim, labels, k8s)
     return manifests
+
+
+@dataclass(frozen=True)
+class Gangs:
+    """How the RayJob's worker group holds trials of several workers (``resources.workers``)."""
+
+    at_once: int  # trials at a time
+    workers: int  # Ray Train workers per trial
+    per_pod: int  # workers a pod holds
+    pods: int  # the group's most pods
+
+    def note(self) -> str:
+        """The manifest's comment on its worker group's size."""
+        return (
+            f"# The worker group holds {self.at_once} trials of {self.workers} workers at once "
+            f"({self.per_pod} a pod): up to {self.pods} pods. A trial waits until all of its\n"
+            "# workers fit; study.max_concurrent sets how many trials, resources.workers how "
+            "many workers each.\n"
+        )
+
+
+def gang_sizing(config: dict[str, Any], k8s: K8sSettings) -> Gangs | None:
+    """The worker group for trials of several workers, or None for one-process trials.
+
+    With ``study.max_concurrent`` set, the group grows to hold that many trials' workers at
+    once (the autoscaler adds pods as gangs wait); at 0, to ``k8s.workers.max`` pods and as
+    many trials as those hold. A worker that no pod can hold is refused.
+    """
+    resources, study = trial_resources(config), study_settings(config)
+    if resources.workers <= 1:
+        return None
+    gpu = resources.gpu if resources.gpu != "auto" else (1 if k8s.workers.gpu else 0)
+    if gpu:
+        per_pod = int(k8s.workers.gpu // float(gpu))
+        what = f"{gpu:g} GPU a worker, k8s.workers.gpu={k8s.workers.gpu}"
+    else:
+        per_pod = int(cpu_cores(k8s.workers.cpu) // float(resources.cpu))
+        what = f"{resources.cpu:g} CPU a worker, k8s.workers.cpu={k8s.workers.cpu}"
+    if per_pod < 1:
+        raise ConfigError("resources.workers", f"no worker pod holds a worker ({what}).")
+    at_once = study.max_concurrent or max(1, k8s.workers.max * per_pod // resources.workers)
+    pods = math.ceil(at_once * resources.workers / per_pod)
+    return Gangs(at_once, resources.workers, per_pod, pods)
+
+
+def cpu_cores(quantity: Any) -> float:
+    """A Kubernetes CPU quantity in cores.
+
+    Example:
+        >>> cpu_cores(8), cpu_cores("500m"), cpu_cores("2")
+        (8.0, 0.5, 2.0)
+    """
+    text = str(quantity)
+    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def comments(config: dict[str, Any]) -> dict[str, str]:
+    """File name -> what its manifest says of itself, beyond what every one says."""
+    gangs = gang_sizing(config, k8s_settings(config))
+    return {"rayjob.yaml": gangs.note()} if gangs is not None else {}
 
 
 def command(overrides: list[str], config: dict[str, Any], node_gpus: Any) -> list[str]:
@@ -327,16 +393,18 @@ def _text(dumper: yaml.SafeDumper, data: str) -> Any:
 _Dumper.add_representer(str, _text)
 
 
-def dump(manifest: dict[str, Any]) -> str:
-    return HEADER + yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100)
+def dump(manifest: dict[str, Any], comment: str = "") -> str:
+    return HEADER + comment + yaml.dump(manifest, Dumper=_Dumper, sort_keys=False, width=100)
 
 
-def write(manifests: dict[str, dict[str, Any]], out: Path) -> list[Path]:
+def write(
+    manifests: dict[str, dict[str, Any]], out: Path, notes: dict[str, str] | None = None
+) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for file_name, manifest in manifests.items():
         path = out / file_name
-        path.write_text(dump(manifest))
+        path.write_text(dump(manifest, (notes or {}).get(file_name, "")))
         written.append(path)
     return written
 
@@ -378,12 +446,12 @@ def main(args: list[str]) -> int:
             trial_resources(config)
             if app is not None and not app:
                 raise ConfigError("--", "give the app's command after --.")
-            manifests = render(config, rest, app)
+            manifests, notes = render(config, rest, app), comments(config)
         except ConfigError as err:
             print(f"hpray: invalid config: {err}", file=sys.stderr)
             return EXIT_CONFIG
         target = Path(out or f"k8s-{config['study']['name']}")
-        for path in write(manifests, target):
+        for path in write(manifests, target, notes):
             print(f"[hpray] wrote {path}", file=sys.stderr)
         print(
             f"[hpray] apply one of them, after the claim:\n"

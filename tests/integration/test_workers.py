@@ -67,7 +67,6 @@ def test_asha_stops_gangs_and_a_killed_worker_restarts_its_gang_from_its_checkpo
         "study.max_failures=1",
         "+faults.kill_rank=1",
         "+faults.kill_at=2",
-        "+faults.epoch_s=0.5",
     )
     assert code == 0
     assert (

@@ -18,6 +18,7 @@ import yaml
 
 from hpray.config.prepare import resolve
 from hpray.deploy.k8s import RAY_IMAGE, RAY_VERSION, dump, render
+from hpray.deploy.k8s import main as k8s_main
 from hpray.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -304,3 +305,22 @@ def test_the_pods_can_run_a_hydra_app_s_own_sweep(tmp_path: Path) -> None:
     assert shlex.split(rayjob["spec"]["entrypoint"]) == command
     assert rayjob["metadata"]["name"] == "hpray-mnist"
     assert main([f"--out={tmp_path / 'none'}", "--"]) == 2
+
+
+def test_trials_of_several_workers_size_the_worker_group_for_max_concurrent_of_them(
+    study_cfg, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """4 trials of 2 one-GPU workers on pods of 1 GPU: 8 pods, and the manifest says so; pods
+    of 4 GPUs hold two workers' gangs each. A worker no pod holds is refused."""
+    workers = ("resources.workers=2", "resources.gpu=1", "study.max_concurrent=4")
+    group = manifests(study_cfg, *workers, "k8s.workers.gpu=1")["rayjob.yaml"]["spec"]
+    group = group["rayClusterSpec"]["workerGroupSpecs"][0]
+    assert group["maxReplicas"] == 8 and group["minReplicas"] == 0
+    wide = manifests(study_cfg, *workers, "k8s.workers.gpu=4")["rayjob.yaml"]["spec"]
+    assert wide["rayClusterSpec"]["workerGroupSpecs"][0]["maxReplicas"] == 2
+    code = k8s_main(["--out", str(tmp_path), *workers, "k8s.workers.gpu=1"])
+    assert code == 0
+    text = (tmp_path / "rayjob.yaml").read_text()
+    assert "# The worker group holds 4 trials of 2 workers at once (1 a pod): up to 8 pods." in text
+    with pytest.raises(ConfigError, match=r"resources\.workers: no worker pod holds a worker"):
+        manifests(study_cfg, "resources.workers=2", "resources.gpu=2", "k8s.workers.gpu=1")
