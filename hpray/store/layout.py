@@ -42,6 +42,18 @@ ERROR_FILE = "error.txt"  # Ray's record of a failed trial's exception
 # the state), and the state the trial function reported (torch.save).
 META_FILE = "meta.json"
 FUNCTION_STATE_FILE = "checkpoint.pt"
+RANK_STATE_PREFIX = "checkpoint.rank"  # + "<r>.pt": rank r's own state (hpray.report per_rank)
+
+
+def rank_state_file(rank: int) -> str:
+    """Where a checkpoint holds rank ``rank``'s own state; rank 0's is FUNCTION_STATE_FILE.
+
+    Example:
+        >>> rank_state_file(0), rank_state_file(3)
+        ('checkpoint.pt', 'checkpoint.rank3.pt')
+    """
+    return FUNCTION_STATE_FILE if rank == 0 else f"{RANK_STATE_PREFIX}{rank}.pt"
+
 
 # Beside the study directory: a study set aside by --fresh; a storage probe, deleted at once.
 REPLACED_INFIX = ".replaced-"

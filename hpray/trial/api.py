@@ -102,11 +102,16 @@ class Session:
         of a distributed trial: the state its lead restored and reported)."""
         gang = context.member()
         if gang is not None:
-            self.copied = gang.restored.load(self.trial, self.device)
+            self.copied = gang.restored.load(self.trial, self.device, gang.rank)
             return
         self.copied = restore(self.trial, self.device, self.sink)
 
-    def report(self, metrics: Mapping[str, Any], checkpoint: Mapping[str, Any] | None) -> None:
+    def report(
+        self,
+        metrics: Mapping[str, Any],
+        checkpoint: Mapping[str, Any] | None,
+        per_rank: bool = False,
+    ) -> None:
         values = {str(k): plain_number(v) for k, v in metrics.items()}
         # ASHA counts epochs: the function's own, else its reports since the start.
         values["epoch"] = int(values.get("epoch", self.trial.epoch + 1))
@@ -120,6 +125,9 @@ class Session:
         if not self.judge:  # another rank's: rank 0 judges, stores and reports
             self.trial.epoch = values["epoch"]
             self.trial.history.append(values)
+            if per_rank and checkpoint is not None and self.due(values["epoch"]):
+                self.saved.state = dict(checkpoint)  # stored beside rank 0's, by the lead
+                self._store(values, per_rank)
             return
         if not all(_finite(values[k]) for k in values if k in self.metrics or "loss" in k):
             # Diverged: more epochs cannot help, and the trial must never count as best.
@@ -134,9 +142,15 @@ class Session:
         if not self.due(values["epoch"]):
             self.sink(values)
             return
+        self._store(values, per_rank)
+
+    def _store(self, values: dict[str, Any], per_rank: bool) -> None:
+        """Report ``values`` with the trial's state as a checkpoint (a worker of a distributed
+        trial that stores one per rank says so: the lead then waits for every rank's)."""
+        gang = {"per_rank": True} if per_rank and context.member() is not None else {}
         with tempfile.TemporaryDirectory() as directory:
             self.trial.save(directory)
-            self.sink(values, checkpoint=tune.Checkpoint.from_directory(directory))
+            self.sink(values, checkpoint=tune.Checkpoint.from_directory(directory), **gang)
 
 
 _current: Session | None = None
@@ -158,7 +172,12 @@ def current() -> Session | None:
     return _current
 
 
-def report(metrics: Mapping[str, Any], *, checkpoint: Mapping[str, Any] | None = None) -> None:
+def report(
+    metrics: Mapping[str, Any],
+    *,
+    checkpoint: Mapping[str, Any] | None = None,
+    per_rank: bool = False,
+) -> None:
     """Report this epoch's metrics, and the state to resume from (any dict ``torch.save`` takes).
 
     ``metrics`` holds the study's metric (``study.metric``); ``epoch`` in it is the budget ASHA
@@ -166,6 +185,11 @@ def report(metrics: Mapping[str, Any], *, checkpoint: Mapping[str, Any] | None =
     ``study.checkpoint_every`` reports and at the last epoch. A NaN or infinite metric (or loss)
     ends the trial as ``diverged``: it is never the best. Outside a trial (the same code run on
     its own) it does nothing, so an app calls it unconditionally.
+
+    In a trial of several workers (``resources.workers``) every rank calls it; rank 0's metrics
+    are the trial's and its state the one stored, which every rank gets back from
+    ``get_checkpoint``. ``per_rank=True`` (on every rank) stores each rank's own state (a
+    sharded optimizer's, a rank's RNG) and gives each rank back its own.
 
     Example:
         >>> import hpray
@@ -177,7 +201,7 @@ def report(metrics: Mapping[str, Any], *, checkpoint: Mapping[str, Any] | None =
         ...                      checkpoint={"epoch": epoch})
     """
     if _current is not None:  # outside a trial (the code run on its own) nothing to do
-        _current.report(metrics, checkpoint)
+        _current.report(metrics, checkpoint, per_rank)
 
 
 def get_checkpoint() -> dict[str, Any] | None:

@@ -125,7 +125,8 @@ def gang_member(cfg: DictConfig) -> None:
     ``val_rmse`` = 1 / (epoch * ``faults.lr``) with its rank and a checkpoint that names it;
     each rank's start (its rank, pid, and the state ``get_checkpoint`` gave it) is written to
     ``ranks.jsonl`` in the trial's directory. ``faults.kill_rank`` SIGKILLs its own process
-    once, at epoch ``faults.kill_at`` (a marker in the trial directory remembers it)."""
+    once, at epoch ``faults.kill_at`` (a marker in the trial directory remembers it);
+    ``faults.per_rank``: each rank's checkpoint is its own."""
     import torch
     import torch.distributed as dist
 
@@ -152,4 +153,5 @@ def gang_member(cfg: DictConfig) -> None:
                 "ranks": float(ranks),
             },
             checkpoint={"epoch": epoch, "rank": rank},
+            per_rank=bool(faults.get("per_rank", False)),
         )

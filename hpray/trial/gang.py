@@ -25,6 +25,7 @@ import ray
 from ray import tune
 
 from hpray import internals
+from hpray.store.layout import FUNCTION_STATE_FILE, rank_state_file
 from hpray.trial.api import Session, TrialStopped, session
 from hpray.trial.context import Member, joined
 from hpray.trial.runner import wait_if_late
@@ -52,6 +53,8 @@ class Relay:
     def __init__(self) -> None:
         self._reports: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._answers: queue.Queue[str] = queue.Queue(maxsize=1)
+        self._deposits: dict[tuple[int, int], bytes] = {}  # (epoch, rank): its own state
+        self._deposited = threading.Condition()
 
     def send(self, message: Any) -> str:
         self._reports.put(message)
@@ -66,6 +69,22 @@ class Relay:
     def answer(self, word: str) -> None:
         self._answers.put(word)
 
+    def deposit(self, epoch: int, rank: int, state: bytes) -> None:
+        """A rank's own state for ``epoch`` (``per_rank``), kept until rank 0's report."""
+        with self._deposited:
+            self._deposits[epoch, rank] = state
+            self._deposited.notify_all()
+
+    def collect(self, epoch: int, ranks: int, timeout: float) -> dict[int, bytes] | None:
+        """Ranks 1.. ``ranks`` - 1's states for ``epoch``, once all are in (None: not yet)."""
+        wanted = [(epoch, rank) for rank in range(1, ranks)]
+        with self._deposited:
+            if not self._deposited.wait_for(
+                lambda: all(k in self._deposits for k in wanted), timeout
+            ):
+                return None
+            return {rank: self._deposits.pop((epoch, rank)) for epoch, rank in wanted}
+
 
 @dataclass
 class Voice:
@@ -75,11 +94,15 @@ class Voice:
     stopped: bool = False  # the trial ended early: the other ranks must be stopped
 
     def __call__(
-        self, metrics: Mapping[str, Any], checkpoint: tune.Checkpoint | None = None
+        self,
+        metrics: Mapping[str, Any],
+        checkpoint: tune.Checkpoint | None = None,
+        per_rank: bool = False,
     ) -> None:
         files = None if checkpoint is None else read_files(checkpoint.path)
         self.stopped = self.stopped or bool(metrics.get("diverged"))
-        if ray.get(self.relay.send.remote((REPORT, dict(metrics), files))) == STOP:
+        message = (REPORT, dict(metrics), files, per_rank)
+        if ray.get(self.relay.send.remote(message)) == STOP:
             self.stopped = True
             raise TrialStopped("the trial's lead stopped it")
 
@@ -87,12 +110,26 @@ class Voice:
         """The function returned: the gang is done (or, stopped early, is stopped)."""
         if self.stopped:
             raise GangStopped("the trial ended early on rank 0")
-        ray.get(self.relay.send.remote((END, None, None)))
+        ray.get(self.relay.send.remote((END, None, None, False)))
 
 
-def drop(metrics: Mapping[str, Any], checkpoint: tune.Checkpoint | None = None) -> None:
-    """The sink of every rank but 0: its reports are checked by its session, not reported."""
-    del metrics, checkpoint
+@dataclass
+class Deposit:
+    """The sink of every rank but 0: its reports are checked by its session, not reported;
+    its own state (``per_rank``) goes to the lead, to be stored beside rank 0's."""
+
+    relay: Any
+    rank: int
+
+    def __call__(
+        self,
+        metrics: Mapping[str, Any],
+        checkpoint: tune.Checkpoint | None = None,
+        per_rank: bool = False,
+    ) -> None:
+        if checkpoint is not None and per_rank:
+            state = (Path(checkpoint.path) / FUNCTION_STATE_FILE).read_bytes()
+            ray.get(self.relay.deposit.remote(int(metrics["epoch"]), self.rank, state))
 
 
 @dataclass
@@ -102,11 +139,16 @@ class Restored:
     files: Files | None = None  # None: a fresh start
     copied: bool = False  # another trial's checkpoint (population based training)
 
-    def load(self, state: TrialState, device: Any) -> bool:
-        """Load the state into a rank's session (onto its device); whether it was copied."""
+    def load(self, state: TrialState, device: Any, rank: int = 0) -> bool:
+        """Load the state into rank ``rank``'s session (onto its device): rank 0's, or its
+        own where each rank stored one (``per_rank``); whether it was copied."""
         if self.files is not None:
+            files = dict(self.files)
+            own = files.get(rank_state_file(rank))
+            if own is not None:
+                files[FUNCTION_STATE_FILE] = own
             with tempfile.TemporaryDirectory() as directory:
-                write_files(directory, self.files)
+                write_files(directory, files)
                 state.load(directory, device)
         return self.copied
 
@@ -146,6 +188,7 @@ class Lead:
     """The lead's side of one run of the gang: reports in, answers out."""
 
     relay: Any
+    workers: int
     ended: bool = False  # rank 0's function returned
     stopped: bool = False  # rank 0 reported a diverged metric: the gang was stopped on purpose
     errors: list[BaseException] = field(default_factory=list)
@@ -159,16 +202,26 @@ class Lead:
                     if not fitting.is_alive():
                         return
                     continue
-                kind, metrics, files = message
+                kind, metrics, files, per_rank = message
                 if kind == END:
                     self.ended = True
                 else:
                     self.stopped = self.stopped or bool(metrics.get("diverged"))
+                    if files is not None and per_rank:
+                        files = self.with_ranks(files, int(metrics["epoch"]), fitting)
                     report(metrics, files)
                 ray.get(self.relay.answer.remote(GO))
         finally:
             if fitting.is_alive():  # the lead is ending first (Tune stopped the trial)
                 self.relay.answer.remote(STOP)
+
+    def with_ranks(self, files: Files, epoch: int, fitting: threading.Thread) -> Files:
+        """Rank 0's checkpoint files with every other rank's own state for ``epoch``."""
+        while fitting.is_alive():
+            found = ray.get(self.relay.collect.remote(epoch, self.workers, TAKE_S))
+            if found is not None:
+                return {**files, **{rank_state_file(r): s for r, s in found.items()}}
+        return files  # the gang ended meanwhile: its failure is what the trial reports
 
 
 def report(metrics: dict[str, Any], files: Files | None) -> None:
@@ -218,7 +271,7 @@ def lead(
             failure_config=FailureConfig(max_failures=0),  # the trial is retried, by Tune
         ),
     )
-    led = Lead(relay)
+    led = Lead(relay, gang.workers)
 
     def fit() -> None:
         try:
@@ -248,7 +301,7 @@ def member(loop_config: dict[str, Any]) -> None:
         trial_id=trial_id,
         trial_name=trial_name,
         trial_dir=trial_dir,
-        sink=voice or drop,
+        sink=voice or Deposit(loop_config["relay"], rank),
         restored=loop_config["restored"],
     )
     with joined(me):

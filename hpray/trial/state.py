@@ -28,6 +28,7 @@ from hpray.store.layout import (
     CHECKPOINT_PREFIX,
     FUNCTION_STATE_FILE,
     META_FILE,
+    RANK_STATE_PREFIX,
     RESULT_FILE,
     checkpoint_index,
     result_rows,
@@ -44,11 +45,15 @@ class SavedState:
     """A trial function's own state (a dict of anything ``torch.save`` writes)."""
 
     state: dict[str, Any] | None = None
+    # The other ranks' own states of a distributed trial (hpray.report per_rank), as stored.
+    ranks: dict[str, bytes] = field(default_factory=dict)
 
     def save(self, directory: Path) -> None:
         import torch  # here: a trial that reports no state never imports it
 
         torch.save(self.state, directory / FUNCTION_STATE_FILE)
+        for name, content in self.ranks.items():
+            (directory / name).write_bytes(content)
 
     def load(self, directory: Path, device: torch.device | None) -> None:
         import torch
@@ -61,6 +66,7 @@ class SavedState:
             map_location=trial_device() if device is None else device,
             weights_only=False,
         )
+        self.ranks = {p.name: p.read_bytes() for p in directory.glob(f"{RANK_STATE_PREFIX}*")}
 
 
 @dataclass
