@@ -71,12 +71,13 @@ def main() -> None:
     parser.add_argument("--cpus", type=int, default=4)
     parser.add_argument("--gpus", type=int, default=0)
     parser.add_argument("--name", default="distributed")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         rows = [run(workers, args, Path(tmp)) for workers in (1, 2)]
     device = f"{args.gpus} GPUs (NCCL)" if args.gpus else "CPU (gloo)"
     write_record(
-        OUT,
+        args.out,
         args.name,
         {"trials": args.trials, "epochs": args.epochs, "cpus": args.cpus, "runs": rows},
         f"Workers per trial: {args.trials} trials x {args.epochs} epochs, MLP on digits, "

@@ -24,6 +24,7 @@ SMALL = {
     "search_quality": ["--seeds", "2", "--parallel", "1", "8"],
     "resume_cost": ["--seeds", "1", "--trials", "4", "--epochs", "6"],
     "tuning_quality": ["--budget", "60", "--epochs", "6", "--retrain-seeds", "1"],
+    "distributed": ["--trials", "2", "--epochs", "4"],
 }
 
 
