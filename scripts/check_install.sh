@@ -3,7 +3,7 @@
 # install from the source tree, and editable installs in both of setuptools' modes (lenient,
 # the default, and strict). Each is installed into one fresh venv in turn (dependencies once,
 # from constraints.txt), and an example app is asked from a directory outside the repository
-# to compose its sweep with hydra/sweeper=hpray, which fails with "Could not find
+# to compose its config with hydra/sweeper=hpray (--cfg hydra), which fails with "Could not find
 # 'hydra/sweeper/hpray'" when the plugin is hidden. Prints one line per way; exits 1 if any
 # fails. The venv is .venv-install; nothing else is touched.
 #
@@ -28,7 +28,7 @@ check() {  # $1: how it is installed; the rest: pip install's arguments
     local how=$1
     shift
     "${pip[@]}" --no-deps "$@" 2>&1 | grep -v "^WARNING" || true
-    if (cd "$outside/app" && "$venv/bin/python" train.py -m hparams_search=diabetes \
+    if (cd "$outside/app" && "$venv/bin/python" train.py hparams_search=diabetes \
         --cfg hydra > "$outside/out.txt" 2>&1) && grep -q "HpraySweeper" "$outside/out.txt"; then
         echo "found: $how"
     else
