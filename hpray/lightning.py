@@ -96,15 +96,20 @@ class HprayCallback(Callback):
         self._report(trainer)  # an epoch without validation reports its training metrics
 
     def _report(self, trainer: Trainer) -> None:
+        """Rank 0 reports (in a trial of several workers, under Ray's DDP strategy, every rank
+        runs this: what rank 0 decides is broadcast, as saving a checkpoint is collective)."""
         session = current()
         epoch = trainer.current_epoch + 1
-        if session is None or epoch <= self._reported or not trainer.is_global_zero:
+        if session is None or epoch <= self._reported:
             return
         metrics = {k: _number(v) for k, v in trainer.callback_metrics.items()}
         metrics = {k: v for k, v in metrics.items() if v is not None}
         missing = [m for m in session.metrics if m not in metrics]
-        if missing:
-            if not self._warned:  # e.g. validation every other epoch: those epochs wait
+        due = self.checkpoint and session.due(epoch)
+        reported, due = trainer.strategy.broadcast((not missing, due), src=0)
+        if not reported:
+            if missing and not self._warned and trainer.is_global_zero:
+                # e.g. validation every other epoch: those epochs wait
                 print(
                     f"[hpray] epoch {epoch}: {missing[0]!r} not logged yet (logged: "
                     f"{sorted(metrics)}); reporting the epochs that log it",
@@ -113,13 +118,16 @@ class HprayCallback(Callback):
                 self._warned = True
             return
         self._reported = epoch
-        state = self._state(trainer, epoch) if self.checkpoint and session.due(epoch) else None
-        report({**metrics, "epoch": epoch}, checkpoint=state)
+        state = self._state(trainer, epoch) if due else None
+        report({**metrics, "epoch": epoch}, checkpoint=state)  # rank 0's is the trial's
 
-    def _state(self, trainer: Trainer, epoch: int) -> dict[str, Any]:
+    def _state(self, trainer: Trainer, epoch: int) -> dict[str, Any] | None:
+        """The trainer's checkpoint; every rank takes part, rank 0 writes it (None elsewhere)."""
         with tempfile.TemporaryDirectory() as directory:
             path = Path(directory) / "last.ckpt"
             trainer.save_checkpoint(path)
+            if not path.is_file():
+                return None
             return {STATE_KEY: path.read_bytes(), "epoch": epoch}
 
 

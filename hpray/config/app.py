@@ -102,7 +102,10 @@ def packaged(path: str) -> dict[str, Any]:
 
 def option(group: str, chosen: Any) -> Any:
     """A group's node: given whole (a mapping with ``_target_``), by the name of hpray's
-    option, or as a mapping naming the option (``name: pbt``) with some of its keys changed."""
+    option, or as a mapping naming the option (``name: pbt``) with some of its keys changed.
+    ``resources`` has no ``_target_``: a mapping without a name changes ``auto``'s keys."""
+    if group == "resources" and isinstance(chosen, Mapping) and "name" not in chosen:
+        chosen = {"name": "auto", **chosen}
     if isinstance(chosen, Mapping) and "name" in chosen and "_target_" not in chosen:
         changed = {k: v for k, v in chosen.items() if k != "name"}
         merged = OmegaConf.merge(option(group, chosen["name"]), changed)

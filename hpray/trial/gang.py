@@ -13,6 +13,8 @@ the trial as a failure, retried from the newest checkpoint (``study.max_failures
 
 from __future__ import annotations
 
+import logging
+import os
 import queue
 import tempfile
 import threading
@@ -39,6 +41,16 @@ GO, STOP = "go", "stop"
 LOST = {"ActorDiedError", "RayActorError", "NodeDiedError", "WorkerHealthCheckFailedError"}
 REPORT, END = "report", "end"
 TAKE_S = 0.5  # how long the lead waits for a report before it looks at the gang again
+# Ray Train's defaults that speak on the sweep's terminal, which the lead turns off (a user's
+# own setting wins; Ray Train passes them on to its controller and workers): its patched print
+# and structured logs would bypass an app's console.log; the preemption watcher logs an error
+# line at every start on a cluster that preempts nothing.
+QUIET = {
+    "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
+    "RAY_TRAIN_ENABLE_WORKER_STRUCTURED_LOGGING": "0",
+    "RAY_TRAIN_ENABLE_CONTROLLER_STRUCTURED_LOGGING": "0",
+    "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+}
 
 
 class GangStopped(Exception):
@@ -246,6 +258,7 @@ def lead(
 
     assert per_worker is not None
     wait_if_late(deadline)
+    logging.getLogger("ray.train").setLevel(logging.WARNING)  # a line per stored checkpoint
     gang = Gang.of(base["resources"])
     context = tune.get_context()
     opened = Session.of(base["study"], None, deadline=deadline, values=dict(config))
@@ -272,6 +285,8 @@ def lead(
         ),
     )
     led = Lead(relay, gang.workers)
+    for name, value in QUIET.items():
+        os.environ.setdefault(name, value)
 
     def fit() -> None:
         try:

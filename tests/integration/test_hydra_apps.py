@@ -402,3 +402,25 @@ def test_bad_sweeper_input_exits_2_before_ray_naming_the_key(
     assert ran.returncode == 2, ran.stderr[-2000:]
     assert named in ran.stderr and "Ray" not in ran.stderr
     assert not (tmp_path / "studies").exists() and not (tmp_path / "sw").exists()
+
+
+def test_a_lightning_app_trains_each_trial_with_ddp_on_two_ray_train_workers(
+    tmp_path: Path,
+) -> None:
+    """hparams_search=digits_ddp: the example's Optuna-style search with
+    hydra.sweeper.resources.workers=2 and trainer=ray_ddp (Ray's DDP strategy and environment):
+    each trial is a gang of two workers whose Lightning trainers train as ranks 0 and 1; the
+    callback reports rank 0's metrics, and ASHA reads them."""
+    overrides = ("hparams_search=digits_ddp", "hydra.sweeper.n_trials=2", "trainer.max_epochs=3")
+    code, err = sweep(tmp_path, LIGHTNING, *overrides, "test=false")
+    assert code == 0, err[-3000:]
+    study = tmp_path / "studies" / "digits_lightning_ddp"
+    rows = results(study)
+    assert len(rows) == 2 and {r["status"] for r in rows} <= {"completed", "early_stopped"}
+    for row in rows:
+        raw = history(study, row["trial_id"])
+        assert_trained_once(raw, int(row["epochs"]))
+        assert {"val/acc", "val/loss"} <= set(raw[-1])
+    assert "2 workers x (1 CPU + 0 GPU) per trial" in err
+    assert err.count("Started training worker group of size 2") >= 2  # a gang per trial
+    assert "[rank: 1]" in err  # Lightning ran as rank 1 of the group Ray Train set up

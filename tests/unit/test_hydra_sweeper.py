@@ -10,7 +10,7 @@ from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from omegaconf import OmegaConf
 
-from hpray.config.app import OPTUNA, override, study_config, sweeper_node
+from hpray.config.app import OPTUNA, option, override, study_config, sweeper_node
 from hpray.config.schema import StudySettings
 from hpray.errors import ConfigError
 from hpray.sweeper import split_arguments
@@ -154,3 +154,9 @@ def test_a_trial_s_app_output_goes_to_its_console_log_unless_verbose(
     log = tmp_path / "t_1" / CONSOLE_LOG
     assert (log.read_text() if log.is_file() else None) == (None if verbose else "the app's line\n")
     assert ("the app's line" in capsys.readouterr().out) == verbose
+
+
+def test_a_sweepers_resources_change_the_default_options_keys() -> None:
+    """hydra.sweeper.resources.workers=2 alone: the rest is resources=auto's, as in `hpray tune`."""
+    assert option("resources", {"workers": 2}) == {**option("resources", "auto"), "workers": 2}
+    assert option("resources", {"name": "cpu", "workers": 2})["gpu"] == 0
