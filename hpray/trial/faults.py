@@ -123,10 +123,11 @@ def gang_member(cfg: DictConfig) -> None:
     """A trial function for a trial of several workers: each epoch every rank all-reduces its
     rank (``ranks``: the sum, as the gang's process group computed it) and reports
     ``val_rmse`` = 1 / (epoch * ``faults.lr``) with its rank and a checkpoint that names it;
-    each rank's start (its rank, pid, and the state ``get_checkpoint`` gave it) is written to
+    each rank's start (its rank, pid, node and the state ``get_checkpoint`` gave it) is written to
     ``ranks.jsonl`` in the trial's directory. ``faults.kill_rank`` SIGKILLs its own process
     once, at epoch ``faults.kill_at`` (a marker in the trial directory remembers it);
     ``faults.per_rank``: each rank's checkpoint is its own."""
+    import ray
     import torch
     import torch.distributed as dist
 
@@ -135,7 +136,9 @@ def gang_member(cfg: DictConfig) -> None:
     state = api.get_checkpoint()
     start = 0 if state is None else int(state["epoch"])
     with (directory / GANG_LOG).open("a") as log:
-        log.write(json.dumps({"rank": rank, "pid": os.getpid(), "state": state}) + "\n")
+        node = ray.util.get_node_ip_address()
+        start_line = {"rank": rank, "pid": os.getpid(), "node": node, "state": state}
+        log.write(json.dumps(start_line) + "\n")  # one write: ranks append side by side
     marker = directory / MARKER
     for epoch in range(start + 1, int(cfg.study.epochs) + 1):
         time.sleep(float(faults.get("epoch_s", 0.0)))

@@ -43,12 +43,12 @@ REPORT, END = "report", "end"
 TAKE_S = 0.5  # how long the lead waits for a report before it looks at the gang again
 # Ray Train's defaults that speak on the sweep's terminal, which the lead turns off (a user's
 # own setting wins; Ray Train passes them on to its controller and workers): its patched print
-# and structured logs would bypass an app's console.log; the preemption watcher logs an error
-# line at every start on a cluster that preempts nothing.
+# and the workers' structured logs (they reconfigure the root logger) would bypass an app's
+# console.log; the preemption watcher logs an error line at every start on a cluster that
+# preempts nothing. The controller's structured logs stay: they honour the run's log level.
 QUIET = {
     "RAY_TRAIN_ENABLE_PRINT_PATCH": "0",
     "RAY_TRAIN_ENABLE_WORKER_STRUCTURED_LOGGING": "0",
-    "RAY_TRAIN_ENABLE_CONTROLLER_STRUCTURED_LOGGING": "0",
     "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
 }
 
@@ -254,7 +254,7 @@ def lead(
 ) -> None:
     """The Ray Tune trial of a gang: ``per_worker`` (the one-process trial function, the runner's
     or an app's) runs on each of ``base["resources"]["workers"]`` Ray Train workers."""
-    from ray.train import FailureConfig, RunConfig
+    from ray.train import FailureConfig, LoggingConfig, RunConfig
 
     assert per_worker is not None
     wait_if_late(deadline)
@@ -282,6 +282,9 @@ def lead(
             name=f"gang_{context.get_trial_id()}",
             storage_path=str(Path(context.get_trial_dir()) / "gang"),
             failure_config=FailureConfig(max_failures=0),  # the trial is retried, by Tune
+            # Its lines on starting each gang (resources, ranks, process group) would outnumber
+            # the study's own; warnings and errors still reach the terminal.
+            logging_config=LoggingConfig(log_level="WARNING"),
         ),
     )
     led = Lead(relay, gang.workers)

@@ -1,8 +1,8 @@
 """A study submitted with `hpray submit` to a real three-node Ray cluster on this machine.
 
 The head (127.0.0.4) has no CPUs, so it runs the job server and the driver and no trial; the
-two workers (127.0.0.2, 127.0.0.3) have one CPU each. Tests run in file order; the last one
-kills a worker.
+two workers (127.0.0.2, 127.0.0.3) have one CPU each. Tests run in file order; the last two
+kill a worker each (the last adds two first).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from hpray.trial.faults import GANG_LOG
 from hpray.trial.state import result_rows
 from tests.helpers.cluster import Cluster
 from tests.helpers.studies import assert_trained_once, summary
@@ -309,3 +310,61 @@ def test_a_dashboard_hpray_starts_listens_on_loopback_only() -> None:
         if proc.stdout:
             proc.stdout.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_a_two_node_trial_whose_node_is_lost_restarts_on_the_nodes_left(
+    cluster: Cluster, storage: Path
+) -> None:
+    """A trial of two workers spread over two nodes, submitted with `hpray submit`: the node
+    holding one rank is killed mid-trial; the trial's gang starts again on the two nodes left,
+    every rank from the trial's newest checkpoint, and the study completes."""
+    extra = ("127.0.0.5", "127.0.0.6")
+    for ip in extra:  # three one-CPU workers (the previous test lost one): one to lose
+        cluster.start_worker(ip, num_cpus=1)
+    alive = {cluster.HEAD, WORKERS[0], *extra}
+    cluster.wait_for(alive)
+    epochs = 16
+    args = (
+        f"study.storage={storage}",
+        "study.shared_storage=true",
+        "study.name=gang",
+        f"study.epochs={epochs}",
+        "study.max_failures=1",
+        "trainable=hpray.trial.faults.gang_member",
+        "resources=cpu",
+        "resources.workers=2",
+        "resources.placement=spread",
+        "scheduler=fifo",
+        "searcher=grid",
+        "study.metric=val_rmse",
+        "study.mode=min",
+        "+faults.lr=1.0",
+        "+faults.epoch_s=0.5",
+        "~space",
+        "+space.faults.lr={type:choice,values:[1.0]}",
+    )
+    directory = storage / "gang"
+    proc = cluster.submit(storage.parent, *args)
+
+    def rank_1_mid_trial() -> str | None:
+        log = next(directory.glob(f"trial_*/{GANG_LOG}"), None)
+        saved = len(list(directory.glob("trial_*/checkpoint_*[0-9]")))
+        if log is None or saved < 2:
+            return None
+        started = [json.loads(line) for line in log.read_text().splitlines()]
+        return next((s["node"] for s in started if s["rank"] == 1), None)
+
+    lost = wait_until(rank_1_mid_trial, proc)
+    cluster.kill(lost)
+    code, out = finish(proc)
+    assert code == 0, out
+    check_complete(directory, trials=1, epochs=epochs)
+    (trial_dir,) = directory.glob("trial_*")
+    started = [json.loads(line) for line in (trial_dir / GANG_LOG).read_text().splitlines()]
+    first, again = started[:2], started[2:]
+    assert len({s["node"] for s in first}) == 2, first  # spread: a rank on each of two nodes
+    assert sorted(s["rank"] for s in again) == [0, 1], started
+    assert len({s["node"] for s in again}) == 2 and lost not in {s["node"] for s in again}
+    (state,) = {json.dumps(s["state"]) for s in again}  # every rank, the same checkpoint
+    assert json.loads(state)["epoch"] >= 2, again
+    assert (trial_dir / "error.txt").exists()  # the lost node counted as the trial's failure

@@ -404,23 +404,41 @@ def test_bad_sweeper_input_exits_2_before_ray_naming_the_key(
     assert not (tmp_path / "studies").exists() and not (tmp_path / "sw").exists()
 
 
-def test_a_lightning_app_trains_each_trial_with_ddp_on_two_ray_train_workers(
+def test_a_lightning_app_trains_each_trial_with_ddp_on_two_workers_and_resumes_after_sigkill(
     tmp_path: Path,
 ) -> None:
     """hparams_search=digits_ddp: the example's Optuna-style search with
     hydra.sweeper.resources.workers=2 and trainer=ray_ddp (Ray's DDP strategy and environment):
     each trial is a gang of two workers whose Lightning trainers train as ranks 0 and 1; the
-    callback reports rank 0's metrics, and ASHA reads them."""
-    overrides = ("hparams_search=digits_ddp", "hydra.sweeper.n_trials=2", "trainer.max_epochs=3")
-    code, err = sweep(tmp_path, LIGHTNING, *overrides, "test=false")
+    callback reports rank 0's metrics, and ASHA reads them. The sweep SIGKILLed mid-trial and run
+    again: both ranks restore the trial's checkpoint (a rank that did not would train epochs
+    the other never joins, and the gang would hang), and no epoch is trained twice."""
+    overrides = (
+        "hparams_search=digits_ddp",
+        "hydra.sweeper.n_trials=2",
+        "trainer.max_epochs=12",
+        "test=false",
+    )
+    storage = tmp_path / "studies"
+    study = storage / "digits_lightning_ddp"
+    first = Driver(storage, *overrides, f"hydra.sweep.dir={tmp_path}/sweep", app=LIGHTNING)
+    try:
+        first.wait_until(lambda: checkpoints_past(study, 2), timeout=300)
+    finally:
+        first.kill_group()
+    assert not summary_complete(study)
+    code, err = sweep(tmp_path, LIGHTNING, *overrides)
     assert code == 0, err[-3000:]
-    study = tmp_path / "studies" / "digits_lightning_ddp"
     rows = results(study)
     assert len(rows) == 2 and {r["status"] for r in rows} <= {"completed", "early_stopped"}
+    resumed = 0
     for row in rows:
         raw = history(study, row["trial_id"])
         assert_trained_once(raw, int(row["epochs"]))
+        resumed += any(r.get("replayed") for r in raw)
         assert {"val/acc", "val/loss"} <= set(raw[-1])
-    assert "2 workers x (1 CPU + 0 GPU) per trial" in err
-    assert err.count("Started training worker group of size 2") >= 2  # a gang per trial
+    assert resumed >= 1  # a gang went on from its trial's checkpoint
+    assert "2 workers x (1 CPU + 0 GPU) per trial" in first.stderr
+    # A gang per trial: Ray Train set up each one's process group (rank 0 of 2 says so).
+    assert err.count("Setting up process group for: env:// [rank=0, world_size=2]") >= 1
     assert "[rank: 1]" in err  # Lightning ran as rank 1 of the group Ray Train set up
