@@ -17,17 +17,22 @@ import importlib.util
 import itertools
 import json
 import statistics
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 # (module, dotted attribute) of every private name used below, for the upgrade check.
 FENCED: tuple[tuple[str, str], ...] = (
     ("ray.train._internal.session", "get_session"),
+    ("ray.train._internal.storage", "StorageContext.experiment_driver_staging_path"),
     ("ray.tune.execution.experiment_state", "_ExperimentCheckpointManager.on_trial_checkpoint"),
     (
         "ray.tune.execution.experiment_state",
         "_ExperimentCheckpointManager._update_auto_checkpoint_time",
+    ),
+    (
+        "ray.tune.execution.experiment_state",
+        "_ExperimentCheckpointManager.sync_up_experiment_state",
     ),
     ("ray.air._internal.usage", "tag_callbacks"),
     ("ray._private.state", "GlobalState.get_cluster_config"),
@@ -112,8 +117,9 @@ def missing() -> list[str]:
             gone.append(f"_PBTTrialState.{attribute}")
     from ray.tune.execution.experiment_state import _ExperimentCheckpointManager as manager
 
-    # Instance attributes that snapshot_period_from sets (the class takes a storage to build).
-    for attribute in ("_auto_checkpoint_enabled", "_checkpoint_period"):
+    # Instance attributes that snapshot_period_from sets and after_each_snapshot reads (the
+    # class takes a storage to build).
+    for attribute in ("_auto_checkpoint_enabled", "_checkpoint_period", "_storage"):
         if f"self.{attribute}" not in inspect.getsource(manager.__init__):
             gone.append(f"_ExperimentCheckpointManager.{attribute}")
     return gone
@@ -278,6 +284,32 @@ def snapshot_period_from(floor_s: float) -> Iterator[None]:
     with _replaced(
         experiment_state._ExperimentCheckpointManager, "_update_auto_checkpoint_time", update
     ):
+        yield
+
+
+@contextlib.contextmanager
+def after_each_snapshot(kept: Callable[[str], Any]) -> Iterator[None]:
+    """``kept(staging)`` runs after each experiment snapshot Ray writes, with the local folder
+    it wrote it to (its driver staging path), before Ray copies it to the study's storage.
+
+    Ray copies the snapshot's files to storage in place, each in turn, in the background: a
+    crash or a full disk can leave one torn. Right after Ray writes them locally, whole and
+    consistent with each other, is the one moment to keep a copy; no callback runs there
+    (a Tune callback's state is saved in the middle of it).
+    """
+    from ray.tune.execution import experiment_state
+
+    manager = experiment_state._ExperimentCheckpointManager
+    original = manager.sync_up_experiment_state
+
+    def sync_up(self: Any, save_fn: Callable[[], None], *args: Any, **kwargs: Any) -> None:
+        def save_and_keep() -> None:
+            save_fn()
+            kept(self._storage.experiment_driver_staging_path)
+
+        original(self, save_and_keep, *args, **kwargs)
+
+    with _replaced(manager, "sync_up_experiment_state", sync_up):
         yield
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from hpray import internals
 from hpray.config.prepare import Study
 from hpray.driver import budget, phases, resume, signals, storage
 from hpray.driver.lighter import lighter_driver
@@ -28,6 +29,7 @@ from hpray.results.trials import write_summary
 from hpray.search import slots
 from hpray.search.grow import growing_to
 from hpray.search.rules import REPEATED_FAILURE, TIME_BUDGET, in_force
+from hpray.store import snapshots
 from hpray.store.layout import CONFIG_FILE, PLAN_FILE, read_results, read_summary
 from hpray.store.location import StudyDir
 
@@ -39,6 +41,9 @@ def run_reporting(study: Study, fresh: bool = False) -> int:
     except ConfigError as err:
         print(f"hpray: invalid config: {err}", file=sys.stderr)
         return EXIT_CONFIG
+    except snapshots.Unrecoverable as err:
+        print(f"hpray: {err}", file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("hpray: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -68,6 +73,7 @@ def run(study: Study, fresh: bool = False) -> int:
             if moved:
                 print(f"[hpray] --fresh: the previous study was moved to {moved}", file=sys.stderr)
         resume.check_resumable(directory, study.config)  # before anything is written
+        _recover_snapshot(directory)
         if _finished(directory) and not resume.grows(directory, study.config):
             print(f"[hpray] study {directory} is already complete; nothing to run", file=sys.stderr)
             write_outputs(directory, settings, study.plan.num_samples, wall_s=None)
@@ -184,14 +190,16 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
             limiter.settle()  # before the Tuner, which reads the limit once
         started = time.monotonic()
         rules = budget.rules_for(study.settings, directory)
+        # hpray reads the results itself, never Ray's ResultGrid: Ray's warning, as it builds
+        # one (at a restore, and after fit), of trials without a result file (not started yet,
+        # or ended unstarted by a stop rule) is noise.
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
         tuner = make_tuner(study, resources, directory, rules.deadline)
         spent = budget.counted(directory, rules, budget.spent_before(directory))
         # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
         # A restored search (restored inside fit) grows to the study's trial count.
-        # hpray reads the results itself, never fit()'s ResultGrid: Ray's warning, as it builds
-        # that, of trials without a result file (ones a stop rule ended unstarted) is noise.
-        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-        with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples):
+        kept = internals.after_each_snapshot(lambda staging: snapshots.keep(directory, staging))
+        with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples), kept:
             with in_force(rules), live_report(directory, study.live_every), spent:
                 tuner.fit()
             outputs.defer()  # from here a signal waits for the outputs
@@ -233,6 +241,15 @@ def _sigterm_as_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _recover_snapshot(directory: StudyDir) -> None:
+    """A damaged experiment snapshot is replaced by the last whole one kept, said in a line;
+    never while another driver runs the study."""
+    if snapshots.damage(directory) is None:
+        return
+    StudyLock(directory).check_free()
+    print(f"[hpray] {snapshots.recover(directory)}", file=sys.stderr)
 
 
 def _finished(directory: StudyDir) -> bool:

@@ -29,6 +29,7 @@ REPORT_FILE = "report.html"
 STOPS_FILE = "stops.json"  # what study.stop_at, trial_timeout and time_budget decided
 SPENT_FILE = "time_spent.json"  # a study with a time budget: its runs' time, kept as they run
 LOCK_FILE = ".hpray.lock"
+SNAPSHOTS_DIR = ".snapshots"  # whole copies of Ray Tune's experiment snapshot (store.snapshots)
 FINAL = "final"  # hpray retrain: final.json and final/ (--trial ID: final_<ID>.json, final_<ID>/)
 
 # Ray Tune's files, in each trial's directory.

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import posixpath
@@ -79,15 +80,32 @@ class StudyDir:
         with self.fs.open_input_stream(self.path) as stream:
             return bytes(stream.read()).decode()
 
+    def read_bytes(self) -> bytes:
+        with self.fs.open_input_stream(self.path) as stream:
+            return bytes(stream.read())
+
     def write_text(self, text: str) -> None:
-        """Replace the file whole: a reader sees the old content or the new, never half."""
-        if self.local:
-            tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
-            Path(tmp).write_text(text)
-            os.replace(tmp, self.path)
+        self.write_bytes(text.encode())
+
+    def write_bytes(self, content: bytes) -> None:
+        """Replace the file whole: a reader sees the old content or the new, never half, and
+        a crash (or a full disk) leaves the old one. A path: a temporary file beside it,
+        flushed to disk, then renamed over it; an object store: one PUT, whole by nature."""
+        if not self.local:
+            with self.fs.open_output_stream(self.path) as stream:
+                stream.write(content)
             return
-        with self.fs.open_output_stream(self.path) as stream:  # an object store PUT is whole
-            stream.write(text.encode())
+        tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(tmp, "wb") as out:
+                out.write(content)
+                out.flush()
+                os.fsync(out.fileno())  # the rename must not reach the disk before the data
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
     def mkdir(self) -> None:
         self.fs.create_dir(self.path, recursive=True)
@@ -97,6 +115,7 @@ class StudyDir:
             self.fs.delete_file(self.path)
 
     def rmdir(self) -> None:
+        """Delete the directory and anything in it (pyarrow's delete_dir is recursive)."""
         self.fs.delete_dir(self.path)
 
     def iterdir(self) -> list[StudyDir]:

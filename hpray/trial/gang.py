@@ -278,7 +278,8 @@ def lead(
             "trial": (context.get_trial_id(), context.get_trial_name(), trial_directory()),
         },
         scaling_config=gang.scaling(),
-        run_config=RunConfig(
+        # Train V2's RunConfig (ray.train's with V2 on, Ray's default); mypy reads V1's stubs.
+        run_config=RunConfig(  # type: ignore[call-arg]
             name=f"gang_{context.get_trial_id()}",
             storage_path=str(Path(context.get_trial_dir()) / "gang"),
             failure_config=FailureConfig(max_failures=0),  # the trial is retried, by Tune
