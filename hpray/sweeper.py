@@ -51,7 +51,7 @@ from hpray.store.layout import (
     read_summary,
     stored_config,
 )
-from hpray.store.location import StudyDir
+from hpray.store.location import StudyDir, as_dir
 from hpray.trial.app import AppJob
 
 MISSING = object()
@@ -354,4 +354,4 @@ def copy_outputs(directory: StudyDir, sweep_dir: Path) -> None:
     for name in (RESULTS_FILE, SUMMARY_FILE, REPORT_FILE, BEST_FILE, BEST_OVERRIDES_FILE):
         source = directory / name
         if source.is_file():
-            (sweep_dir / name).write_text(source.read_text())
+            as_dir(sweep_dir / name).write_bytes(source.read_bytes())  # whole, as in the study

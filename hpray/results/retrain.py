@@ -33,6 +33,7 @@ from hpray.store.layout import (
     stored_config,
     trial_dir_name,
 )
+from hpray.store.location import as_dir
 from hpray.trial.builtin import make_learner
 from hpray.trial.runner import run_final
 
@@ -198,7 +199,7 @@ def main(args: list[str]) -> int:
         print(f"hpray: invalid input: {err}", file=sys.stderr)
         return EXIT_CONFIG
     written = directory / f"{name}.json"
-    written.write_text(json.dumps(final, indent=2) + "\n")
+    as_dir(written).write_text(json.dumps(final, indent=2) + "\n")  # whole, or the old one
     tested = ", ".join(
         f"{k} {v['mean']:.4f} ± {v['std']:.4f}"
         for k, v in final.items()
