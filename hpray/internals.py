@@ -38,6 +38,7 @@ FENCED: tuple[tuple[str, str], ...] = (
     ("ray._private.state", "GlobalState.get_cluster_config"),
     ("ray.tune.execution.tune_controller", "TuneController._maybe_reuse_cached_actor"),
     ("ray.tune.logger", "TBXLoggerCallback"),  # its _trial_writer: see INSTANCE_FENCED
+    ("ray.tune.trainable.metadata", "_TrainingRunMetadata"),  # num_failures: INSTANCE_FENCED
     ("ray.tune.logger.logger", "LoggerCallback._restore_from_remote"),
     ("ray.tune.search.basic_variant", "_TrialIterator"),
     ("ray.tune.schedulers.pbt", "_PBTTrialState"),  # and PBT's _trial_state: see missing()
@@ -65,6 +66,7 @@ INSTANCE_FENCED: tuple[tuple[str, str], ...] = (
     ("ray.tune.search.BasicVariantGenerator", "_trial_generator"),
     ("ray.tune.search.BasicVariantGenerator", "_finished"),
     ("ray.tune.logger.TBXLoggerCallback", "_trial_writer"),
+    ("ray.tune.trainable.metadata._TrainingRunMetadata", "num_failures"),
 )
 
 
@@ -311,6 +313,17 @@ def after_each_snapshot(kept: Callable[[str], Any]) -> Iterator[None]:
 
     with _replaced(manager, "sync_up_experiment_state", sync_up):
         yield
+
+
+def forgive_failure(trial: Any) -> None:
+    """Take back the failure Ray just counted against the trial's ``max_failures``.
+
+    Ray counts every error a trial raises; one that its storage caused (a full disk) says
+    nothing of the trial, which must keep every retry it had. The count lives on the trial's
+    run metadata (its ``num_failures``), which no public API sets.
+    """
+    metadata = trial.run_metadata
+    metadata.num_failures = max(0, metadata.num_failures - 1)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,8 @@ that is not there) would be retried that many times over, each trial running in 
 no trial has ended well, the second failure with the same exception (its type and message)
 ends the run, as Ray Tune's own SIGUSR1 does: the experiment saved, the study resumable by the
 same command once the cause is fixed. A report without the study's metric ends it at the first.
-A lost worker or node is never counted: it says nothing about the next try.
+A lost worker or node is never counted: it says nothing about the next try. Nor is a write
+the storage refused (a full disk): the study pauses on it at once (driver.pause).
 """
 
 from __future__ import annotations
@@ -27,9 +28,12 @@ from typing import Any
 from ray import tune
 from ray.tune.experiment import Trial
 
+from hpray import internals
 from hpray.driver.budget import not_an_interrupt
+from hpray.driver.pause import pause
 from hpray.results.failures import exception_line
 from hpray.search.rules import REPEATED_FAILURE, current
+from hpray.store import full
 from hpray.store.layout import ERROR_FILE
 
 REPEATS = 2  # the same exception this many times, and no trial ended well: the run ends
@@ -74,6 +78,10 @@ class RepeatedFailure(tune.Callback):
             file=sys.stderr,
             flush=True,
         )
+        if error and full.fault_text(error, str(Path(str(trial.path)).parent.parent)):
+            internals.forgive_failure(trial)  # the storage's fault, not the trial's
+            pause(error)
+            return
         rules = current()
         if self._sent or rules is None or any(t.status == Trial.TERMINATED for t in trials):
             return

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+from hpray.driver.pause import pause_on
 from hpray.driver.periodic import every
 from hpray.results.report import html_report
 from hpray.store.location import StudyDir
@@ -35,6 +36,8 @@ def live_report(directory: StudyDir, every_s: float) -> Iterator[None]:
         try:
             html_report(directory, live_s=every_s)
         except Exception as err:  # a report that cannot be drawn never stops a study
+            if pause_on(err, directory):  # but a full disk pauses it
+                failed = True
             if not failed:
                 print(f"[hpray] live report.html not drawn: {err!r}", file=sys.stderr)
             failed = True

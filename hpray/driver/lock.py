@@ -20,6 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from hpray.driver.pause import pause_on
 from hpray.store.layout import LOCK_FILE
 from hpray.store.location import StudyDir, as_dir
 
@@ -167,4 +168,8 @@ class StudyLock:
 
     def _beat_forever(self) -> None:
         while not self._stop.wait(self.beat_s):
-            self._beat()
+            try:
+                self._beat()
+            except OSError as err:  # a full disk: the study pauses; the lock stays as it was
+                if not pause_on(err, self.lock.parent):
+                    raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +13,7 @@ from hpray import internals
 from hpray.errors import ConfigError
 from hpray.store.layout import (
     CHECKPOINT_PREFIX,
+    ERROR_PICKLE_FILE,
     REPLACED_INFIX,
     RESULT_FILE,
     TRIAL_PREFIX,
@@ -165,6 +167,20 @@ def complete_result_files(directory: StudyDir | Path) -> int:
             file.write_text("".join(f"{json.dumps(r)}\n" for r in rows))
             added += len(missing)
     return added
+
+
+def set_torn_errors_aside(directory: StudyDir | Path) -> int:
+    """Rename each trial's pickled error that does not read whole (a full disk cut it short)
+    to ``error.pkl.torn``; returns how many. Ray reads them back at the end of every run and
+    would fail on one; the error's text stays in the trial's error.txt."""
+    moved = 0
+    for file in as_dir(directory).glob(f"{TRIAL_PREFIX}*/{ERROR_PICKLE_FILE}"):
+        try:
+            pickle.loads(file.read_bytes())  # Ray's own, trusted as Ray's restore trusts it
+        except Exception:  # torn in any of many ways
+            file.move_to(file.parent / f"{ERROR_PICKLE_FILE}.torn")
+            moved += 1
+    return moved
 
 
 def remove_placeholders(directory: StudyDir | Path) -> None:

@@ -22,14 +22,15 @@ from hpray.driver import budget, phases, resume, signals, storage
 from hpray.driver.lighter import lighter_driver
 from hpray.driver.live import live_report
 from hpray.driver.lock import StudyBusy, StudyLock
+from hpray.driver.pause import StoragePaused, pause_on
 from hpray.driver.tuner import make_tuner, ray_resources, ray_session
 from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from hpray.results.report import write_outputs
 from hpray.results.trials import write_summary
 from hpray.search import slots
 from hpray.search.grow import growing_to
-from hpray.search.rules import REPEATED_FAILURE, TIME_BUDGET, in_force
-from hpray.store import snapshots
+from hpray.search.rules import REPEATED_FAILURE, STORAGE, TIME_BUDGET, in_force
+from hpray.store import full, snapshots
 from hpray.store.layout import CONFIG_FILE, PLAN_FILE, read_results, read_summary
 from hpray.store.location import StudyDir
 
@@ -44,6 +45,9 @@ def run_reporting(study: Study, fresh: bool = False) -> int:
     except snapshots.Unrecoverable as err:
         print(f"hpray: {err}", file=sys.stderr)
         return EXIT_ERROR
+    except StoragePaused as paused:
+        print(f"hpray: {paused}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("hpray: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -52,7 +56,11 @@ def run_reporting(study: Study, fresh: bool = False) -> int:
             raise
         print("hpray: terminated; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception:
+    except Exception as err:
+        what = full.fault(err, study.location.parent.path)
+        if what is not None:  # a write refused where no pause caught it: said the same way
+            print(f"hpray: {full.pause_line(study.location, what)}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         traceback.print_exc()
         return EXIT_ERROR
 
@@ -198,11 +206,17 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
         spent = budget.counted(directory, rules, budget.spent_before(directory))
         # _sigterm_as_sigint after ray.init, which installs a SIGTERM handler of its own.
         # A restored search (restored inside fit) grows to the study's trial count.
-        kept = internals.after_each_snapshot(lambda staging: snapshots.keep(directory, staging))
+        kept = internals.after_each_snapshot(lambda staging: _keep(directory, staging))
         with _sigterm_as_sigint(), lighter_driver(), growing_to(study.plan.num_samples), kept:
             with in_force(rules), live_report(directory, study.live_every), spent:
-                tuner.fit()
+                try:
+                    tuner.fit()
+                except Exception:
+                    if rules.stopped_study != STORAGE:
+                        raise  # else Ray tripped on a file the full disk left torn: paused
             outputs.defer()  # from here a signal waits for the outputs
+        if rules.stopped_study == STORAGE:  # nothing more is written: the outputs would not be
+            raise StoragePaused(full.pause_line(directory, rules.failure or "a write failed"))
         budget.record(directory, rules)
     return time.monotonic() - started
 
@@ -241,6 +255,15 @@ def _sigterm_as_sigint() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _keep(directory: StudyDir, staging: str) -> None:
+    """A whole copy of the snapshot Ray just took; a full disk pauses the study instead."""
+    try:
+        snapshots.keep(directory, staging)
+    except OSError as err:
+        if not pause_on(err, directory):
+            raise
 
 
 def _recover_snapshot(directory: StudyDir) -> None:

@@ -121,6 +121,7 @@ def make_tuner(
     if tune.Tuner.can_restore(directory.path, storage_filesystem=filesystem):
         print(f"[hpray] resuming the unfinished study in {directory}", file=sys.stderr)
         resume.fill_checkpoint_gaps(directory)
+        resume.set_torn_errors_aside(directory)
         resume.complete_result_files(directory)
         return tune.Tuner.restore(
             directory.path,

@@ -32,6 +32,7 @@ TIMEOUT = "trial_timeout"
 STOP_AT = "stop_at"
 TIME_BUDGET = "time_budget"
 REPEATED_FAILURE = "repeated_failure"  # the same error again before any trial ended well
+STORAGE = "storage"  # the study's storage took no more writes (driver.pause)
 
 
 @dataclass

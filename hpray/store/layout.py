@@ -38,6 +38,7 @@ CHECKPOINT_PREFIX = "checkpoint_"  # Ray names them checkpoint_NNNNNN
 RESULT_FILE = "result.json"  # Ray's record of a trial's reports, a JSON object per line
 PARAMS_FILE = "params.json"  # Ray's record of a trial's sampled values
 ERROR_FILE = "error.txt"  # Ray's record of a failed trial's exception
+ERROR_PICKLE_FILE = "error.pkl"  # and the exception itself, which Ray reads back at a run's end
 
 # hpray's files in each trial checkpoint: the epoch and metric history (read without loading
 # the state), and the state the trial function reported (torch.save).

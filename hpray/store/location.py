@@ -34,7 +34,7 @@ class StudyDir:
         """``<storage>/<name>``: storage is a path (relative to here) or a URI."""
         if is_uri(storage):
             try:
-                fs, root = pafs.FileSystem.from_uri(storage)
+                fs, root = _filesystem(storage)
             except (OSError, ValueError) as err:  # pyarrow.lib.ArrowInvalid is a ValueError
                 raise ConfigError("study.storage", f"{storage!r} is not usable: {err}") from err
             return cls(fs, posixpath.join(root, name), storage.split("://", 1)[0])
@@ -141,6 +141,23 @@ class StudyDir:
             self.path, target.path, source_filesystem=self.fs, destination_filesystem=self.fs
         )
         self.fs.delete_dir(self.path)
+
+
+def _filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
+    """pyarrow's filesystem for the URI (s3, gs, hdfs, file), or else the fsspec filesystem
+    registered for its scheme (abfs, a drill's hpray-faults), as Ray Tune takes it too."""
+    try:
+        fs, root = pafs.FileSystem.from_uri(uri)
+        return fs, str(root)
+    except (OSError, ValueError) as err:
+        import fsspec
+
+        try:
+            kind = fsspec.get_filesystem_class(uri.split("://", 1)[0])
+        except (ImportError, ValueError):
+            raise err from None
+        fs = kind()
+        return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), str(fs._strip_protocol(uri))
 
 
 def as_dir(directory: StudyDir | Path) -> StudyDir:

@@ -1,0 +1,51 @@
+"""A study whose storage takes no more writes (a full disk, a spent quota, a path made
+read-only) pauses instead of failing.
+
+Whatever meets the fault first (a trial storing its checkpoint, the driver storing the
+experiment's snapshot, its lock or its live report) calls ``pause``: the run ends as Ray Tune
+ends one on SIGUSR1, each trial stopped where it is (its last stored checkpoint is where it
+goes on from), and ``hpray tune`` exits 75 with one line that names the storage and its free
+space (``StoragePaused``). A trial's failure on it is not counted against
+``study.max_failures``. Nothing is half-written meanwhile: hpray's files are replaced whole,
+and a torn Ray snapshot is replaced by the last whole one at the next run (store.snapshots).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from hpray.search.rules import STORAGE, current
+from hpray.store import full
+from hpray.store.location import StudyDir
+
+# Ray's loggers that report each failed write while the run winds down, with a traceback, and
+# the error of each trial stopped mid-write that nobody reads ("Unhandled error").
+NOISY = ("ray.tune", "ray.train", "ray._private.worker")
+
+
+class StoragePaused(Exception):
+    """The run ended because its storage took no more writes; the message says what to do."""
+
+
+def pause(what: str) -> None:
+    """End this run for the storage fault ``what`` (once; a run without rules in force, e.g.
+    a report, has none to end)."""
+    rules = current()
+    if rules is None or rules.stopped_study == STORAGE:
+        return
+    rules.stopped_study = STORAGE
+    rules.failure = what
+    for name in NOISY:  # every write of the winding down fails the same way: said once, by us
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    os.kill(os.getpid(), signal.SIGUSR1)  # Ray Tune stops every trial and returns
+
+
+def pause_on(err: BaseException, directory: StudyDir) -> bool:
+    """Pause when ``err`` is a storage fault of the study's (True), else False."""
+    what = full.fault(err, directory.parent.path)
+    if what is None:
+        return False
+    pause(what)
+    return True

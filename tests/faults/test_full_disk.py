@@ -1,0 +1,70 @@
+"""A study whose storage fills up mid-run (the drills' filesystem, hpray.store.faulty, refusing
+every write from the Nth on with ENOSPC and leaving that file torn), then freed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hpray.store.faulty import CONTROL_ENV, PROTOCOL
+from tests.helpers.drivers import Driver
+from tests.helpers.studies import assert_trained_once, history, results, summary
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+EPOCHS = 6
+# The package's paced function, a grid of four, two at a time: 341 writes in all, unfaulted.
+PACED = (
+    "trainable=hpray.trial.faults.paced",
+    "searcher=grid",
+    "scheduler=fifo",
+    "resources=cpu",
+    f"study.epochs={EPOCHS}",
+    "study.metric=val_rmse",
+    "study.mode=min",
+    "+faults.lr=1.0",
+    "+faults.epoch_s=0.2",
+    "~space",
+    "+space.faults.lr={type:choice,values:[0.25,0.5,1.0,2.0]}",
+)
+
+
+def test_a_full_disk_pauses_the_study_with_exit_75_and_it_resumes_once_freed(
+    tmp_path: Path,
+) -> None:
+    control = tmp_path / "control.json"
+    control.write_text(json.dumps({"writes_left": 120, "error": "ENOSPC", "tear": True}))
+    env = {CONTROL_ENV: str(control)}
+    storage = f"{PROTOCOL}://{tmp_path}/storage"
+    directory = tmp_path / "storage" / "digits_mlp"
+
+    full = Driver(storage, *PACED, env=env)
+    assert full.finish() == 75, full.stderr[-3000:]
+    plan = json.loads(control.read_text())
+    assert plan["refused"], plan  # the disk did fill up mid-study
+    assert "hpray: paused: the study's storage takes no more writes: OSError: [Errno 28]" in (
+        full.stderr
+    )
+    assert "then run the same command again to resume it" in full.stderr
+    assert "Traceback" not in full.stderr
+    assert summary_complete(directory) is False
+
+    control.write_text(json.dumps({"writes_left": None}))  # space freed
+    again = Driver(storage, *PACED, env=env)
+    assert again.finish() == 0, again.stderr[-3000:]
+    assert "Traceback" not in again.stderr
+    rows = results(directory)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
+    assert {r["faults.lr"] for r in rows} == {"0.25", "0.5", "1.0", "2.0"}  # each once
+    for row in rows:
+        assert_trained_once(history(directory, row["trial_id"]), EPOCHS)
+    best = summary(directory)["best"]
+    assert best["params"] == {"faults.lr": 2.0}
+    assert best["value"] == pytest.approx(1 / (EPOCHS * 2.0))  # an unfaulted run's
+
+
+def summary_complete(directory: Path) -> bool:
+    file = directory / "summary.json"
+    return file.is_file() and bool(json.loads(file.read_text()).get("complete"))
