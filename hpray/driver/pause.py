@@ -23,6 +23,7 @@ from hpray.store.location import StudyDir
 # Ray's loggers that report each failed write while the run winds down, with a traceback, and
 # the error of each trial stopped mid-write that nobody reads ("Unhandled error").
 NOISY = ("ray.tune", "ray.train", "ray._private.worker")
+_levels: dict[str, int] = {}  # their levels before the pause quieted them
 
 
 class StoragePaused(Exception):
@@ -38,8 +39,17 @@ def pause(what: str) -> None:
     rules.stopped_study = STORAGE
     rules.failure = what
     for name in NOISY:  # every write of the winding down fails the same way: said once, by us
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+        logger = logging.getLogger(name)
+        _levels.setdefault(name, logger.level)
+        logger.setLevel(logging.CRITICAL)
     os.kill(os.getpid(), signal.SIGUSR1)  # Ray Tune stops every trial and returns
+
+
+def speak_again() -> None:
+    """Ray's loggers as they were before a pause (a process may run another study)."""
+    for name, level in _levels.items():
+        logging.getLogger(name).setLevel(level)
+    _levels.clear()
 
 
 def pause_on(err: BaseException, directory: StudyDir) -> bool:

@@ -22,7 +22,7 @@ from hpray.driver import budget, phases, resume, signals, storage
 from hpray.driver.lighter import lighter_driver
 from hpray.driver.live import live_report
 from hpray.driver.lock import StudyBusy, StudyLock
-from hpray.driver.pause import StoragePaused, pause_on
+from hpray.driver.pause import StoragePaused, pause_on, speak_again
 from hpray.driver.tuner import make_tuner, ray_resources, ray_session
 from hpray.errors import EXIT_CONFIG, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from hpray.results.report import write_outputs
@@ -214,6 +214,8 @@ def _fit(study: Study, directory: StudyDir, outputs: signals.Deferred) -> float:
                 except Exception:
                     if rules.stopped_study != STORAGE:
                         raise  # else Ray tripped on a file the full disk left torn: paused
+                finally:
+                    speak_again()
             outputs.defer()  # from here a signal waits for the outputs
         if rules.stopped_study == STORAGE:  # nothing more is written: the outputs would not be
             raise StoragePaused(full.pause_line(directory, rules.failure or "a write failed"))

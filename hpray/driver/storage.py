@@ -12,7 +12,9 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from hpray.driver.pause import StoragePaused
 from hpray.errors import ConfigError
+from hpray.store import full
 from hpray.store.layout import PROBE_PREFIX
 from hpray.store.location import StudyDir
 
@@ -44,6 +46,9 @@ def check_writable(storage: StudyDir) -> None:
         probe.write_text("probe")
         probe.unlink()
     except Exception as err:  # each filesystem raises its own kinds
+        what = full.fault(err, storage.path)
+        if what is not None:  # there, but full: not the config's fault
+            raise StoragePaused(full.pause_line(storage, what)) from err
         raise ConfigError(
             "study.storage",
             f"cannot write to {storage}: {err}. Check the URI, the bucket and the credentials "

@@ -31,6 +31,7 @@ PROTOCOL = "hpray-faults"
 class FaultyFileSystem(LocalFileSystem):  # type: ignore[misc]  # fsspec is untyped
     protocol = (PROTOCOL,)
     root_marker = "/"
+    cachable = False  # fsspec's instance cache would keep an earlier drill's control file
 
     def __init__(self, control: str | None = None, **kwargs: Any) -> None:
         super().__init__(auto_mkdir=True, **kwargs)
@@ -57,6 +58,7 @@ class FaultyFileSystem(LocalFileSystem):  # type: ignore[misc]  # fsspec is unty
         code, tear = refused
         if not tear:
             raise OSError(code, os.strerror(code), str(path))
+        self.makedirs(self._parent(path), exist_ok=True)
         return Torn(path, mode, fs=self, code=code, **kwargs)
 
     def _take(self, path: str) -> tuple[int, bool] | None:

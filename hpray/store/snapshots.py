@@ -171,12 +171,12 @@ def recover(directory: StudyDir | Path) -> str | None:
     kept = generations(directory)
     files = next((f for f in map(whole, kept) if f is not None and not _unreadable(f)), None)
     aside = directory / SNAPSHOTS_DIR / f"{DAMAGED_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}"
-    if files is None and not (found.why == "missing" and not kept):
+    if files is None and found.why != "missing":
         raise Unrecoverable(directory, found)
     aside.mkdir()
     for file in ray_files(directory):
         file.move_to(aside / file.name)
-    if files is None:  # stopped before its first snapshot: nothing to go on from
+    if files is None:  # stopped before its first whole snapshot: nothing to go on from
         for trial in directory.glob(f"{TRIAL_PREFIX}*"):
             trial.move_to(aside / trial.name)
         return (
