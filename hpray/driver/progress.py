@@ -16,7 +16,7 @@ from ray import tune
 from ray.tune.experiment import Trial
 
 from hpray.results.table import number
-from hpray.search.rules import REPEATED_FAILURE, TIME_BUDGET, current
+from hpray.search.rules import REPEATED_FAILURE, STORAGE, TIME_BUDGET, current
 
 REDRAW_S = 0.5  # a terminal's bar
 
@@ -103,8 +103,8 @@ class Progress(tune.Callback):
         if rules is not None and rules.stopped_study == TIME_BUDGET:
             # Ray has stopped the paused and the waiting trials by now: they are not done.
             print("[hpray] the time budget is spent; trials pause", file=sys.stderr, flush=True)
-        elif rules is None or rules.stopped_study != REPEATED_FAILURE:  # the driver says why
-            self._show(trials, 0.0)
+        elif rules is None or rules.stopped_study not in (REPEATED_FAILURE, STORAGE):
+            self._show(trials, 0.0)  # else the driver says why, and Ray's stop is no end
         if self._bar is not None:
             self._bar.close()
             self._bar = None

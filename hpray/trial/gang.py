@@ -30,6 +30,7 @@ from hpray import internals
 from hpray.store.layout import FUNCTION_STATE_FILE, rank_state_file
 from hpray.trial.api import Session, TrialStopped, session
 from hpray.trial.context import Member, joined
+from hpray.trial.janitor import start_janitor
 from hpray.trial.runner import wait_if_late
 from hpray.trial.state import TrialState
 
@@ -266,6 +267,7 @@ def lead(
         opened.restore()
     restored = Restored(files_of(opened.trial) if opened.trial.history else None, opened.copied)
     relay = ray.remote(Relay).options(num_cpus=0, max_concurrency=4).remote()
+    janitor = start_janitor()
     trainer = internals.torch_trainer(
         member,
         train_loop_config={
@@ -274,6 +276,7 @@ def lead(
             "base": base,
             "deadline": deadline,
             "relay": relay,
+            "janitor": janitor,
             "restored": restored,
             "trial": (context.get_trial_id(), context.get_trial_name(), trial_directory()),
         },
@@ -300,8 +303,11 @@ def lead(
 
     fitting = threading.Thread(target=fit, name="hpray-gang", daemon=True)
     fitting.start()
-    led.serve(fitting)
-    fitting.join()
+    try:
+        led.serve(fitting)
+        fitting.join()
+    finally:
+        janitor.done.remote()
     if led.errors and not (led.ended or led.stopped):
         raise first_failure(led.errors[0])
 
@@ -313,6 +319,9 @@ def member(loop_config: dict[str, Any]) -> None:
     context = ray.train.get_context()
     rank = context.get_world_rank()
     voice = Voice(loop_config["relay"]) if rank == 0 else None
+    group = ray.get_runtime_context().get_placement_group_id()
+    if rank == 0 and group:
+        loop_config["janitor"].watch.remote(group)
     trial_id, trial_name, trial_dir = loop_config["trial"]
     me = Member(
         rank=rank,

@@ -4,10 +4,12 @@ on a local Ray of 4 logical CPUs (two gangs of 2 at a time)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import ray
 
 from hpray.errors import ConfigError
 from hpray.store.layout import PLAN_FILE, trial_dir_name
@@ -90,6 +92,16 @@ def test_asha_stops_gangs_and_a_killed_worker_restarts_its_gang_from_its_checkpo
             assert [r["state"] for r in ranks[2:]] == [{"epoch": 1, "rank": 0}] * 2
             assert {r["pid"] for r in ranks[2:]}.isdisjoint(r["pid"] for r in ranks[:2])
     assert restarted >= 1  # the kill's marker is per trial: each trial loses rank 1 once
+    # Every gang's placement group is gone (the one of a trial ASHA stopped too): what the
+    # gangs held is free for the next trials. A janitor removes one within a second or two.
+    deadline = time.monotonic() + 20
+    while (held := placement_groups_held()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not held, held
+
+
+def placement_groups_held() -> list[dict]:
+    return [g for g in ray.util.placement_group_table().values() if g["state"] != "REMOVED"]
 
 
 def test_a_gang_that_cannot_fit_exits_2_before_anything_is_written(
