@@ -21,6 +21,7 @@ import pytest
 from hpray.config.prepare import prepare
 from hpray.driver.run import run_reporting
 from hpray.store.faulty import CONTROL_ENV, PROTOCOL
+from tests.faults.drills import best_of, paced_grid
 from tests.helpers.compose import compose_study
 from tests.helpers.studies import assert_trained_once, history, results, start_ray, summary
 
@@ -28,20 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 EPOCHS = 3
 LRS = ("0.5", "1.0", "2.0")
-STUDY = (
-    "trainable=hpray.trial.faults.paced",
-    "searcher=grid",
-    "scheduler=fifo",
-    "resources=cpu",
-    f"study.epochs={EPOCHS}",
-    "study.metric=val_rmse",
-    "study.mode=min",
-    "report.every=0",
-    "+faults.lr=1.0",
-    "+faults.epoch_s=0.1",
-    "~space",
-    f"+space.faults.lr={{type:choice,values:[{','.join(LRS)}]}}",
-)
+STUDY = (*paced_grid(LRS, EPOCHS, 0.1), "report.every=0")
 KINDS = (("ENOSPC", True), ("EDQUOT", False), ("EROFS", False), ("EIO", True))
 # CI faults four writes of the ~120 the study makes (its start, before the first snapshot,
 # mid-trial, near its end); HPRAY_DRILL_STEP=k drills every k-th write (the README's figures).
@@ -93,4 +81,4 @@ def test_a_study_faulted_at_any_write_loses_nothing(
     assert {r["status"] for r in rows} == {"completed"}
     for row in rows:
         assert_trained_once(history(directory, row["trial_id"]), EPOCHS)
-    assert summary(directory)["best"]["value"] == pytest.approx(1 / (EPOCHS * 2.0))
+    assert summary(directory)["best"]["value"] == pytest.approx(best_of(LRS, EPOCHS))

@@ -9,26 +9,15 @@ from pathlib import Path
 import pytest
 
 from hpray.store.faulty import CONTROL_ENV, PROTOCOL
+from tests.faults.drills import best_of, paced_grid
 from tests.helpers.drivers import Driver
 from tests.helpers.studies import assert_trained_once, history, results, summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 EPOCHS = 6
-# The package's paced function, a grid of four, two at a time: 341 writes in all, unfaulted.
-PACED = (
-    "trainable=hpray.trial.faults.paced",
-    "searcher=grid",
-    "scheduler=fifo",
-    "resources=cpu",
-    f"study.epochs={EPOCHS}",
-    "study.metric=val_rmse",
-    "study.mode=min",
-    "+faults.lr=1.0",
-    "+faults.epoch_s=0.2",
-    "~space",
-    "+space.faults.lr={type:choice,values:[0.25,0.5,1.0,2.0]}",
-)
+LRS = ("0.25", "0.5", "1.0", "2.0")
+PACED = paced_grid(LRS, EPOCHS, 0.2)
 
 
 def test_a_full_disk_pauses_the_study_with_exit_75_and_it_resumes_once_freed(
@@ -57,12 +46,12 @@ def test_a_full_disk_pauses_the_study_with_exit_75_and_it_resumes_once_freed(
     assert "Traceback" not in again.stderr
     rows = results(directory)
     assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
-    assert {r["faults.lr"] for r in rows} == {"0.25", "0.5", "1.0", "2.0"}  # each once
+    assert sorted(r["faults.lr"] for r in rows) == sorted(LRS)  # each once
     for row in rows:
         assert_trained_once(history(directory, row["trial_id"]), EPOCHS)
     best = summary(directory)["best"]
     assert best["params"] == {"faults.lr": 2.0}
-    assert best["value"] == pytest.approx(1 / (EPOCHS * 2.0))  # an unfaulted run's
+    assert best["value"] == pytest.approx(best_of(LRS, EPOCHS))  # an unfaulted run's
 
 
 def summary_complete(directory: Path) -> bool:

@@ -8,26 +8,15 @@ from pathlib import Path
 import pytest
 
 from hpray.store.layout import RESULTS_FILE, SNAPSHOTS_DIR
+from tests.faults.drills import paced_grid
 from tests.helpers.drivers import Driver, checkpoints
 from tests.helpers.studies import assert_trained_once, history, results, summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 EPOCHS = 12
-# The package's paced function (epochs of 0.3 s), two at a time, a grid of four.
-PACED = (
-    "trainable=hpray.trial.faults.paced",
-    "searcher=grid",
-    "scheduler=fifo",
-    "resources=cpu",
-    f"study.epochs={EPOCHS}",
-    "study.metric=val_rmse",
-    "study.mode=min",
-    "+faults.lr=1.0",
-    "+faults.epoch_s=0.3",
-    "~space",
-    "+space.faults.lr={type:choice,values:[0.25,0.5,1.0,2.0]}",
-)
+LRS = ("0.25", "0.5", "1.0", "2.0")
+PACED = paced_grid(LRS, EPOCHS, 0.3)
 
 
 def tear(directory: Path) -> Path:
@@ -57,7 +46,7 @@ def test_a_torn_snapshot_is_replaced_by_the_last_whole_copy_and_nothing_is_lost(
     assert "Traceback" not in again.stderr
     rows = results(directory)
     assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
-    assert {r["faults.lr"] for r in rows} == {"0.25", "0.5", "1.0", "2.0"}  # each once
+    assert sorted(r["faults.lr"] for r in rows) == sorted(LRS)  # each once
     for row in rows:
         assert_trained_once(history(directory, row["trial_id"]), EPOCHS)
     assert summary(directory)["best"]["params"] == {"faults.lr": 2.0}

@@ -183,18 +183,8 @@ def test_a_lightning_sweep_killed_with_sigkill_resumes_every_trial_where_it_was(
         "trainer.max_epochs=40",  # its epochs take ~0.05 s: the kill must land mid-trial
         "test=false",
     )
-    storage = tmp_path / "studies"
-    study = storage / "digits_lightning"
-    first = Driver(storage, *overrides, f"hydra.sweep.dir={tmp_path}/sweep", app=LIGHTNING)
-    try:
-        # Killed once a trial has stored a checkpoint past its second epoch. Only the last two
-        # are kept, so any index from 2 on counts (an exact name can be gone between polls).
-        first.wait_until(lambda: checkpoints_past(study, 2), timeout=300)
-    finally:
-        first.kill_group()
-    assert not summary_complete(study)
-    code, err = sweep(tmp_path, LIGHTNING, *overrides)
-    assert code == 0, err[-3000:]
+    study = tmp_path / "studies" / "digits_lightning"
+    _, err = killed_then_resumed(tmp_path, study, overrides)
     rows = results(study)
     assert len(rows) == 2 and {r["status"] for r in rows} <= {"completed", "early_stopped"}
     resumed = 0
@@ -356,6 +346,21 @@ def output_dirs(sweep_dir: Path) -> dict[str, Path]:
     }
 
 
+def killed_then_resumed(tmp_path: Path, study: Path, overrides: tuple[str, ...]) -> tuple[str, str]:
+    """The Lightning app's sweep SIGKILLed once a trial has stored a checkpoint past its second
+    epoch, then run again to its end (exit 0): each run's stderr. Only the last two checkpoints
+    are kept, so any index from 2 on counts (an exact name can be gone between polls)."""
+    first = Driver(study.parent, *overrides, f"hydra.sweep.dir={tmp_path}/sweep", app=LIGHTNING)
+    try:
+        first.wait_until(lambda: checkpoints_past(study, 2), timeout=300)
+    finally:
+        first.kill_group()
+    assert not summary_complete(study)
+    code, err = sweep(tmp_path, LIGHTNING, *overrides)
+    assert code == 0, err[-3000:]
+    return first.stderr, err
+
+
 def checkpoints_past(study: Path, index: int) -> bool:
     found = (re.fullmatch(r"checkpoint_(\d+)", p.name) for p in study.glob("trial_*/checkpoint_*"))
     return any(int(m[1]) >= index for m in found if m)
@@ -419,16 +424,8 @@ def test_a_lightning_app_trains_each_trial_with_ddp_on_two_workers_and_resumes_a
         "trainer.max_epochs=12",
         "test=false",
     )
-    storage = tmp_path / "studies"
-    study = storage / "digits_lightning_ddp"
-    first = Driver(storage, *overrides, f"hydra.sweep.dir={tmp_path}/sweep", app=LIGHTNING)
-    try:
-        first.wait_until(lambda: checkpoints_past(study, 2), timeout=300)
-    finally:
-        first.kill_group()
-    assert not summary_complete(study)
-    code, err = sweep(tmp_path, LIGHTNING, *overrides)
-    assert code == 0, err[-3000:]
+    study = tmp_path / "studies" / "digits_lightning_ddp"
+    first_err, err = killed_then_resumed(tmp_path, study, overrides)
     rows = results(study)
     assert len(rows) == 2 and {r["status"] for r in rows} <= {"completed", "early_stopped"}
     resumed = 0
@@ -438,7 +435,7 @@ def test_a_lightning_app_trains_each_trial_with_ddp_on_two_workers_and_resumes_a
         resumed += any(r.get("replayed") for r in raw)
         assert {"val/acc", "val/loss"} <= set(raw[-1])
     assert resumed >= 1  # a gang went on from its trial's checkpoint
-    assert "2 workers x (1 CPU + 0 GPU) per trial" in first.stderr
+    assert "2 workers x (1 CPU + 0 GPU) per trial" in first_err
     # A gang per trial: Ray Train set up each one's process group (rank 0 of 2 says so).
     assert err.count("Setting up process group for: env:// [rank=0, world_size=2]") >= 1
     assert "[rank: 1]" in err  # Lightning ran as rank 1 of the group Ray Train set up
