@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from hpray.store.faulty import CONTROL_ENV, PROTOCOL
-from tests.faults.drills import best_of, paced_grid
+from tests.faults.drills import assert_nothing_lost, paced_grid
 from tests.helpers.drivers import Driver
-from tests.helpers.studies import assert_trained_once, history, results, summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -44,14 +43,7 @@ def test_a_full_disk_pauses_the_study_with_exit_75_and_it_resumes_once_freed(
     again = Driver(storage, *PACED, env=env)
     assert again.finish() == 0, again.stderr[-3000:]
     assert "Traceback" not in again.stderr
-    rows = results(directory)
-    assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
-    assert sorted(r["faults.lr"] for r in rows) == sorted(LRS)  # each once
-    for row in rows:
-        assert_trained_once(history(directory, row["trial_id"]), EPOCHS)
-    best = summary(directory)["best"]
-    assert best["params"] == {"faults.lr": 2.0}
-    assert best["value"] == pytest.approx(best_of(LRS, EPOCHS))  # an unfaulted run's
+    assert_nothing_lost(directory, LRS, EPOCHS)
 
 
 def summary_complete(directory: Path) -> bool:

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from hpray.store.layout import RESULTS_FILE, SNAPSHOTS_DIR
-from tests.faults.drills import paced_grid
+from tests.faults.drills import assert_nothing_lost, paced_grid
 from tests.helpers.drivers import Driver, checkpoints
-from tests.helpers.studies import assert_trained_once, history, results, summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
@@ -44,12 +43,7 @@ def test_a_torn_snapshot_is_replaced_by_the_last_whole_copy_and_nothing_is_lost(
     assert again.finish() == 0, again.stderr[-3000:]
     assert f"the experiment snapshot was unreadable ({torn.name}: JSONDecodeError" in again.stderr
     assert "Traceback" not in again.stderr
-    rows = results(directory)
-    assert len(rows) == 4 and {r["status"] for r in rows} == {"completed"}
-    assert sorted(r["faults.lr"] for r in rows) == sorted(LRS)  # each once
-    for row in rows:
-        assert_trained_once(history(directory, row["trial_id"]), EPOCHS)
-    assert summary(directory)["best"]["params"] == {"faults.lr": 2.0}
+    assert_nothing_lost(directory, LRS, EPOCHS)
     (aside,) = (directory / SNAPSHOTS_DIR).glob("damaged-*")
     assert (aside / torn.name).read_bytes() == torn_bytes  # set aside, not deleted
 
