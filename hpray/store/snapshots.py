@@ -86,7 +86,9 @@ def keep(directory: StudyDir | Path, staging: str) -> bool:
     tuner = directory / TUNER_FILE
     if tuner.is_file():
         files[TUNER_FILE] = tuner.read_bytes()
-    if not any(n.startswith("experiment_state-") for n in files) or _unreadable(files):
+    if not any(n.startswith("experiment_state-") for n in files) or not all(
+        _ends_whole(content) for content in files.values()
+    ):
         return False
     generation = directory / SNAPSHOTS_DIR / f"{time.time_ns():020d}"
     generation.mkdir()
@@ -96,6 +98,13 @@ def keep(directory: StudyDir | Path, staging: str) -> bool:
     (generation / MANIFEST).write_text(json.dumps(manifest, indent=1))  # last: it is whole now
     _prune(directory)
     return True
+
+
+def _ends_whole(content: bytes) -> bool:
+    """A cheap check of a file Ray has just written in full: it ends as a pickle (STOP) or a
+    JSON document ends. Reading it all (``problem``) is left to recovery: a study of thousands
+    of trials snapshots megabytes, every few seconds."""
+    return content.endswith(b".") or content.rstrip().endswith((b"}", b"]"))
 
 
 def _kept(path: Path) -> bool:
