@@ -151,6 +151,8 @@ def damage(directory: StudyDir | Path) -> Damage | None:
     """What makes the study's snapshot unusable, or None when it reads whole (or when the
     study has never taken one: a new study, or one killed before its first)."""
     directory = as_dir(directory)
+    if not directory.is_dir():  # a new study (behind a URI: its bucket may not be there yet)
+        return None
     files = ray_files(directory)
     states = sorted((f for f in files if f.name.startswith("experiment_state-")), key=str)
     if not states:

@@ -1,5 +1,6 @@
 """Every integration test is marked: `pytest -m integration` (and `-m "not integration"`)
-selects exactly what the folders hold."""
+selects exactly what the folders hold (tests/integration, and the storage fault tests of
+tests/faults, which run real studies too)."""
 
 import subprocess
 import sys
@@ -19,7 +20,7 @@ def collected(*args: str) -> set[str]:
 
 
 def test_every_integration_test_is_marked_and_no_unit_test_is() -> None:
-    folder = collected("tests/integration")
+    folder = collected("tests/integration", "tests/faults")
     assert len(folder) > 30  # the folder's tests were collected at all
     marked = collected("tests", "-m", "integration")
     assert folder - marked == set(), "integration tests without pytestmark"
