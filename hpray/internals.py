@@ -315,6 +315,12 @@ def after_each_snapshot(kept: Callable[[str], Any]) -> Iterator[None]:
         yield
 
 
+# Ray's loggers that report each failed write while a paused run winds down, with a traceback,
+# and the error of each trial stopped mid-write that nobody reads ("Unhandled error", logged
+# by Ray's private worker module).
+WINDING_DOWN_LOGGERS = ("ray.tune", "ray.train", "ray._private.worker")
+
+
 def forgive_failure(trial: Any) -> None:
     """Take back the failure Ray just counted against the trial's ``max_failures``.
 

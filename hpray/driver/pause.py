@@ -16,13 +16,11 @@ import logging
 import os
 import signal
 
+from hpray import internals
 from hpray.search.rules import STORAGE, current
 from hpray.store import full
 from hpray.store.location import StudyDir
 
-# Ray's loggers that report each failed write while the run winds down, with a traceback, and
-# the error of each trial stopped mid-write that nobody reads ("Unhandled error").
-NOISY = ("ray.tune", "ray.train", "ray._private.worker")
 _levels: dict[str, int] = {}  # their levels before the pause quieted them
 
 
@@ -38,7 +36,9 @@ def pause(what: str) -> None:
         return
     rules.stopped_study = STORAGE
     rules.failure = what
-    for name in NOISY:  # every write of the winding down fails the same way: said once, by us
+    for name in (
+        internals.WINDING_DOWN_LOGGERS
+    ):  # every write of the winding down fails the same way: said once, by us
         logger = logging.getLogger(name)
         _levels.setdefault(name, logger.level)
         logger.setLevel(logging.CRITICAL)
