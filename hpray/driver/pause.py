@@ -36,9 +36,8 @@ def pause(what: str) -> None:
         return
     rules.stopped_study = STORAGE
     rules.failure = what
-    for name in (
-        internals.WINDING_DOWN_LOGGERS
-    ):  # every write of the winding down fails the same way: said once, by us
+    # Every write of the winding down fails the same way: said once, by us.
+    for name in internals.WINDING_DOWN_LOGGERS:
         logger = logging.getLogger(name)
         _levels.setdefault(name, logger.level)
         logger.setLevel(logging.CRITICAL)
