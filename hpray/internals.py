@@ -315,6 +315,32 @@ def after_each_snapshot(kept: Callable[[str], Any]) -> Iterator[None]:
         yield
 
 
+def checked_copies(copying: Callable[[Any, str], Any]) -> None:
+    """Each copy Ray makes to storage runs inside ``copying(filesystem, destination)`` (a
+    context manager), which can raise an error the copy dropped.
+
+    Arrow's ``copy_files`` closes each file it writes and drops the error of that close
+    (checked with pyarrow 26: it waits on the future of ``CloseAsync`` and never reads its
+    status); an object store takes a file as it is closed, so a failed checkpoint upload would
+    pass for a stored one. Ray Tune copies trial checkpoints and the experiment's files with it,
+    through ``ray.train._internal.storage._pyarrow_fs_copy_files``, the one name it calls (by
+    module lookup, so replacing it there reaches every caller). For the whole process: trial
+    processes get it with their storage's filesystem. Idempotent.
+    """
+    from ray.train._internal import storage
+
+    original = storage._pyarrow_fs_copy_files
+    if getattr(original, "hpray_checked", False):
+        return
+
+    def copy(source: Any, destination: Any, *args: Any, **kwargs: Any) -> Any:
+        with copying(kwargs.get("destination_filesystem"), str(destination)):
+            return original(source, destination, *args, **kwargs)
+
+    copy.hpray_checked = True  # type: ignore[attr-defined]
+    storage._pyarrow_fs_copy_files = copy
+
+
 # Ray's loggers that report each failed write while a paused run winds down, with a traceback,
 # and the error of each trial stopped mid-write that nobody reads ("Unhandled error", logged
 # by Ray's private worker module).

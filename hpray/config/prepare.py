@@ -29,6 +29,7 @@ from hpray.config.compose import resolve
 from hpray.config.locate import locate
 from hpray.config.schema import RaySettings, Resources, StudySettings
 from hpray.config.settings import (
+    duration_s,
     ray_settings,
     report_settings,
     study_settings,
@@ -40,7 +41,7 @@ from hpray.internals import optimizers_without_compiler
 from hpray.search.searchers import SearchPlan
 from hpray.search.warm import WARM_KEY, Known, known
 from hpray.store.layout import read_results, stored_config
-from hpray.store.location import StudyDir
+from hpray.store.location import PATIENCE_S, StudyDir
 
 RUNNER = "hpray.trial.runner.run"  # the Ray trainable of every function on hpray's API
 GANG = "hpray.trial.gang.lead"  # a trial of several workers: it runs the runner on each
@@ -67,7 +68,8 @@ class Study:
     @property
     def location(self) -> StudyDir:
         """The study's directory, on a path or behind a URI."""
-        return StudyDir.at(self.settings.storage, self.settings.name)
+        patience = duration_s("study.storage_retry", self.settings.storage_retry)
+        return StudyDir.at(self.settings.storage, self.settings.name, patience or PATIENCE_S)
 
 
 def search_plan(

@@ -25,6 +25,7 @@ class StudySettings:
     name: str = MISSING
     storage: str = MISSING
     shared_storage: bool = MISSING
+    storage_retry: Any = MISSING  # a duration: how long calls to a URI's storage are retried
     seed: int = MISSING
     num_samples: int = MISSING
     metric: Any = MISSING  # a metric's name, or a list of them (several objectives)

@@ -63,7 +63,7 @@ def study_settings(config: Mapping[str, Any]) -> StudySettings:
         if value < least:
             raise ConfigError(f"study.{key}", f"must be a whole number >= {least}, got {value!r}.")
     check_objectives(settings)
-    for key in ("time_budget", "trial_timeout"):
+    for key in ("time_budget", "trial_timeout", "storage_retry"):
         duration_s(f"study.{key}", getattr(settings, key))
     if settings.cv_folds < 0 or settings.cv_folds == 1:
         raise ConfigError(

@@ -32,6 +32,7 @@ FREE_KEYS = (
     "study.name",
     "study.storage",
     "study.shared_storage",
+    "study.storage_retry",
     "study.num_samples",  # growing is allowed, shrinking refused (check_resumable)
     "study.max_concurrent",
     "study.max_failures",

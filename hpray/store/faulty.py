@@ -9,13 +9,16 @@ A control file, named by ``HPRAY_FAULTS`` when the filesystem is made, says what
 are written; the one after fails with the error (ENOSPC: a full disk; EDQUOT, EROFS, EACCES,
 EIO), and so does every one after it, until the control file changes (space freed: a
 ``writes_left`` of null). With ``tear``, the failing file is left with half of what was
-written to it first, as a full disk leaves it. Every write taken is counted in ``"written"``.
+written to it first, as a full disk leaves it. With ``"only": "*/checkpoint_*"``, only the
+files whose path matches are counted and refused (a failing device under part of the study).
+Every write taken is counted in ``"written"``.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import fnmatch
 import json
 import os
 from collections.abc import Iterator
@@ -68,7 +71,7 @@ class FaultyFileSystem(LocalFileSystem):  # type: ignore[misc]  # fsspec is unty
         with _locked(self.control) as plan:
             plan["written"] = plan.get("written", 0) + 1
             left = plan.get("writes_left")
-            if left is None:
+            if left is None or not fnmatch.fnmatchcase(path, plan.get("only") or "*"):
                 return None
             if left > 0:
                 plan["writes_left"] = left - 1

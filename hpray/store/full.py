@@ -1,5 +1,5 @@
 """Storage that takes no more writes: a full disk, a spent quota, a read-only or forbidden path,
-a device that fails its writes.
+a device that fails its writes, an object store that did not answer for ``study.storage_retry``.
 
 None of these is a bug of the study or of a trial, and none goes away by retrying a trial: the
 study pauses (the driver's ``pause``) until someone frees space or fixes the mount, and the
@@ -18,9 +18,9 @@ from pathlib import Path
 from hpray.store.location import StudyDir
 
 FULL = {errno.ENOSPC, errno.EDQUOT, errno.EROFS}
-# A permission refused, or an I/O error, is the storage's only under the study's own path: a
-# trial's code may meet one anywhere else, and that is its own error.
-REFUSED = {errno.EACCES, errno.EPERM, errno.EIO}
+# A permission refused, an I/O error or a time-out is the storage's only under the study's own
+# path: a trial's code may meet one anywhere else, and that is its own error.
+REFUSED = {errno.EACCES, errno.EPERM, errno.EIO, errno.ETIMEDOUT}
 ERRNO_TEXT = re.compile(r"\[errno (\d+)\]", re.IGNORECASE)
 
 
@@ -64,6 +64,12 @@ def free_space(directory: StudyDir) -> str:
 
 def pause_line(directory: StudyDir, what: str) -> str:
     """The one line a study paused on its storage ends with."""
+    if f"[Errno {errno.ETIMEDOUT}]" in what:
+        return (
+            f"paused: the study's storage did not answer: {what}. Once {directory.parent} "
+            "answers again, run the same command to resume the study (a longer "
+            "study.storage_retry rides out longer outages)"
+        )
     free = free_space(directory)
     room = f" ({free} free there)" if free else ""
     return (

@@ -17,6 +17,9 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from hpray.errors import ConfigError
+from hpray.store.patient import patient
+
+PATIENCE_S = 120.0  # study.storage_retry's default: 2m
 
 
 def is_uri(storage: str) -> bool:
@@ -30,14 +33,17 @@ class StudyDir:
         self.fs, self.path, self.scheme = fs, path.rstrip("/"), scheme
 
     @classmethod
-    def at(cls, storage: str, name: str) -> StudyDir:
-        """``<storage>/<name>``: storage is a path (relative to here) or a URI."""
+    def at(cls, storage: str, name: str, patience_s: float = PATIENCE_S) -> StudyDir:
+        """``<storage>/<name>``: storage is a path (relative to here) or a URI, whose calls
+        are retried for up to ``patience_s`` while it does not answer (study.storage_retry)."""
         if is_uri(storage):
             try:
                 fs, root = _filesystem(storage)
             except (OSError, ValueError) as err:  # pyarrow.lib.ArrowInvalid is a ValueError
                 raise ConfigError("study.storage", f"{storage!r} is not usable: {err}") from err
-            return cls(fs, posixpath.join(root, name), storage.split("://", 1)[0])
+            return cls(
+                patient(fs, patience_s), posixpath.join(root, name), storage.split("://", 1)[0]
+            )
         return cls(pafs.LocalFileSystem(), str(Path(storage).expanduser().resolve() / name))
 
     @property

@@ -46,6 +46,37 @@ def test_a_full_disk_pauses_the_study_with_exit_75_and_it_resumes_once_freed(
     assert_nothing_lost(directory, LRS, EPOCHS)
 
 
+def test_a_trial_failing_on_its_storage_keeps_every_retry_it_had(tmp_path: Path) -> None:
+    """Its checkpoints' device fails (EIO) while the rest of the study's storage takes writes:
+    the study pauses, and the snapshot it leaves counts no failure against any trial, so with
+    study.max_failures=0 the resumed study still runs each trial on from its checkpoint."""
+    control = tmp_path / "control.json"
+    plan = {"writes_left": 6, "error": "EIO", "only": "*/checkpoint_*"}
+    control.write_text(json.dumps(plan))
+    env = {CONTROL_ENV: str(control)}
+    storage = f"{PROTOCOL}://{tmp_path}/storage"
+    directory = tmp_path / "storage" / "digits_mlp"
+    study = (*PACED, "study.max_failures=0")
+
+    failing = Driver(storage, *study, env=env)
+    assert failing.finish() == 75, failing.stderr[-3000:]
+    assert json.loads(control.read_text())["refused"]
+    assert "paused: the study's storage takes no more writes: OSError: [Errno 5]" in (
+        failing.stderr
+    )
+    snapshot = max(directory.glob("experiment_state-*.json"))
+    counted = [
+        json.loads(metadata)["num_failures"]
+        for _, metadata in json.loads(snapshot.read_text())["trial_data"]
+    ]
+    assert counted and counted == [0] * len(counted), counted
+
+    control.write_text(json.dumps({"writes_left": None}))  # the device replaced
+    again = Driver(storage, *study, env=env)
+    assert again.finish() == 0, again.stderr[-3000:]
+    assert_nothing_lost(directory, LRS, EPOCHS)
+
+
 def summary_complete(directory: Path) -> bool:
     file = directory / "summary.json"
     return file.is_file() and bool(json.loads(file.read_text()).get("complete"))

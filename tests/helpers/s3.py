@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 import boto3
@@ -18,22 +19,47 @@ CREDENTIALS = {
 BUCKET = "hpray-studies"
 
 
+class LocalS3:
+    """The server, which can be stopped and started again on its port: what it holds lives in
+    this process (moto's backends), so an outage loses nothing, as a real store's would not."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.env = {**CREDENTIALS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{self.port}"}
+        self.server: ThreadedMotoServer | None = None
+
+    def start(self) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request, else
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@contextlib.contextmanager
+def local_s3() -> Iterator[LocalS3]:
+    """A fresh local S3 server with the bucket ``BUCKET`` in it."""
+    store = LocalS3()
+    store.start()
+    try:
+        client = boto3.client(
+            "s3",
+            endpoint_url=store.env["AWS_ENDPOINT_URL"],
+            aws_access_key_id=store.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=store.env["AWS_SECRET_ACCESS_KEY"],
+            region_name=store.env["AWS_DEFAULT_REGION"],
+        )
+        client.create_bucket(Bucket=BUCKET)
+        yield store
+    finally:
+        store.stop()
+
+
 @contextlib.contextmanager
 def s3_server() -> Iterator[dict[str, str]]:
     """The environment that points AWS clients (pyarrow's too) at a fresh local S3 server."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        env = {**CREDENTIALS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
-        client = boto3.client(
-            "s3",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            region_name=env["AWS_DEFAULT_REGION"],
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield env
-    finally:
-        server.stop()
+    with local_s3() as store:
+        yield store.env

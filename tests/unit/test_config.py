@@ -248,6 +248,7 @@ def test_experiment_overlay_composes(study_cfg) -> None:
         ),
         (["study.time_budget=0s"], "study.time_budget"),
         (["study.trial_timeout=-5"], "study.trial_timeout"),
+        (["study.storage_retry=forever"], "study.storage_retry"),
         (["study.cv_folds=500"], "study.cv_folds"),  # more folds than a class has rows
         (["model=random_forest", "+model.min_samples_split=-2"], "model"),
         (["model=svm", "+model.gama=0.1"], "model.gama"),

@@ -23,7 +23,7 @@ ALLOWED = {
     "config": {"space", "search", "store", "data", "models", "errors", "internals"},
     "search": {"space", "errors", "internals"},
     "space": {"errors"},
-    "store": {"errors"},
+    "store": {"errors", "internals"},
     "data": {"errors"},
     "models": set(),
     "errors": set(),
