@@ -25,6 +25,7 @@ from typing import Any
 FENCED: tuple[tuple[str, str], ...] = (
     ("ray.train._internal.session", "get_session"),
     ("ray.train._internal.storage", "StorageContext.experiment_driver_staging_path"),
+    ("ray.train._internal.storage", "_pyarrow_fs_copy_files"),  # checked_copies
     ("ray.tune.execution.experiment_state", "_ExperimentCheckpointManager.on_trial_checkpoint"),
     (
         "ray.tune.execution.experiment_state",

@@ -162,3 +162,25 @@ def test_s3_writes_in_the_calling_thread_and_small_files_in_one_put() -> None:
     options = patient.inline(s3).__reduce__()[1][0]
     assert options["background_writes"] is False and options["allow_delayed_open"] is True
     assert options["endpoint_override"] == "http://127.0.0.1:9"
+
+
+def test_an_upload_that_fails_as_it_completes_fails_ray_s_copy(tmp_path: Path) -> None:
+    """Arrow's copy_files drops the error of a file's close, where an upload completes; the
+    copy Ray Tune stores checkpoints with raises it."""
+    from ray.train._internal import storage  # Ray calls the copy by its module's name
+
+    checkpoint = tmp_path / "local" / "checkpoint_000003"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "model.pt").write_bytes(b"weights")
+    handler = Unanswering()
+    fs = patient.patient(pafs.PyFileSystem(handler), 0.05)
+    stored = str(tmp_path / "study" / "trial_1" / "checkpoint_000003")
+    fs.create_dir(stored)  # as Ray does before it copies
+    handler.down = 10**6
+    with pytest.raises(TimeoutError, match=r"study\.storage_retry"):
+        storage._pyarrow_fs_copy_files(str(checkpoint), stored, destination_filesystem=fs)
+    handler.down = 0
+    storage._pyarrow_fs_copy_files(str(checkpoint), stored, destination_filesystem=fs)
+    assert (tmp_path / "study" / "trial_1" / "checkpoint_000003" / "model.pt").read_bytes() == (
+        b"weights"
+    )
