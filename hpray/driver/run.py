@@ -100,6 +100,7 @@ def run(study: Study, fresh: bool = False) -> int:
             spent = budget.spent_before(directory)
             with StudyLock(directory):
                 spent += _fit(study, directory, outputs)
+                _snapshot_stored(directory)
                 clock.mark("fit_end")
             # The outputs need only the study's directory: written while Ray shuts down.
             session.end_in_background(lambda: clock.mark("shut_down"))
@@ -275,6 +276,14 @@ def _recover_snapshot(directory: StudyDir) -> None:
         return
     StudyLock(directory).check_free()
     print(f"[hpray] {snapshots.recover(directory)}", file=sys.stderr)
+
+
+def _snapshot_stored(directory: StudyDir) -> None:
+    """The run's last snapshot reached the storage whole, or the last whole copy takes its
+    place. Ray stores it in the background and only logs a failure; the outputs read it next.
+    A storage still refusing writes then pauses the study (an OSError: exit 75)."""
+    if snapshots.damage(directory) is not None:
+        print(f"[hpray] {snapshots.recover(directory)}", file=sys.stderr)
 
 
 def _finished(directory: StudyDir) -> bool:

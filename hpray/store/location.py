@@ -20,6 +20,8 @@ from hpray.errors import ConfigError
 from hpray.store.patient import patient
 
 PATIENCE_S = 120.0  # study.storage_retry's default: 2m
+# Where a file is one object, put whole or not at all (and a rename would be a copy).
+OBJECT_STORES = ("s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "oss")
 
 
 def is_uri(storage: str) -> bool:
@@ -97,9 +99,20 @@ class StudyDir:
         """Replace the file whole: a reader sees the old content or the new, never half, and
         a crash (or a full disk) leaves the old one. A path: a temporary file beside it,
         flushed to disk, then renamed over it; an object store: one PUT, whole by nature."""
-        if not self.local:
+        if self.scheme in OBJECT_STORES:
             with self.fs.open_output_stream(self.path) as stream:
                 stream.write(content)
+            return
+        if not self.local:  # a filesystem behind a URI (HDFS, fsspec's): written beside, moved
+            tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
+            try:
+                with self.fs.open_output_stream(tmp) as stream:
+                    stream.write(content)
+                self.fs.move(tmp, self.path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    self.fs.delete_file(tmp)
+                raise
             return
         tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
         try:

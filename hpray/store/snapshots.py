@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hpray.store.layout import SNAPSHOTS_DIR, TRIAL_PREFIX
+from hpray.store.layout import CHECKPOINT_PREFIX, SNAPSHOTS_DIR, TRIAL_PREFIX
 from hpray.store.location import StudyDir, as_dir
 
 MANIFEST = "manifest.json"
@@ -29,6 +29,7 @@ KEEP = 2
 DAMAGED_PREFIX = "damaged-"
 TUNER_FILE = "tuner.pkl"  # Ray's Tuner state, written once at the top of the experiment
 SNAPSHOT_PATTERN = "experiment_state-*.json"  # Ray's TuneController.CKPT_FILE_TMPL
+CHECKPOINTS = f"{TRIAL_PREFIX}*/{CHECKPOINT_PREFIX}*"
 
 
 @dataclass
@@ -156,6 +157,10 @@ def damage(directory: StudyDir | Path) -> Damage | None:
     files = ray_files(directory)
     states = sorted((f for f in files if f.name.startswith("experiment_state-")), key=str)
     if not states:
+        tuner = directory / TUNER_FILE  # written as the study starts, before any snapshot
+        why = problem(TUNER_FILE, tuner.read_bytes()) if tuner.is_file() else None
+        if why:
+            return Damage(TUNER_FILE, why)
         started = directory.glob(f"{TRIAL_PREFIX}*") or generations(directory)
         return Damage(SNAPSHOT_PATTERN, "missing") if started else None
     newest = states[-1]
@@ -182,17 +187,20 @@ def recover(directory: StudyDir | Path) -> str | None:
     kept = generations(directory)
     files = next((f for f in map(whole, kept) if f is not None and not _unreadable(f)), None)
     aside = directory / SNAPSHOTS_DIR / f"{DAMAGED_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}"
-    if files is None and found.why != "missing":
+    # No whole copy: the study stopped before its first snapshot was stored whole, seconds
+    # in, unless its copies were lost; with a trial checkpointed, there was more to lose.
+    if files is None and found.why != "missing" and directory.glob(CHECKPOINTS):
         raise Unrecoverable(directory, found)
     aside.mkdir()
     for file in ray_files(directory):
         file.move_to(aside / file.name)
-    if files is None:  # stopped before its first whole snapshot: nothing to go on from
+    if files is None:  # nothing to go on from
         for trial in directory.glob(f"{TRIAL_PREFIX}*"):
             trial.move_to(aside / trial.name)
+        why = "" if found.why == "missing" else f" ({found.describe()})"
         return (
-            "the study stopped before its first snapshot; it starts again (what its trials "
-            f"wrote is kept in {aside})"
+            f"the study stopped before its first whole snapshot{why}; it starts again (what "
+            f"it wrote is kept in {aside})"
         )
     for name, content in files.items():
         (directory / name).write_bytes(content)

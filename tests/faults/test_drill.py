@@ -31,10 +31,11 @@ EPOCHS = 3
 LRS = ("0.5", "1.0", "2.0")
 STUDY = (*paced_grid(LRS, EPOCHS, 0.1), "report.every=0")
 KINDS = (("ENOSPC", True), ("EDQUOT", False), ("EROFS", False), ("EIO", True))
-# CI faults four writes of the ~120 the study makes (its start, before the first snapshot,
-# mid-trial, near its end); HPRAY_DRILL_STEP=k drills every k-th write (the README's figures).
+# CI faults five writes of the ~90 the study makes (its first, the Tuner's file, the first
+# snapshot, mid-trial, the last snapshot); HPRAY_DRILL_STEP=k drills every k-th write up to
+# 110 (the README's figures: the cases past the last write check an unfaulted run).
 STEP = int(os.environ.get("HPRAY_DRILL_STEP", "0"))
-FIRST_WRITES = tuple(range(1, 125, STEP)) if STEP else (1, 12, 40, 100)
+FIRST_WRITES = tuple(range(1, 111, STEP)) if STEP else (1, 5, 12, 40, 73)
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +68,14 @@ def test_a_study_faulted_at_any_write_loses_nothing(
     directory = tmp_path / "storage" / "digits_mlp"
 
     code, err = run(storage, capfd)
-    refused = json.loads(control.read_text()).get("refused", [])
-    assert refused, "the fault never landed: the study made fewer writes"
+    plan = json.loads(control.read_text())
+    assert "Traceback" not in err, err[-3000:]
+    if not plan.get("refused"):  # past the study's last write (~90): it never noticed
+        assert first > plan["written"] and code == 0, err[-3000:]
+        assert_nothing_lost(directory, LRS, EPOCHS)
+        return
     assert code == 75, err[-3000:]  # each kind is one the study pauses on
-    assert "Traceback" not in err and "takes no more writes" in err, err[-3000:]
+    assert "takes no more writes" in err, err[-3000:]
 
     control.write_text(json.dumps({"writes_left": None}))
     code, err = run(storage, capfd)

@@ -138,9 +138,21 @@ def test_a_whole_snapshot_is_left_alone_and_a_new_study_has_nothing_to_recover(
 def test_a_study_stopped_before_its_first_snapshot_starts_again(study: Path) -> None:
     (study / "trial_t0").mkdir()
     line = snapshots.recover(study)
-    assert line is not None and "before its first snapshot" in line
+    assert line is not None and "before its first whole snapshot; it starts again" in line
     assert not list(study.glob("trial_*")) and not (study / "tuner.pkl").exists()
     assert snapshots.damage(study) is None
+
+
+def test_a_study_whose_first_files_were_torn_starts_again(study: Path) -> None:
+    """A fault among a study's first writes tears the Tuner's file before any snapshot: no
+    trial had trained, so the study starts again rather than failing to restore it."""
+    (study / "trial_t0").mkdir()
+    tear(study / "tuner.pkl")
+    found = snapshots.damage(study)
+    assert found is not None and found.file == "tuner.pkl"
+    line = snapshots.recover(study)
+    assert line is not None and "(tuner.pkl: UnpicklingError" in line and "starts again" in line
+    assert not (study / "tuner.pkl").exists() and snapshots.damage(study) is None
 
 
 def test_with_no_whole_copy_a_torn_snapshot_is_refused_naming_the_file(
@@ -150,6 +162,7 @@ def test_with_no_whole_copy_a_torn_snapshot_is_refused_naming_the_file(
     (generation,) = snapshots.generations(as_dir(study))
     tear(Path(generation.path) / STATE)
     tear(study / STATE)
+    (study / "trial_t0" / "checkpoint_000000").mkdir(parents=True)  # a trial had trained
     with pytest.raises(snapshots.Unrecoverable, match=f"{STATE}: JSONDecodeError.*--fresh"):
         snapshots.recover(study)
     assert (study / STATE).stat().st_size > 0  # nothing moved
