@@ -72,14 +72,20 @@ def test_the_drills_filesystem_refuses_writes_from_the_nth_and_tears_the_first(
     study = StudyDir.at(f"{PROTOCOL}://{tmp_path}/storage", "s")
     study.mkdir()
     (study / "a.txt").write_text("first")  # the one write left
-    with pytest.raises(OSError) as refused:
-        (study / "b.txt").write_text("0123456789")
+    with (
+        pytest.raises(OSError) as refused,
+        study.fs.open_output_stream(f"{study.path}/b.txt") as out,
+    ):
+        out.write(b"0123456789")  # as Ray writes its files: in place
     assert refused.value.errno == errno.ENOSPC
     assert (tmp_path / "storage" / "s" / "b.txt").read_text() == "01234"  # torn: half written
-    plan(control, writes_left=None, written=2)  # space freed
+    with pytest.raises(OSError):  # hpray's own: written beside, so nothing torn is left
+        (study / "c.txt").write_text("0123456789")
+    assert sorted(p.name for p in (tmp_path / "storage" / "s").iterdir()) == ["a.txt", "b.txt"]
+    plan(control, writes_left=None, written=3)  # space freed
     (study / "b.txt").write_text("whole")
     assert (study / "b.txt").read_text() == "whole"
-    assert json.loads(control.read_text())["written"] == 3
+    assert json.loads(control.read_text())["written"] == 4
 
 
 def test_a_failed_write_leaves_the_old_file_whole_and_no_temporary_behind(
