@@ -88,6 +88,11 @@ class Driver:
     def finish(self, timeout: float = 300) -> int:
         try:
             self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.reap()  # what it printed says where it stopped
+            raise AssertionError(
+                f"driver still running after {timeout} s:\n{self.stderr[-4000:]}"
+            ) from None
         finally:
             self.reap()
         return self.proc.returncode
