@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     import torch
 
 # How long a trial started after the time budget was spent waits for the driver to end the
-# run before it trains after all (to its first report, where it is paused).
-LATE_WAIT_S = 600.0
+# run before it trains after all (to its first report, where it is paused). Short: on a
+# loaded machine an actor the driver saw start in time may begin its function only after
+# the deadline, and the driver then waits for that trial's report (a 420 s hang, seen).
+LATE_WAIT_S = 30.0
 
 
 def run(config: dict[str, Any], base: dict[str, Any], deadline: float | None = None) -> None:
