@@ -103,27 +103,22 @@ class StudyDir:
             with self.fs.open_output_stream(self.path) as stream:
                 stream.write(content)
             return
-        if not self.local:  # a filesystem behind a URI (HDFS, fsspec's): written beside, moved
-            tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
-            try:
+        # A path, or a filesystem behind a URI (HDFS, fsspec's): written beside, then moved.
+        tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
+        try:
+            if self.local:
+                with open(tmp, "wb") as out:
+                    out.write(content)
+                    out.flush()
+                    os.fsync(out.fileno())  # the rename must not reach the disk before the data
+                os.replace(tmp, self.path)
+            else:
                 with self.fs.open_output_stream(tmp) as stream:
                     stream.write(content)
                 self.fs.move(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    self.fs.delete_file(tmp)
-                raise
-            return
-        tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
-        try:
-            with open(tmp, "wb") as out:
-                out.write(content)
-                out.flush()
-                os.fsync(out.fileno())  # the rename must not reach the disk before the data
-            os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
-                os.unlink(tmp)
+                self.fs.delete_file(tmp)
             raise
 
     def mkdir(self) -> None:
